@@ -1,0 +1,437 @@
+"""The whole optbench contract in one file.
+
+A *problem* is a batched objective to minimize; an *optimizer* minimizes it through an
+:class:`~optbench.evaluator.Evaluator`, never touching the problem directly; a *trial* is one
+optimizer on one problem instance with one seed, on one device, under one budget.
+
+Cost convention (the same for every optimizer family):
+
+* a full-objective evaluation of one point costs 1 (``evaluate`` on ``n`` points costs ``n``);
+* a gradient of the full objective costs 1 and is also counted as one gradient evaluation;
+* a minibatch gradient over ``b`` of the problem's ``n`` examples costs ``b / n``.
+
+Budgets are enforced by the evaluator: a batch that crosses the evaluation budget is cut to
+what remains and then :class:`BudgetExhausted` is raised; the first call after a time budget
+runs out raises :class:`BudgetExhausted` without evaluating anything.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # torch stays out of `optbench --help`
+    import numpy as np
+    import torch
+
+    from optbench.evaluator import Evaluator
+
+Scalar = bool | int | float | str | None
+ParamValue = Scalar | tuple[Any, ...]
+Params = tuple[tuple[str, ParamValue], ...]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class OptbenchError(Exception):
+    """Base class of every error optbench raises on purpose."""
+
+
+class ConfigError(OptbenchError):
+    """A user's mistake in names, hyperparameters, budgets or suites (CLI exit code 2)."""
+
+
+class BudgetExhausted(OptbenchError):  # noqa: N818 - a signal, not a failure
+    """Raised by the evaluator once the budget is spent.
+
+    Attributes:
+        values: objective values of the points that still fit in the budget, shape ``(m,)``
+            with ``m`` smaller than the requested batch, or ``None`` when nothing was evaluated.
+    """
+
+    def __init__(self, message: str = "budget exhausted", *, values: torch.Tensor | None = None):
+        super().__init__(message)
+        self.values = values
+
+
+class Unsupported(OptbenchError):  # noqa: N818 - reason for a SKIPPED trial
+    """An optimizer cannot run on a problem; the message is the SKIPPED reason."""
+
+
+# --------------------------------------------------------------------------- spaces
+
+
+class SpaceKind(enum.StrEnum):
+    CONTINUOUS = "continuous"
+    BITS = "bits"
+    PARAMS = "params"  # the flattened parameters of a torch module (training problems)
+
+
+class Capability(enum.StrEnum):
+    """What a problem offers beyond batched evaluation."""
+
+    DIFFERENTIABLE = "differentiable"  # `loss(x)` is differentiable by autograd
+    MINIBATCH = "minibatch"  # the objective is a mean over `n_examples` examples
+    LINEAR_LEAST_SQUARES = "linear_least_squares"  # f(x) = ||A x - b||^2 / n, exposes (A, b)
+    TEST_METRIC = "test_metric"  # a held-out metric of the recommendation
+
+
+@dataclass(frozen=True)
+class Space:
+    """The search space of a problem.
+
+    Attributes:
+        kind: continuous box, bit string, or module parameters.
+        dim: number of coordinates ``d``; inputs to ``evaluate`` have shape ``(n, d)``.
+        lower, upper: per-coordinate bounds of a continuous box (``None`` for bits;
+            for module parameters they bound random initialisation only).
+    """
+
+    kind: SpaceKind
+    dim: int
+    lower: tuple[float, ...] | None = None
+    upper: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.dim < 1:
+            raise ConfigError(f"a space needs dim >= 1, got {self.dim}")
+        if self.kind is not SpaceKind.BITS:
+            if self.lower is None or self.upper is None:
+                raise ConfigError(f"a {self.kind} space needs lower and upper bounds")
+            if len(self.lower) != self.dim or len(self.upper) != self.dim:
+                raise ConfigError("bounds must have one entry per dimension")
+            if any(lo >= hi for lo, hi in zip(self.lower, self.upper, strict=True)):
+                raise ConfigError("every lower bound must be below its upper bound")
+
+    @classmethod
+    def box(cls, dim: int, lower: float, upper: float) -> Space:
+        """A continuous box ``[lower, upper]^dim``."""
+        return cls(SpaceKind.CONTINUOUS, dim, (float(lower),) * dim, (float(upper),) * dim)
+
+    @classmethod
+    def bits(cls, dim: int) -> Space:
+        """Bit strings of length ``dim`` (inputs are 0/1 tensors of any integer or bool dtype)."""
+        return cls(SpaceKind.BITS, dim)
+
+    @classmethod
+    def params(cls, dim: int, scale: float = 1.0) -> Space:
+        """Flattened module parameters; ``[-scale, scale]`` bounds sampling, not the search."""
+        return cls(SpaceKind.PARAMS, dim, (-float(scale),) * dim, (float(scale),) * dim)
+
+    @property
+    def is_bounded(self) -> bool:
+        """Whether candidates must stay inside ``[lower, upper]`` (true for boxes only)."""
+        return self.kind is SpaceKind.CONTINUOUS
+
+    def bounds(self, *, device: Any = None, dtype: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Lower and upper bounds as tensors of shape ``(d,)``."""
+        import torch
+
+        if self.lower is None or self.upper is None:
+            raise Unsupported("a bit-string space has no continuous bounds")
+        lo = torch.tensor(self.lower, device=device, dtype=dtype or torch.float64)
+        hi = torch.tensor(self.upper, device=device, dtype=dtype or torch.float64)
+        return lo, hi
+
+
+# --------------------------------------------------------------------------- problems
+
+
+class Problem(ABC):
+    """A batched objective to minimize, on one device.
+
+    Subclasses set the class attribute ``family`` and, in ``__init__``, the instance attributes
+    ``space``, ``optimal_value`` (``None`` when unknown), ``target`` (the gap to the optimum
+    that counts as success) and ``capabilities``; they implement ``_evaluate``.
+    Data, shifts and rotations come from the instance seed alone, generated on the CPU and
+    then moved, so one instance is the same data on every device.
+    """
+
+    family: ClassVar[str]
+    space: Space
+    optimal_value: float | None = None
+    target: float = 1e-8
+    capabilities: frozenset[Capability] = frozenset()
+    n_examples: int | None = None  # for MINIBATCH problems
+
+    def __init__(self, *, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+        import torch
+
+        self.instance = int(instance)
+        self.device = torch.device(device)
+        self.dtype = dtype or torch.float64
+
+    # -- identity
+    def params(self) -> dict[str, ParamValue]:
+        """The constructor parameters that define this problem (for ids and reports)."""
+        return {}
+
+    @property
+    def id(self) -> str:
+        """A stable id in the COCO style, e.g. ``rastrigin_d10_i3``."""
+        return f"{self.family}_d{self.space.dim}_i{self.instance}"
+
+    # -- evaluation
+    def evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        """Objective values of a batch.
+
+        Args:
+            X: candidates, shape ``(n, d)``; moved to the problem's device and dtype.
+
+        Returns:
+            Objective values, shape ``(n,)``, on the problem's device.
+        """
+        X = self.prepare(X)
+        y = self._evaluate(X)
+        if y.shape != (X.shape[0],):
+            raise RuntimeError(f"{self.family}._evaluate returned {tuple(y.shape)}, want ({X.shape[0]},)")
+        return y
+
+    def prepare(self, X: torch.Tensor) -> torch.Tensor:
+        """Validate the shape of ``X`` and move it to the problem's device and input dtype."""
+        import torch
+
+        if X.ndim != 2 or X.shape[1] != self.space.dim:
+            raise ValueError(f"{self.id} expects a batch of shape (n, {self.space.dim}), got {tuple(X.shape)}")
+        if self.space.kind is SpaceKind.BITS:
+            if X.is_floating_point():
+                raise TypeError(f"{self.id} takes bit strings as a bool or integer tensor, got {X.dtype}")
+            return X.to(device=self.device, dtype=torch.uint8)
+        return X.to(device=self.device, dtype=self.dtype)
+
+    @abstractmethod
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        """Objective of a validated batch ``X`` of shape ``(n, d)``; returns shape ``(n,)``."""
+
+    def loss(self, x: torch.Tensor, *, batch: torch.Tensor | None = None) -> torch.Tensor:
+        """Differentiable objective of one point ``x`` of shape ``(d,)`` as a 0-d tensor.
+
+        Args:
+            x: the point, shape ``(d,)``, possibly requiring grad.
+            batch: indices of the examples to average over (MINIBATCH problems); ``None`` for
+                the full objective.
+        """
+        if batch is not None:
+            raise Unsupported(f"{self.id} has no examples to sample minibatches from")
+        return self._evaluate(x.unsqueeze(0)).squeeze(0)
+
+    def initial_point(self, generator: torch.Generator) -> torch.Tensor:
+        """A random starting point of shape ``(d,)`` (gradient methods start here).
+
+        Args:
+            generator: a CPU ``torch.Generator``; the point is then moved to the device.
+        """
+        import torch
+
+        if self.space.kind is SpaceKind.BITS:
+            raise Unsupported(f"{self.id} is a bit-string problem and has no continuous start")
+        lo, hi = self.space.bounds(dtype=self.dtype)
+        u = torch.rand(self.space.dim, generator=generator, dtype=self.dtype)
+        return (lo + (hi - lo) * u).to(self.device)
+
+    def test_metric(self, x: torch.Tensor) -> float | None:
+        """A held-out metric of the recommendation ``x`` (shape ``(d,)``), if the problem has one."""
+        return None
+
+    test_metric_name: str = "test"
+    test_metric_higher_is_better: bool = False
+
+    def least_squares(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A, b)`` with ``f(x) = ||A x - b||^2 / m``; only with ``LINEAR_LEAST_SQUARES``."""
+        raise Unsupported(f"{self.id} does not expose a linear least-squares structure")
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+@dataclass(frozen=True)
+class Optimizer(ABC):
+    """An optimizer: a frozen dataclass of hyperparameters and a ``minimize`` method.
+
+    Class attributes declare what it runs on; the runner records a SKIPPED trial with the
+    reason from :meth:`check` instead of running an optimizer on a problem it does not suit.
+    """
+
+    name: ClassVar[str]
+    spaces: ClassVar[frozenset[SpaceKind]] = frozenset(SpaceKind)
+    requires: ClassVar[frozenset[Capability]] = frozenset()
+
+    def check(self, space: Space, capabilities: frozenset[Capability]) -> str | None:
+        """Why this optimizer cannot run on such a problem, or ``None`` when it can."""
+        if space.kind not in self.spaces:
+            kinds = ", ".join(sorted(self.spaces))
+            return f"{self.name} needs a {kinds} space, the problem is {space.kind}"
+        missing = sorted(self.requires - capabilities)
+        if missing:
+            return f"{self.name} needs {', '.join(missing)}"
+        return None
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @abstractmethod
+    def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
+        """Minimize through ``evaluator`` and return the recommended point, shape ``(d,)``.
+
+        Budget exhaustion surfaces as :class:`BudgetExhausted`; an optimizer may let it
+        propagate, and the runner then takes the evaluator's best point as the recommendation.
+        """
+
+
+# --------------------------------------------------------------------------- trials
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a trial may spend: evaluations (cost units, see module doc) and/or seconds."""
+
+    evaluations: float | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.evaluations is None and self.seconds is None:
+            raise ConfigError("a budget needs evaluations or seconds (or both)")
+        for label, value in (("evaluations", self.evaluations), ("seconds", self.seconds)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"the {label} budget must be a positive number, got {value!r}")
+
+
+def freeze_params(params: Mapping[str, Any] | None) -> Params:
+    """Sorted, hashable, JSON-friendly form of a parameter mapping (lists become tuples)."""
+
+    def freeze(v: Any) -> Any:
+        return tuple(freeze(i) for i in v) if isinstance(v, list | tuple) else v
+
+    return tuple(sorted((str(k), freeze(v)) for k, v in (params or {}).items()))
+
+
+def format_call(name: str, params: Params) -> str:
+    """``adam(lr=0.01)`` style label."""
+    if not params:
+        return name
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in params)})"
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything that defines one trial; ``key`` is a hash of its canonical JSON."""
+
+    problem: str
+    optimizer: str
+    budget: Budget
+    problem_params: Params = ()
+    optimizer_params: Params = ()
+    seed: int = 0
+    instance: int = 0
+    device: str = "cpu"
+
+    @property
+    def problem_label(self) -> str:
+        return format_call(self.problem, self.problem_params)
+
+    @property
+    def optimizer_label(self) -> str:
+        return format_call(self.optimizer, self.optimizer_params)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrialSpec:
+        data = dict(data)
+        data["budget"] = Budget(**data["budget"])
+        for name in ("problem_params", "optimizer_params"):
+            data[name] = freeze_params(dict(data.get(name) or ()))
+        return cls(**data)
+
+    @property
+    def key(self) -> str:
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+class TrialState(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+
+    @property
+    def is_finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+    @property
+    def has_result(self) -> bool:
+        """Whether the trial produced objective values worth aggregating."""
+        return self in (TrialState.COMPLETE, TrialState.TIMEOUT)
+
+
+@dataclass(frozen=True)
+class TracePoint:
+    """Best-so-far objective after ``evaluations`` cost units and ``seconds`` of optimizer time."""
+
+    evaluations: float
+    seconds: float
+    best: float
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """What one trial produced. Non-finite values are kept as they are."""
+
+    spec: TrialSpec
+    state: TrialState
+    final_value: float | None = None  # f(recommendation), evaluated outside the timed region
+    optimal_value: float | None = None
+    target: float | None = None
+    test_metric: float | None = None
+    evaluations: float = 0.0  # cost units (see module doc)
+    gradient_evaluations: float = 0.0
+    points: int = 0  # points evaluated by `evaluate`
+    examples: int = 0  # examples processed by `loss_and_grad`
+    seconds: float = 0.0  # optimizer wall time, CUDA synchronized
+    trace: tuple[TracePoint, ...] = ()
+    problem_id: str = ""
+    reason: str | None = None  # SKIPPED reason, or FAILED traceback
+    device_name: str = ""
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def gap(self) -> float | None:
+        """``final_value - optimal_value`` when the optimum is known."""
+        if self.final_value is None or self.optimal_value is None:
+            return None
+        return self.final_value - self.optimal_value
+
+    @property
+    def success(self) -> bool:
+        gap = self.gap
+        return gap is not None and self.target is not None and gap <= self.target
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["spec"] = self.spec.to_json()
+        data["trace"] = [[p.evaluations, p.seconds, p.best] for p in self.trace]
+        data["state"] = str(self.state)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrialResult:
+        data = dict(data)
+        data["spec"] = TrialSpec.from_json(data["spec"])
+        data["state"] = TrialState(data["state"])
+        data["trace"] = tuple(TracePoint(*p) for p in data.get("trace") or ())
+        data["extra"] = tuple(tuple(kv) for kv in data.get("extra") or ())
+        return cls(**data)

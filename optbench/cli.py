@@ -1,0 +1,188 @@
+"""The ``optbench`` command line. Only this module prints; user mistakes exit with code 2.
+
+Heavy imports (torch, the optimizer libraries) happen inside the commands, so ``--help`` and
+``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from optbench import __version__
+from optbench.api import ConfigError
+
+DEFAULT_STORE = "reports/optbench.sqlite"
+DEFAULT_SUITE = "quick"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a mistake as one line (and exit code 2) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see `{self.prog} --help`)")
+
+
+def _seeds(text: str) -> list[int]:
+    """``5`` means seeds 0..4; ``0,3,7`` means exactly those."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count like 5 or a list like 0,3,7, got {text!r}") from None
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise argparse.ArgumentTypeError(f"the number of seeds must be >= 1, got {values[0]}")
+        return list(range(values[0]))
+    if not values or any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0, got {text!r}")
+    return values
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="optbench", description="Benchmark optimizers on problems, over seeds, on CPU and GPU.")
+    parser.add_argument("--version", action="version", version=f"optbench {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    compare = commands.add_parser(
+        "compare",
+        help="run optimizers on problems over seeds and show the comparison",
+        description="Run every optimizer on every problem for every seed; with no options, the quick suite.",
+    )
+    compare.add_argument("--suite", help=f"suite name or .toml file supplying defaults (default: {DEFAULT_SUITE})")
+    compare.add_argument("--problems", action="append", metavar="LIST",
+                         help='problems, e.g. "rastrigin(dim=20),sphere"; may repeat')
+    compare.add_argument("--optimizers", action="append", metavar="LIST",
+                         help='optimizers with hyperparameters, e.g. "adam(lr=0.01),cmaes(popsize=20)"')
+    compare.add_argument("--seeds", type=_seeds, help="number of seeds (5 = seeds 0..4) or a list (0,3,7)")
+    compare.add_argument("--instances", type=_seeds, help="problem instances (data, shifts): a count or a list")
+    compare.add_argument("--budget", type=_positive, help="evaluation budget per trial (cost units)")
+    compare.add_argument("--time-budget", type=_positive, metavar="SECONDS", help="time budget per trial")
+    compare.add_argument("--device", default="auto",
+                         help="cpu, cuda, cuda:N, auto (default), or a list such as cpu,cuda to compare")
+    compare.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
+    compare.add_argument("--rerun", action="store_true", help="run every trial again, even those in the store")
+    compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    listing = commands.add_parser("list", help="list problems, optimizers or suites")
+    listing.add_argument("what", choices=["problems", "optimizers", "suites"])
+    return parser
+
+
+# ---------------------------------------------------------------------------- compare
+
+
+def _joined(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    from optbench.parsing import split_top_level
+
+    return [item for value in values for item in split_top_level(value)]
+
+
+def _grid(args: argparse.Namespace) -> Any:
+    from optbench.api import Budget
+    from optbench.campaign import Grid
+    from optbench.runners.devices import resolve_devices
+    from optbench.suites import load_suite
+
+    suite = load_suite(args.suite or DEFAULT_SUITE)
+    if args.budget is not None or args.time_budget is not None:
+        budget = Budget(evaluations=args.budget, seconds=args.time_budget)
+    else:
+        budget = Budget(evaluations=suite.budget, seconds=suite.time_budget)
+    return Grid(
+        problems=_joined(args.problems) or list(suite.problems),
+        optimizers=_joined(args.optimizers) or list(suite.optimizers),
+        seeds=args.seeds or list(suite.seeds),
+        instances=args.instances or list(suite.instances),
+        devices=resolve_devices(args.device),
+        budget=budget,
+    )
+
+
+def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from optbench.api import TrialState
+    from optbench.campaign import build_specs, run_campaign
+    from optbench.report.terminal import print_comparison
+    from optbench.store import Store
+
+    out, err = Console(), Console(stderr=True)
+    specs = build_specs(_grid(args))  # every mistake is found here, before the store is touched
+    with Store(args.store) as store:
+        run_id = store.add_run(shlex.join(["optbench", *argv]), specs)
+        todo = len(store.pending(specs, rerun=args.rerun))
+        err.print(f"{len(specs)} trials, {todo} to run, {len(specs) - todo} already in {args.store}")
+        progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, disable=args.quiet or todo == 0, transient=True,
+        )
+        task = progress.add_task("trials", total=todo)
+
+        def advance(result: Any) -> None:
+            label = f"{result.spec.problem_label} · {result.spec.optimizer_label}"
+            progress.update(task, advance=1, description=label[:40])
+
+        try:
+            with progress:
+                run_campaign(specs, store, rerun=args.rerun, on_result=advance)
+        except KeyboardInterrupt:
+            done = len(store.done_keys(s.key for s in specs))
+            err.print(f"interrupted: {done} of {len(specs)} trials are stored in {args.store}; "
+                      "run the same command again to resume")
+            return 130
+        results = store.results(s.key for s in specs)
+    print_comparison(out, results)
+    counts = {state: sum(r.state is state for r in results) for state in TrialState}
+    summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
+    err.print(f"run {run_id}: {summary} · results in {args.store}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- list
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from optbench.report.listing import optimizers_table, problems_table, suites_table
+
+    table = {"problems": problems_table, "optimizers": optimizers_table, "suites": suites_table}[args.what]()
+    Console().print(table)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "compare":
+            return cmd_compare(args, argv)
+        if args.command == "list":
+            return cmd_list(args)
+        build_parser().print_help()
+        return 0
+    except ConfigError as exc:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False).print(f"optbench: error: {exc}", markup=False, soft_wrap=True)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

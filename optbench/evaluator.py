@@ -1,0 +1,291 @@
+"""The evaluator: the only thing that counts, enforces budgets and keeps the anytime trace.
+
+Optimizers receive an :class:`Evaluator` instead of the problem (the COCO / IOHprofiler
+observer idea). Every call is priced with the cost convention in :mod:`optbench.api`; a call
+that does not fit in the budget is cut or refused, so a budget cannot be exceeded.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+import torch
+
+from optbench.api import (
+    Budget,
+    BudgetExhausted,
+    Capability,
+    Problem,
+    Space,
+    TracePoint,
+    Unsupported,
+)
+
+_EPS = 1e-9  # float slack when comparing fractional costs with the budget
+
+
+class Stopwatch:
+    """Wall clock of the optimizer's own work; paused during untimed bookkeeping.
+
+    Args:
+        sync: called before reading the clock at start and stop (``torch.cuda.synchronize``
+            on CUDA), so queued GPU work is charged to the region that launched it.
+    """
+
+    def __init__(self, *, sync: Callable[[], None] | None = None) -> None:
+        self._sync = sync or (lambda: None)
+        self._started: float | None = None
+        self._paused_total = 0.0
+        self._stopped: float | None = None
+
+    def start(self) -> None:
+        self._sync()
+        self._started = time.perf_counter()
+
+    def stop(self) -> float:
+        self._sync()
+        self._stopped = time.perf_counter()
+        return self.elapsed()
+
+    def elapsed(self) -> float:
+        if self._started is None:
+            return 0.0
+        end = self._stopped if self._stopped is not None else time.perf_counter()
+        return end - self._started - self._paused_total
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Exclude the enclosed work (e.g. checkpoint evaluations) from the measured time."""
+        self._sync()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._sync()
+            self._paused_total += time.perf_counter() - t0
+
+
+class _Trace:
+    """Best-so-far on improvement, thinned to the first and last improvement per log bucket.
+
+    With ``per_decade`` buckets per decade of evaluations the trace stays small (at most two
+    points per bucket) while the first time a level is reached is known to one bucket width.
+    """
+
+    def __init__(self, per_decade: int = 50) -> None:
+        self.per_decade = per_decade
+        self.points: list[TracePoint] = []
+        self._pending: TracePoint | None = None
+
+    def _bucket(self, evaluations: float) -> int:
+        return math.floor(math.log10(max(evaluations, 1.0)) * self.per_decade)
+
+    def add(self, point: TracePoint) -> None:
+        if self.points and self._bucket(point.evaluations) == self._bucket(self.points[-1].evaluations):
+            self._pending = point
+            return
+        if self._pending is not None:
+            self.points.append(self._pending)
+            self._pending = None
+        self.points.append(point)
+
+    def snapshot(self) -> tuple[TracePoint, ...]:
+        tail = (self._pending,) if self._pending is not None else ()
+        return (*self.points, *tail)
+
+
+class Evaluator:
+    """Counts, prices and budgets every access an optimizer makes to a problem.
+
+    Args:
+        problem: the problem instance (never handed to the optimizer).
+        budget: evaluations (cost units) and/or seconds.
+        stopwatch: the runner's clock; the time budget and the trace's seconds axis read it.
+        checkpoints_per_decade: how often minibatch methods get an untimed, uncounted
+            full-objective evaluation of their iterate for the trace.
+    """
+
+    def __init__(
+        self,
+        problem: Problem,
+        budget: Budget,
+        *,
+        stopwatch: Stopwatch | None = None,
+        checkpoints_per_decade: int = 10,
+    ) -> None:
+        self._problem = problem
+        self.budget = budget
+        self.stopwatch = stopwatch or Stopwatch()
+        self.evaluations = 0.0
+        self.gradient_evaluations = 0.0
+        self.points = 0
+        self.examples = 0
+        self.best_value = math.inf
+        self.best_x: torch.Tensor | None = None
+        self.last_x: torch.Tensor | None = None  # last iterate of a gradient method
+        self._trace = _Trace()
+        self._checkpoint_every = 10 ** (1 / checkpoints_per_decade)
+        self._next_checkpoint = 0.0
+        self._last_checkpoint: float | None = None
+
+    # ------------------------------------------------------------------ what optimizers see
+    @property
+    def space(self) -> Space:
+        return self._problem.space
+
+    @property
+    def dim(self) -> int:
+        return self._problem.space.dim
+
+    @property
+    def device(self) -> torch.device:
+        return self._problem.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self._problem.dtype
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self._problem.capabilities
+
+    @property
+    def n_examples(self) -> int | None:
+        return self._problem.n_examples
+
+    def bounds(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Box bounds, each of shape ``(d,)``, on the problem's device and dtype."""
+        return self.space.bounds(device=self.device, dtype=self.dtype)
+
+    def initial_point(self, generator: torch.Generator) -> torch.Tensor:
+        """The problem's random starting point, shape ``(d,)``; costs nothing."""
+        return self._problem.initial_point(generator)
+
+    @property
+    def remaining(self) -> float:
+        """Cost units left (``inf`` under a time-only budget)."""
+        if self.budget.evaluations is None:
+            return math.inf
+        return max(self.budget.evaluations - self.evaluations, 0.0)
+
+    @property
+    def trace(self) -> tuple[TracePoint, ...]:
+        return self._trace.snapshot()
+
+    def recommendation(self) -> torch.Tensor | None:
+        """The best evaluated point, else the last gradient iterate, else ``None``."""
+        return self.best_x if self.best_x is not None else self.last_x
+
+    # ------------------------------------------------------------------ priced calls
+    def evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        """Objective values of a batch; costs one unit per point.
+
+        Args:
+            X: candidates, shape ``(n, d)``.
+
+        Returns:
+            Values, shape ``(n,)``, on the problem's device.
+
+        Raises:
+            BudgetExhausted: the budget is spent; when the batch crossed it, the points that
+                fit were evaluated and their values are on the exception.
+        """
+        self._check_time()
+        if X.ndim != 2 or X.shape[1] != self.dim:
+            raise ValueError(f"evaluate expects shape (n, {self.dim}), got {tuple(X.shape)}")
+        n = X.shape[0]
+        fit = n if self.budget.evaluations is None else min(n, math.floor(self.remaining + _EPS))
+        if fit <= 0 and n > 0:
+            raise BudgetExhausted(f"evaluation budget of {self.budget.evaluations:g} spent")
+        values = self._problem.evaluate(X[:fit] if fit < n else X)
+        self.evaluations += fit
+        self.points += fit
+        self._observe(X[:fit], values)
+        if fit < n:
+            raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
+        return values
+
+    def loss_and_grad(
+        self, x: torch.Tensor, *, batch: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Loss and gradient at one point; costs ``len(batch) / n_examples`` or 1 (full).
+
+        Args:
+            x: the point, shape ``(d,)``.
+            batch: indices of examples, shape ``(b,)``, for a minibatch estimate on MINIBATCH
+                problems; ``None`` for the full objective.
+
+        Returns:
+            ``(loss, grad)``: a 0-d tensor and a tensor of shape ``(d,)``, both detached.
+
+        Raises:
+            BudgetExhausted: the call does not fit in what is left (nothing is evaluated;
+                a gradient cannot be cut).
+            Unsupported: the problem is not differentiable.
+        """
+        if Capability.DIFFERENTIABLE not in self.capabilities:
+            raise Unsupported(f"{self._problem.id} is not differentiable")
+        self._check_time()
+        n_examples = self.n_examples or 1
+        size = n_examples if batch is None else int(batch.numel())
+        cost = 1.0 if batch is None else size / n_examples
+        if cost > self.remaining + _EPS:
+            raise BudgetExhausted(f"a gradient costing {cost:g} does not fit in {self.remaining:g}")
+        point = x.detach().to(device=self.device, dtype=self.dtype).requires_grad_(True)
+        with torch.enable_grad():
+            loss = self._problem.loss(point, batch=batch)
+            (grad,) = torch.autograd.grad(loss, point)
+        loss = loss.detach()
+        self.evaluations += cost
+        self.gradient_evaluations += cost
+        self.examples += size
+        self.last_x = point.detach()
+        if batch is None:
+            self._last_checkpoint = self.evaluations
+            self._observe(self.last_x.unsqueeze(0), loss.reshape(1))
+        elif self.evaluations >= self._next_checkpoint:
+            self._checkpoint(self.last_x)
+        return loss, grad
+
+    def least_squares(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A, b)`` of a LINEAR_LEAST_SQUARES problem; reading the data costs one full pass."""
+        self._check_time()
+        if 1.0 > self.remaining + _EPS:
+            raise BudgetExhausted("reading the data costs 1 evaluation and none is left")
+        A, b = self._problem.least_squares()
+        self.evaluations += 1.0
+        self.examples += int(A.shape[0])
+        return A, b
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _check_time(self) -> None:
+        limit = self.budget.seconds
+        if limit is not None and self.stopwatch.elapsed() >= limit:
+            raise BudgetExhausted(f"time budget of {limit:g} s spent")
+
+    def _observe(self, X: torch.Tensor, values: torch.Tensor) -> None:
+        """Track the best point and add a trace point when the batch improves on it."""
+        if values.numel() == 0:
+            return
+        clean = torch.nan_to_num(values.detach().to(torch.float64), nan=math.inf)
+        best, index = torch.min(clean, dim=0)
+        best_value, best_index = torch.stack([best, index.to(torch.float64)]).tolist()
+        if best_value < self.best_value or self.best_x is None:
+            self.best_value = best_value
+            self.best_x = X[int(best_index)].detach().clone()
+            self._trace.add(TracePoint(self.evaluations, self.stopwatch.elapsed(), best_value))
+
+    def _checkpoint(self, x: torch.Tensor) -> None:
+        """Full objective of a minibatch iterate, untimed and uncounted, for the trace."""
+        with self.stopwatch.paused(), torch.no_grad():
+            value = self._problem.evaluate(x.unsqueeze(0))
+        self._last_checkpoint = self.evaluations
+        self._next_checkpoint = max(self.evaluations * self._checkpoint_every, self.evaluations + _EPS)
+        self._observe(x.unsqueeze(0), value)
+
+    def finalize(self) -> None:
+        """Checkpoint the last minibatch iterate (called by the runner after the clock stops)."""
+        if self.last_x is not None and self._last_checkpoint != self.evaluations:
+            self._checkpoint(self.last_x)

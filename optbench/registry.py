@@ -1,0 +1,127 @@
+"""Entry-point discovery for the groups ``optbench.problems`` and ``optbench.optimizers``.
+
+Built-ins register through the same entry points as plugins (see ``pyproject.toml``); there
+is no private path. Nothing is imported until a name is used, and a plugin that fails to
+import is reported with its reason instead of breaking the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from optbench.api import ConfigError, Optimizer, Problem
+
+PROBLEMS = "optbench.problems"
+OPTIMIZERS = "optbench.optimizers"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered name: where it comes from and how to load it."""
+
+    name: str
+    group: str
+    value: str  # "module:attr"
+    distribution: str
+    version: str
+    entry_point: EntryPoint
+
+    def load(self) -> Any:
+        try:
+            return self.entry_point.load()
+        except Exception as exc:  # a broken plugin is a reason, not a crash
+            last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
+            raise ConfigError(
+                f"{self.group} plugin {self.name!r} from {self.distribution} {self.version} "
+                f"failed to import: {type(exc).__name__}: {last[0]}"
+            ) from exc
+
+
+@cache
+def entries(group: str) -> dict[str, Entry]:
+    """All names registered in ``group``; a name claimed by two distributions is an error."""
+    found: dict[str, Entry] = {}
+    for ep in entry_points(group=group):
+        dist = ep.dist
+        entry = Entry(
+            name=ep.name,
+            group=group,
+            value=ep.value,
+            distribution=dist.name if dist else "?",
+            version=dist.version if dist else "?",
+            entry_point=ep,
+        )
+        other = found.get(ep.name)
+        if other is not None and other.value != entry.value:
+            raise ConfigError(
+                f"{group} name {ep.name!r} is registered twice: by {other.distribution} "
+                f"({other.value}) and by {entry.distribution} ({entry.value})"
+            )
+        found[ep.name] = entry
+    return dict(sorted(found.items()))
+
+
+def _lookup(group: str, name: str, kind: str) -> Entry:
+    table = entries(group)
+    if name not in table:
+        known = ", ".join(table) or "none installed"
+        raise ConfigError(f"unknown {kind} {name!r}; known {kind}s: {known}")
+    return table[name]
+
+
+def problem_class(name: str) -> type[Problem]:
+    return _lookup(PROBLEMS, name, "problem").load()
+
+
+def optimizer_class(name: str) -> type[Optimizer]:
+    return _lookup(OPTIMIZERS, name, "optimizer").load()
+
+
+def parameters_of(cls: type) -> dict[str, Any]:
+    """Settable keyword parameters and their defaults (dataclass fields or ``__init__``)."""
+    if dataclasses.is_dataclass(cls):
+        return {f.name: f.default for f in dataclasses.fields(cls) if f.init}
+    skip = {"self", "instance", "device", "dtype"}
+    sig = inspect.signature(cls.__init__)
+    return {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.name not in skip and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def _check_params(cls: type, name: str, params: dict[str, Any]) -> None:
+    known = parameters_of(cls)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        valid = ", ".join(known) or "none"
+        raise ConfigError(f"{name} has no parameter {unknown[0]!r}; valid parameters: {valid}")
+
+
+def make_problem(name: str, params: dict[str, Any], *, instance: int = 0, device: Any = "cpu") -> Problem:
+    """Construct a problem instance; bad parameters become a :class:`ConfigError`."""
+    cls = problem_class(name)
+    _check_params(cls, name, params)
+    try:
+        return cls(**params, instance=instance, device=device)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad parameters for problem {name}: {exc}") from exc
+
+
+def make_optimizer(name: str, params: dict[str, Any]) -> Optimizer:
+    """Construct an optimizer; bad hyperparameters become a :class:`ConfigError`."""
+    cls = optimizer_class(name)
+    _check_params(cls, name, params)
+    try:
+        return cls(**params)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad hyperparameters for optimizer {name}: {exc}") from exc

@@ -1,0 +1,72 @@
+"""Tables for ``optbench list``: what is installed, where it comes from, what it runs on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from optbench.api import Capability, ConfigError
+from optbench.registry import OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of
+from optbench.report.terminal import fmt_number
+
+
+def _defaults(cls: type) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in parameters_of(cls).items())
+
+
+def problems_table() -> Table:
+    """Every registered problem built with its defaults: space, dimension, gradients, optimum."""
+    table = Table(title="problems", title_justify="left")
+    for column in ("name", "space", "dim", "grad", "optimum", "parameters", "from"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "space", "dim", "grad"))
+    for name, entry in entries(PROBLEMS).items():
+        source = f"{entry.distribution} {entry.version}"
+        try:
+            problem = make_problem(name, {}, instance=0, device="cpu")
+        except ConfigError as exc:
+            table.add_row(name, Text("broken", style="red"), "", "", "", Text(str(exc), style="red"), source)
+            continue
+        grad = "yes" if Capability.DIFFERENTIABLE in problem.capabilities else "no"
+        optimum = fmt_number(problem.optimal_value) if problem.optimal_value is not None else "unknown"
+        table.add_row(name, str(problem.space.kind), str(problem.space.dim), grad, optimum,
+                      _defaults(type(problem)), source)
+    return table
+
+
+def optimizers_table() -> Table:
+    """Every registered optimizer: the spaces it runs on, what it needs, its hyperparameters."""
+    table = Table(title="optimizers", title_justify="left")
+    for column in ("name", "runs on", "needs", "hyperparameters (defaults)", "from"):
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
+    for name, entry in entries(OPTIMIZERS).items():
+        source = f"{entry.distribution} {entry.version}"
+        try:
+            cls: Any = entry.load()
+        except ConfigError as exc:
+            table.add_row(name, Text("broken", style="red"), "", Text(str(exc), style="red"), source)
+            continue
+        spaces = ", ".join(sorted(str(s) for s in cls.spaces))
+        needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
+        table.add_row(name, spaces, needs, _defaults(cls), source)
+    return table
+
+
+def suites_table() -> Table:
+    from optbench.suites import load_suite, suite_names
+
+    table = Table(title="suites", title_justify="left")
+    for column in ("name", "problems", "optimizers", "seeds", "budget", "description"):
+        table.add_column(column, overflow="fold")
+    for name in suite_names():
+        suite = load_suite(name)
+        budget = " + ".join(
+            label for label in (
+                f"{suite.budget:g} evals" if suite.budget else "",
+                f"{suite.time_budget:g} s" if suite.time_budget else "",
+            ) if label
+        )
+        table.add_row(name, str(len(suite.problems)), str(len(suite.optimizers)), str(len(suite.seeds)),
+                      budget, suite.description)
+    return table

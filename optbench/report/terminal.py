@@ -1,0 +1,143 @@
+"""Rich tables for the terminal: one table per problem, optimizers as rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from optbench.api import TrialResult, TrialState
+from optbench.stats import Cell, Spread, best_per_problem, speedups, summarize
+
+
+def fmt_number(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
+    return f"{value:.2e}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.3g}"
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} µs"
+    if value < 1:
+        return f"{value * 1e3:.1f} ms"
+    return f"{value:.2f} s"
+
+
+def fmt_count(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.3g}"
+
+
+def fmt_spread(spread: Spread | None) -> Text:
+    if spread is None:
+        return Text("–")
+    text = Text(fmt_number(spread.median))
+    if spread.n > 1:
+        text.append(f" [{fmt_number(spread.q1)}, {fmt_number(spread.q3)}]", style="dim")
+    if spread.nonfinite:
+        text.append(f" ⚠{spread.nonfinite} non-finite", style="yellow")
+    return text
+
+
+def _title(cell: Cell) -> str:
+    parts = [cell.problem, cell.problem_id]
+    if cell.optimal_value is not None:
+        parts.append(f"optimum {fmt_number(cell.optimal_value)}")
+    if cell.target is not None and cell.optimal_value is not None:
+        parts.append(f"success: gap ≤ {fmt_number(cell.target)}")
+    return "  ·  ".join(parts)
+
+
+def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
+    """The table of one problem: gap median [IQR], success, median time and evaluations."""
+    first = cells[0]
+    best = best_per_problem(cells)
+    ups = speedups(cells) if show_device else {}
+    with_test = any(c.test_metric is not None for c in cells)
+    uses_gap = any(c.gap is not None for c in cells)
+    table = Table(title=_title(first), title_justify="left", title_style="bold", expand=False)
+    table.add_column("optimizer", no_wrap=True)
+    if show_device:
+        table.add_column("device", no_wrap=True)
+    table.add_column("gap median [IQR]" if uses_gap else "value median [IQR]", overflow="fold")
+    table.add_column("success", justify="right", no_wrap=True)
+    table.add_column("time", justify="right", no_wrap=True)
+    table.add_column("evals", justify="right", no_wrap=True)
+    if with_test:
+        table.add_column("test", justify="right", no_wrap=True)
+    if show_device:
+        table.add_column("speedup", justify="right", no_wrap=True)
+    for cell in sorted(cells, key=lambda c: (c.with_result == 0, c.ranking_key, c.device)):
+        is_best = best.get((cell.problem, cell.device)) is cell
+        row: list[Text | str] = [Text(cell.optimizer, style="bold green" if is_best else "")]
+        if show_device:
+            row.append(cell.device)
+        if cell.with_result == 0:
+            state = max(cell.states, key=lambda s: cell.states[s])
+            reason = cell.reasons[0] if cell.reasons else ""
+            row.append(Text(f"{state}: {reason}", style="dim italic" if state == "skipped" else "red"))
+            row += ["–"] * (len(table.columns) - len(row))
+            table.add_row(*row)
+            continue
+        spread = fmt_spread(cell.score)
+        if is_best:
+            spread.stylize("bold green", 0, len(fmt_number(cell.score.median if cell.score else None)))
+        failed = cell.states.get(str(TrialState.FAILED), 0)
+        if failed:
+            spread.append(f" ({failed} failed)", style="red")
+        row.append(spread)
+        row.append(f"{cell.successes}/{cell.with_result}" if cell.gap is not None else "–")
+        row.append(fmt_seconds(cell.seconds.median if cell.seconds else None))
+        row.append(fmt_count(cell.evaluations.median if cell.evaluations else None))
+        if with_test:
+            row.append(fmt_number(cell.test_metric.median) if cell.test_metric else "–")
+        if show_device:
+            up = ups.get((cell.problem, cell.optimizer, cell.device))
+            row.append(f"{up:.2f}×" if up else "")
+        table.add_row(*row)
+    return table
+
+
+def comparison(results: Sequence[TrialResult]) -> Group:
+    """All problem tables of a campaign, in the order problems first appear."""
+    cells = summarize(results)
+    show_device = len({c.device for c in cells}) > 1
+    by_problem: dict[str, list[Cell]] = {}
+    for cell in cells:
+        by_problem.setdefault(cell.problem, []).append(cell)
+    return Group(*(problem_table(group, show_device=show_device) for group in by_problem.values()))
+
+
+def failures(results: Sequence[TrialResult]) -> Table | None:
+    """The failed trials with the last line of their error, or ``None`` when none failed."""
+    failed = [r for r in results if r.state in (TrialState.FAILED, TrialState.TIMEOUT)]
+    if not failed:
+        return None
+    table = Table(title="failed trials", title_justify="left", title_style="bold red")
+    for column in ("problem", "optimizer", "seed", "device", "error"):
+        table.add_column(column, overflow="fold")
+    for r in failed:
+        lines = (r.reason or "").strip().splitlines()
+        table.add_row(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), r.spec.device,
+                      lines[-1] if lines else str(r.state))
+    return table
+
+
+def print_comparison(console: Console, results: Sequence[TrialResult]) -> None:
+    console.print(comparison(results))
+    table = failures(results)
+    if table is not None:
+        console.print(table)

@@ -1,0 +1,180 @@
+"""The SQLite results store: one row per trial, keyed by the spec key, written as trials finish.
+
+Contract:
+
+* WAL journal; every write is one short ``BEGIN IMMEDIATE`` transaction.
+* ``save`` is idempotent on the trial key (a result delivered twice is one row).
+* Specs and results are JSON (non-finite floats round-trip as ``NaN``/``Infinity``); no pickle.
+* The schema version lives in ``PRAGMA user_version``; a store from a newer schema is refused.
+* Reopening the same file resumes: :meth:`Store.done_keys` tells what need not run again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
+
+SCHEMA_VERSION = 1
+DONE_STATES = (TrialState.COMPLETE.value, TrialState.SKIPPED.value)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS trials (
+    key TEXT PRIMARY KEY,
+    problem TEXT NOT NULL,
+    optimizer TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    instance INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    state TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    result TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    command TEXT NOT NULL,
+    keys TEXT NOT NULL
+);
+"""
+
+
+class Store:
+    """A results store in one SQLite file.
+
+    Args:
+        path: the database file; its folder is created on first write.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self.path} is not an optbench store ({exc})") from None
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise ConfigError(
+                f"{self.path} was written by a newer optbench (schema {version}, this one reads "
+                f"up to {SCHEMA_VERSION}); upgrade optbench or use another --store"
+            )
+        if version < SCHEMA_VERSION:
+            with self._write():
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ trials
+    def save(self, result: TrialResult) -> None:
+        """Insert or replace the row of ``result``'s trial (idempotent on the key)."""
+        spec = result.spec
+        row = (
+            spec.key,
+            spec.problem_label,
+            spec.optimizer_label,
+            spec.seed,
+            spec.instance,
+            spec.device,
+            str(result.state),
+            json.dumps(spec.to_json(), sort_keys=True),
+            json.dumps(result.to_json(), sort_keys=True),
+            time.time(),
+        )
+        with self._write():
+            self._db.execute(
+                "INSERT INTO trials (key, problem, optimizer, seed, instance, device, state, spec, result,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET state = excluded.state, result = excluded.result,"
+                " updated_at = excluded.updated_at",
+                row,
+            )
+
+    def done_keys(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` whose trials finished for good (COMPLETE or SKIPPED)."""
+        wanted = list(keys)
+        done: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key FROM trials WHERE key IN ({marks}) AND state IN (?, ?)",  # noqa: S608
+                (*chunk, *DONE_STATES),
+            )
+            done.update(r[0] for r in rows)
+        return done
+
+    def pending(self, specs: Sequence[TrialSpec], *, rerun: bool = False) -> list[TrialSpec]:
+        """The specs that still have to run (all of them with ``rerun``)."""
+        if rerun:
+            return list(specs)
+        done = self.done_keys(s.key for s in specs)
+        return [s for s in specs if s.key not in done]
+
+    def results(self, keys: Iterable[str] | None = None) -> list[TrialResult]:
+        """Stored results, for ``keys`` (in that order) or all of them."""
+        if keys is None:
+            rows = self._db.execute("SELECT result FROM trials WHERE result IS NOT NULL ORDER BY rowid")
+            return [TrialResult.from_json(json.loads(r[0])) for r in rows]
+        wanted = list(keys)
+        found: dict[str, TrialResult] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT key, result FROM trials WHERE key IN ({marks}) AND result IS NOT NULL",  # noqa: S608
+                chunk,
+            )
+            found.update((k, TrialResult.from_json(json.loads(r))) for k, r in rows)
+        return [found[k] for k in wanted if k in found]
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+
+    # ------------------------------------------------------------------ runs
+    def add_run(self, command: str, specs: Sequence[TrialSpec]) -> int:
+        """Record a campaign (the command and its trial keys); returns the run id."""
+        with self._write():
+            cursor = self._db.execute(
+                "INSERT INTO runs (created_at, command, keys) VALUES (?, ?, ?)",
+                (time.time(), command, json.dumps([s.key for s in specs])),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def run_keys(self, run_id: int | None = None) -> list[str]:
+        """Trial keys of a run (the latest when ``run_id`` is ``None``)."""
+        if run_id is None:
+            row = self._db.execute("SELECT keys FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        else:
+            row = self._db.execute("SELECT keys FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            which = "no run" if run_id is None else f"no run {run_id}"
+            raise ConfigError(f"{which} in {self.path}; run `optbench compare` first")
+        return list(json.loads(row[0]))

@@ -1,0 +1,99 @@
+"""Named suites: TOML files in ``optbench/problems/suites`` or any path a user passes."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from optbench.api import ConfigError
+
+_KEYS = {"description", "seeds", "instances", "budget", "time_budget", "optimizers", "problems"}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A suite as written in its file; the command line may override any field."""
+
+    name: str
+    description: str
+    problems: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    seeds: tuple[int, ...]
+    instances: tuple[int, ...]
+    budget: float | None
+    time_budget: float | None
+
+
+def suite_names() -> list[str]:
+    folder = resources.files("optbench.problems") / "suites"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _read(name_or_path: str) -> tuple[str, str]:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        try:
+            return str(path), path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read suite file {path}: {exc.strerror}") from None
+    resource = resources.files("optbench.problems") / "suites" / f"{name_or_path}.toml"
+    if not resource.is_file():
+        known = ", ".join(suite_names())
+        raise ConfigError(f"unknown suite {name_or_path!r}; known suites: {known} (or pass a .toml file)")
+    return f"suite {name_or_path}", resource.read_text(encoding="utf-8")
+
+
+def _int_list(value: Any, key: str, where: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError(f"{where}: {key} must be >= 1, got {value}")
+        return tuple(range(value))
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where}: {key} must be a count or a non-empty list of integers, got {value!r}")
+
+
+def _str_list(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where}: {key} must be a non-empty list of strings like \"adam(lr=0.01)\"")
+
+
+def _number(value: Any, key: str, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise ConfigError(f"{where}: {key} must be a positive number, got {value!r}")
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """Load a suite by name (``quick``) or path (``my_suite.toml``); errors name file and line."""
+    where, text = _read(name_or_path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: malformed TOML: {exc}") from None
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(_KEYS))}")
+    for required in ("problems", "optimizers"):
+        if required not in data:
+            raise ConfigError(f"{where}: missing the {required!r} list")
+    budget = _number(data.get("budget"), "budget", where)
+    time_budget = _number(data.get("time_budget"), "time_budget", where)
+    if budget is None and time_budget is None:
+        raise ConfigError(f"{where}: needs a budget (evaluations) or a time_budget (seconds)")
+    return Suite(
+        name=Path(name_or_path).stem,
+        description=str(data.get("description", "")),
+        problems=_str_list(data["problems"], "problems", where),
+        optimizers=_str_list(data["optimizers"], "optimizers", where),
+        seeds=_int_list(data.get("seeds", 3), "seeds", where),
+        instances=_int_list(data.get("instances", [0]), "instances", where),
+        budget=budget,
+        time_budget=time_budget,
+    )

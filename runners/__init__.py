@@ -1,0 +1,1 @@
+"""Trial execution: seeding, device placement, timing and executors; installed as ``optbench.runners``."""

@@ -1,0 +1,45 @@
+"""Device names chosen at run time: ``cpu``, ``cuda``, ``cuda:1``, ``auto``, or lists of them."""
+
+from __future__ import annotations
+
+from optbench.api import ConfigError
+
+
+def resolve_devices(text: str) -> list[str]:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cpu,cuda"`` into concrete device names.
+
+    ``auto`` is CUDA when a GPU is visible and the CPU otherwise. Asking for CUDA on a machine
+    without one is a configuration error, reported before any trial runs.
+    """
+    import torch
+
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ConfigError("--device needs a value: cpu, cuda, auto, or a list such as cpu,cuda")
+    resolved: list[str] = []
+    for name in names:
+        if name == "auto":
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        if name != "cpu" and not name.startswith("cuda"):
+            raise ConfigError(f"unknown device {name!r}; use cpu, cuda, cuda:N, auto, or a list such as cpu,cuda")
+        if name.startswith("cuda"):
+            if not torch.cuda.is_available():
+                raise ConfigError(f"device {name!r} asked for, but no CUDA GPU is available here; use --device cpu")
+            try:
+                index = torch.device(name).index or 0
+            except RuntimeError:
+                raise ConfigError(f"bad CUDA device {name!r}; use cuda or cuda:N") from None
+            if index >= torch.cuda.device_count():
+                raise ConfigError(f"{name} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+        if name not in resolved:
+            resolved.append(name)
+    return resolved
+
+
+def device_name(device: str) -> str:
+    """A human name for reports: the CPU model is not portable, the GPU's name is."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return "cpu"

@@ -1,0 +1,134 @@
+"""``run_trial``: one optimizer on one problem instance, seeded, placed, timed, and never fatal."""
+
+from __future__ import annotations
+
+import logging
+import math
+import traceback
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from optbench.api import (
+    BudgetExhausted,
+    SpaceKind,
+    TracePoint,
+    TrialResult,
+    TrialSpec,
+    TrialState,
+    Unsupported,
+)
+from optbench.evaluator import Evaluator, Stopwatch
+from optbench.registry import make_optimizer, make_problem
+from optbench.seeding import trial_rng
+from optbench.runners.devices import device_name
+
+log = logging.getLogger(__name__)
+
+
+def _sync_for(device: torch.device) -> Any:
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return None
+
+
+def _warm_up(problem: Any) -> None:
+    """One untimed, uncounted evaluation so lazy initialisation (CUDA context, kernels) is not timed."""
+    gen = torch.Generator().manual_seed(0)
+    if problem.space.kind is SpaceKind.BITS:
+        X = torch.randint(0, 2, (2, problem.space.dim), generator=gen, dtype=torch.uint8)
+    else:
+        X = torch.stack([problem.initial_point(gen), problem.initial_point(gen)])
+    with torch.no_grad():
+        problem.evaluate(X)
+
+
+def _to_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def run_trial(spec: TrialSpec) -> TrialResult:
+    """Run one trial and describe what happened; exceptions become FAILED results.
+
+    The optimizer's work is timed (CUDA synchronized); the final evaluation of the
+    recommendation and the test metric happen after the clock stops and are not counted.
+    """
+    base = TrialResult(spec=spec, state=TrialState.FAILED)
+    try:
+        problem = make_problem(
+            spec.problem, dict(spec.problem_params), instance=spec.instance, device=spec.device
+        )
+        optimizer = make_optimizer(spec.optimizer, dict(spec.optimizer_params))
+    except Exception:
+        return replace(base, reason=traceback.format_exc())
+
+    base = replace(
+        base,
+        problem_id=problem.id,
+        optimal_value=_to_float(problem.optimal_value),
+        target=_to_float(problem.target),
+        device_name=device_name(spec.device),
+    )
+    reason = optimizer.check(problem.space, problem.capabilities)
+    if reason is not None:
+        return replace(base, state=TrialState.SKIPPED, reason=reason)
+
+    stopwatch = Stopwatch(sync=_sync_for(problem.device))
+    evaluator = Evaluator(problem, spec.budget, stopwatch=stopwatch)
+    rng = trial_rng(spec.seed, spec.instance)
+    state, error = TrialState.COMPLETE, None
+    x = None
+    try:
+        _warm_up(problem)
+        stopwatch.start()
+        try:
+            x = optimizer.minimize(evaluator, rng=rng)
+        except BudgetExhausted:
+            x = None
+        stopwatch.stop()
+    except Unsupported as exc:
+        return replace(base, state=TrialState.SKIPPED, reason=str(exc))
+    except torch.cuda.OutOfMemoryError:
+        stopwatch.stop()
+        torch.cuda.empty_cache()
+        state, error = TrialState.FAILED, "CUDA out of memory: " + traceback.format_exc(limit=1)
+    except Exception:
+        stopwatch.stop()
+        state, error = TrialState.FAILED, traceback.format_exc()
+        log.warning("trial %s failed", spec.key)
+
+    if x is None:
+        x = evaluator.recommendation()
+    final_value = test_metric = None
+    trace = list(evaluator.trace)
+    if x is not None:
+        try:
+            evaluator.finalize()
+            trace = list(evaluator.trace)
+            with torch.no_grad():
+                final_value = float(problem.evaluate(x.detach().reshape(1, -1))[0])
+                test_metric = _to_float(problem.test_metric(x.detach()))
+        except Exception:
+            if state is TrialState.COMPLETE:
+                state, error = TrialState.FAILED, traceback.format_exc()
+        best_seen = trace[-1].best if trace else math.inf
+        if final_value is not None and (final_value < best_seen or not trace):
+            # the recommendation beats what the optimizer evaluated (e.g. a closed form): close the trace
+            trace.append(TracePoint(evaluator.evaluations, stopwatch.elapsed(), final_value))
+    if state is TrialState.FAILED and final_value is None and math.isfinite(evaluator.best_value):
+        final_value = evaluator.best_value  # the best value seen before the failure
+
+    return replace(
+        base,
+        state=state,
+        reason=error,
+        final_value=final_value,
+        test_metric=test_metric,
+        evaluations=evaluator.evaluations,
+        gradient_evaluations=evaluator.gradient_evaluations,
+        points=evaluator.points,
+        examples=evaluator.examples,
+        seconds=stopwatch.elapsed(),
+        trace=tuple(trace),
+    )

@@ -1,0 +1,110 @@
+"""The command line as a user runs it: real subprocesses, a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+OPTBENCH = [sys.executable, "-m", "optbench.cli"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def rows(store: Path) -> list[tuple[str, str]]:
+    db = sqlite3.connect(store)
+    try:
+        return db.execute("SELECT optimizer, state FROM trials ORDER BY optimizer").fetchall()
+    finally:
+        db.close()
+
+
+def test_compare_runs_stores_and_resumes(tmp_path):
+    store = tmp_path / "r.sqlite"
+    args = ["--problems", "linreg(n=50, d=5),onemax(n=16)", "--optimizers", "adam(lr=0.05),lstsq,random",
+            "--seeds", "2", "--budget", "100", "--device", "cpu", "--store", str(store), "-q"]
+    first = run(*args)
+    assert first.returncode == 0, first.stderr
+    assert "linreg" in first.stdout and "onemax" in first.stdout
+    assert "skipped" in first.stdout  # lstsq and adam on bits
+    assert "12 trials, 12 to run" in first.stderr
+    states = rows(store)
+    assert len(states) == 12
+    assert sorted({s for _, s in states}) == ["complete", "skipped"]
+    again = run(*args)
+    assert again.returncode == 0
+    assert "0 to run, 12 already" in again.stderr
+    assert len(rows(store)) == 12
+    forced = run(*args, "--rerun")
+    assert "12 to run" in forced.stderr and len(rows(store)) == 12
+
+
+def test_table_fits_100_columns(tmp_path):
+    result = run("--problems", "rastrigin(dim=3)", "--optimizers", "cmaes(popsize=6),ga,random,sgd(lr=0.001)",
+                 "--seeds", "2", "--budget", "60", "--device", "cpu", "--store", str(tmp_path / "t.sqlite"), "-q")
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 100
+    assert "gap median [IQR]" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--problems", "nosuch"], "unknown problem 'nosuch'"),
+    (["--optimizers", "adamm"], "unknown optimizer 'adamm'"),
+    (["--optimizers", "adam(lr=)"], "cannot parse"),
+    (["--optimizers", "adam(learning_rate=0.1)"], "no parameter 'learning_rate'"),
+    (["--optimizers", "adam(lr=-1)"], "lr"),
+    (["--problems", "sphere(dim=0)"], "dim"),
+    (["--budget", "0"], "positive number"),
+    (["--budget", "-5"], "positive number"),
+    (["--time-budget", "abc"], "positive number"),
+    (["--seeds", "0"], "seeds"),
+    (["--suite", "nosuch"], "unknown suite"),
+    (["--device", "tpu"], "unknown device"),
+    (["--bogus"], "unrecognized arguments"),
+])
+def test_user_mistakes_get_one_line_and_exit_2_and_touch_no_store(tmp_path, args, message):
+    store = tmp_path / "never.sqlite"
+    result = run("compare", *args, "--store", str(store)) if args[0] != "--bogus" else run("compare", *args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0] and lines[0].startswith("optbench: error:")
+    assert "Traceback" not in result.stderr
+    assert not store.exists()
+
+
+def test_cuda_on_a_machine_without_gpu_is_a_clear_error(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    result = run("compare", "--device", "cuda", "--store", str(tmp_path / "x.sqlite"))
+    assert result.returncode == 2 and "no CUDA GPU" in result.stderr
+
+
+def test_list_commands_and_version():
+    problems = run("list", "problems")
+    assert problems.returncode == 0 and "rastrigin" in problems.stdout and "continuous" in problems.stdout
+    optimizers = run("list", "optimizers")
+    assert optimizers.returncode == 0
+    for name in ("sgd", "adam", "cmaes", "ga", "random", "lstsq"):
+        assert name in optimizers.stdout
+    suites = run("list", "suites")
+    assert suites.returncode == 0 and "quick" in suites.stdout
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("optbench ")
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = ("import sys\nfrom optbench.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('torch', 'cma', 'nevergrad', 'numpy') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr

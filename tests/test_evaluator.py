@@ -1,0 +1,131 @@
+"""The evaluator counts, prices and budgets every access; the budget cannot be exceeded."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from optbench.api import Budget, BudgetExhausted, Unsupported
+from optbench.evaluator import Evaluator, Stopwatch
+from optbench.registry import make_problem
+
+
+def test_batch_crossing_the_budget_is_cut_then_exhausted():
+    problem = make_problem("sphere", {"dim": 3})
+    ev = Evaluator(problem, Budget(evaluations=10))
+    X = torch.zeros(7, 3, dtype=torch.float64)
+    assert ev.evaluate(X).shape == (7,)
+    with pytest.raises(BudgetExhausted) as info:
+        ev.evaluate(X)
+    assert info.value.values is not None and info.value.values.shape == (3,)
+    assert ev.evaluations == 10 and ev.points == 10
+    with pytest.raises(BudgetExhausted) as again:
+        ev.evaluate(X[:1])
+    assert again.value.values is None
+    assert ev.evaluations == 10
+
+
+def test_counted_points_equal_points_the_problem_evaluated():
+    problem = make_problem("rastrigin", {"dim": 4})
+    seen = []
+    original = problem._evaluate
+    problem._evaluate = lambda X: (seen.append(X.shape[0]), original(X))[1]
+    ev = Evaluator(problem, Budget(evaluations=50))
+    gen = torch.Generator().manual_seed(1)
+    with pytest.raises(BudgetExhausted):
+        while True:
+            ev.evaluate(torch.rand(6, 4, generator=gen, dtype=torch.float64))
+    assert sum(seen) == ev.points == 50
+
+
+def test_minibatch_costs_fraction_and_full_gradient_costs_one():
+    problem = make_problem("linreg", {"n": 100, "d": 5})
+    ev = Evaluator(problem, Budget(evaluations=2))
+    x = torch.zeros(5, dtype=torch.float64)
+    loss, grad = ev.loss_and_grad(x, batch=torch.arange(25))
+    assert ev.evaluations == pytest.approx(0.25) and ev.examples == 25
+    assert grad.shape == (5,) and loss.ndim == 0
+    ev.loss_and_grad(x)
+    assert ev.evaluations == pytest.approx(1.25) and ev.gradient_evaluations == pytest.approx(1.25)
+    for _ in range(3):
+        ev.loss_and_grad(x, batch=torch.arange(25))
+    assert ev.evaluations == pytest.approx(2.0)
+    with pytest.raises(BudgetExhausted):
+        ev.loss_and_grad(x, batch=torch.arange(1))
+    assert ev.evaluations == pytest.approx(2.0) and ev.examples == 100 + 4 * 25
+
+
+def test_gradient_matches_autograd_of_the_full_objective():
+    problem = make_problem("linreg", {"n": 50, "d": 4})
+    ev = Evaluator(problem, Budget(evaluations=5))
+    x = torch.randn(4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    loss, grad = ev.loss_and_grad(x)
+    A, b = problem.least_squares()
+    expected = 2 * A.T @ (A @ x - b) / A.shape[0]
+    torch.testing.assert_close(grad, expected)
+    assert float(loss) == pytest.approx(float(problem.evaluate(x[None])[0]))
+
+
+def test_non_differentiable_problem_refuses_gradients():
+    ev = Evaluator(make_problem("onemax", {"n": 8}), Budget(evaluations=5))
+    with pytest.raises(Unsupported):
+        ev.loss_and_grad(torch.zeros(8))
+
+
+def test_time_budget_refuses_the_first_call_after_it_runs_out():
+    clock = Stopwatch()
+    ev = Evaluator(make_problem("sphere", {"dim": 2}), Budget(seconds=0.05), stopwatch=clock)
+    clock.start()
+    ev.evaluate(torch.zeros(1, 2, dtype=torch.float64))
+    clock._started -= 1.0  # pretend a second went by, without sleeping
+    with pytest.raises(BudgetExhausted, match="time budget"):
+        ev.evaluate(torch.zeros(1, 2, dtype=torch.float64))
+    assert ev.points == 1
+
+
+def test_trace_records_improvements_only_and_stays_compact():
+    problem = make_problem("sphere", {"dim": 2})
+    ev = Evaluator(problem, Budget(evaluations=100_000))
+    for step in range(20_000):
+        ev.evaluate(torch.full((1, 2), 1.0 / (step + 1), dtype=torch.float64) + problem.shift)
+    trace = ev.trace
+    assert len(trace) <= 2 * 50 * 5 + 2  # at most two points per log bucket
+    bests = [p.best for p in trace]
+    assert bests == sorted(bests, reverse=True) and len(set(bests)) == len(bests)
+    assert trace[-1].evaluations == 20_000 and trace[-1].best == pytest.approx(ev.best_value)
+    assert trace[0].evaluations == 1
+
+
+def test_nan_values_never_become_the_best():
+    problem = make_problem("sphere", {"dim": 2})
+    ev = Evaluator(problem, Budget(evaluations=10))
+    original = problem._evaluate
+    problem._evaluate = lambda X: torch.full((X.shape[0],), math.nan, dtype=torch.float64)
+    ev.evaluate(torch.zeros(2, 2, dtype=torch.float64))
+    assert ev.best_value == math.inf
+    problem._evaluate = original
+    ev.evaluate(torch.zeros(1, 2, dtype=torch.float64))
+    assert math.isfinite(ev.best_value)
+
+
+def test_wrong_shape_is_rejected_and_not_counted():
+    ev = Evaluator(make_problem("sphere", {"dim": 3}), Budget(evaluations=10))
+    with pytest.raises(ValueError, match=r"\(n, 3\)"):
+        ev.evaluate(torch.zeros(4, 2, dtype=torch.float64))
+    assert ev.evaluations == 0
+
+
+def test_minibatch_methods_get_untimed_checkpoints_in_the_trace():
+    problem = make_problem("linreg", {"n": 100, "d": 3})
+    ev = Evaluator(problem, Budget(evaluations=50))
+    x = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(BudgetExhausted):
+        while True:
+            _, g = ev.loss_and_grad(x, batch=torch.arange(10))
+            x = x - 0.1 * g
+    ev.finalize()
+    assert ev.points == 0  # checkpoints are not counted
+    assert 5 <= len(ev.trace) <= 40
+    assert ev.trace[-1].evaluations == pytest.approx(50.0)

@@ -1,0 +1,79 @@
+"""The SQLite store: idempotent saves, resume, JSON round trip with non-finite values, versioning."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import pytest
+
+from optbench.api import Budget, ConfigError, TracePoint, TrialResult, TrialSpec, TrialState, freeze_params
+from optbench.store import SCHEMA_VERSION, Store
+
+
+def spec(seed: int = 0, **kw) -> TrialSpec:
+    return TrialSpec(problem="sphere", optimizer="random", budget=Budget(evaluations=10), seed=seed,
+                     problem_params=freeze_params({"dim": 3}), **kw)
+
+
+def test_spec_key_is_stable_and_distinguishes_fields():
+    assert spec().key == spec().key
+    assert len({spec().key, spec(seed=1).key, spec(device="cuda").key, spec(instance=2).key}) == 4
+    assert TrialSpec.from_json(spec().to_json()) == spec()
+
+
+def test_save_is_idempotent_and_round_trips_non_finite_values(tmp_path):
+    path = tmp_path / "s.sqlite"
+    result = TrialResult(spec=spec(), state=TrialState.COMPLETE, final_value=math.nan, optimal_value=0.0,
+                         trace=(TracePoint(1.0, 0.1, math.inf), TracePoint(2.0, 0.2, -math.inf)))
+    with Store(path) as store:
+        store.save(result)
+        store.save(result)
+        assert store.count() == 1
+    with Store(path) as store:  # reopening resumes
+        (back,) = store.results([spec().key])
+        assert math.isnan(back.final_value)
+        assert back.trace[0].best == math.inf and back.trace[1].best == -math.inf
+        assert back.spec == spec() and back.state is TrialState.COMPLETE
+
+
+def test_pending_skips_complete_and_skipped_but_retries_failed(tmp_path):
+    specs = [spec(seed=s) for s in range(4)]
+    with Store(tmp_path / "s.sqlite") as store:
+        store.save(TrialResult(spec=specs[0], state=TrialState.COMPLETE))
+        store.save(TrialResult(spec=specs[1], state=TrialState.SKIPPED, reason="no"))
+        store.save(TrialResult(spec=specs[2], state=TrialState.FAILED, reason="boom"))
+        assert store.pending(specs) == specs[2:]
+        assert store.pending(specs, rerun=True) == specs
+
+
+def test_runs_record_their_keys(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        first = store.add_run("optbench compare", [spec(0)])
+        second = store.add_run("optbench compare --seeds 2", [spec(0), spec(1)])
+        assert second > first
+        assert store.run_keys() == [spec(0).key, spec(1).key]
+        assert store.run_keys(first) == [spec(0).key]
+        with pytest.raises(ConfigError, match="no run 99"):
+            store.run_keys(99)
+
+
+def test_store_from_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "future.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(ConfigError, match="newer optbench"):
+        Store(path)
+
+
+def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
+    path = tmp_path / "junk.sqlite"
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(ConfigError, match="not an optbench store"):
+        Store(path)
+
+
+def test_store_uses_wal(tmp_path):
+    with Store(tmp_path / "s.sqlite") as store:
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
