@@ -266,8 +266,8 @@ class Optimizer(ABC):
     def check(self, space: Space, capabilities: frozenset[Capability]) -> str | None:
         """Why this optimizer cannot run on such a problem, or ``None`` when it can."""
         if space.kind not in self.spaces:
-            kinds = ", ".join(sorted(self.spaces))
-            return f"{self.name} needs a {kinds} space, the problem is {space.kind}"
+            kinds = " or ".join(sorted(self.spaces))
+            return f"{self.name} does not run on {space.kind} (needs {kinds})"
         missing = sorted(self.requires - capabilities)
         if missing:
             return f"{self.name} needs {', '.join(missing)}"

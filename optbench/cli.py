@@ -7,6 +7,7 @@ Heavy imports (torch, the optimizer libraries) happen inside the commands, so ``
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -55,9 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="optbench", description="Benchmark optimizers on problems, over seeds, on CPU and GPU.")
     parser.add_argument("--version", action="version", version=f"optbench {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    common = _Parser(add_help=False)
+    common.add_argument("--plugin", action="append", metavar="FILE_OR_MODULE",
+                        help="load problems/optimizers from a .py file or module (also $OPTBENCH_PLUGINS)")
 
     compare = commands.add_parser(
         "compare",
+        parents=[common],
         help="run optimizers on problems over seeds and show the comparison",
         description="Run every optimizer on every problem for every seed; with no options, the quick suite.",
     )
@@ -76,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--rerun", action="store_true", help="run every trial again, even those in the store")
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
-    listing = commands.add_parser("list", help="list problems, optimizers or suites")
+    listing = commands.add_parser("list", parents=[common], help="list problems, optimizers or suites")
     listing.add_argument("what", choices=["problems", "optimizers", "suites"])
+    commands.add_parser("plugins", parents=[common], help="where each problem and optimizer comes from; broken plugins")
     return parser
 
 
@@ -167,10 +173,25 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins() -> int:
+    from rich.console import Console
+
+    from optbench.report.listing import plugins_table
+
+    Console().print(plugins_table())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "plugin", None) or "OPTBENCH_PLUGINS" in os.environ:
+            from optbench.plugins import load_plugins
+
+            load_plugins(args.plugin if args.command else None)
+        if args.command == "plugins":
+            return cmd_plugins()
         if args.command == "compare":
             return cmd_compare(args, argv)
         if args.command == "list":

@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
 import torch
 
 from optbench.api import (
@@ -23,7 +24,7 @@ from optbench.api import (
     Unsupported,
 )
 
-_EPS = 1e-9  # float slack when comparing fractional costs with the budget
+_EPS = 1e-9  # float slack when turning a budget into whole cost units
 
 
 class Stopwatch:
@@ -118,8 +119,14 @@ class Evaluator:
         self._problem = problem
         self.budget = budget
         self.stopwatch = stopwatch or Stopwatch()
-        self.evaluations = 0.0
-        self.gradient_evaluations = 0.0
+        # Costs are kept exactly, as integers in units of 1/n_examples, so fractional minibatch
+        # costs never drift past the budget through float rounding.
+        self._unit = problem.n_examples or 1
+        self._spent = 0
+        self._gradient_spent = 0
+        self._limit = (
+            None if budget.evaluations is None else math.floor(budget.evaluations * self._unit + _EPS)
+        )
         self.points = 0
         self.examples = 0
         self.best_value = math.inf
@@ -164,11 +171,23 @@ class Evaluator:
         return self._problem.initial_point(generator)
 
     @property
+    def evaluations(self) -> float:
+        """Cost spent so far (see the cost convention in :mod:`optbench.api`)."""
+        return self._spent / self._unit
+
+    @property
+    def gradient_evaluations(self) -> float:
+        return self._gradient_spent / self._unit
+
+    @property
     def remaining(self) -> float:
         """Cost units left (``inf`` under a time-only budget)."""
-        if self.budget.evaluations is None:
+        if self._limit is None:
             return math.inf
-        return max(self.budget.evaluations - self.evaluations, 0.0)
+        return (self._limit - self._spent) / self._unit
+
+    def _fits(self, units: int) -> bool:
+        return self._limit is None or self._spent + units <= self._limit
 
     @property
     def trace(self) -> tuple[TracePoint, ...]:
@@ -196,11 +215,11 @@ class Evaluator:
         if X.ndim != 2 or X.shape[1] != self.dim:
             raise ValueError(f"evaluate expects shape (n, {self.dim}), got {tuple(X.shape)}")
         n = X.shape[0]
-        fit = n if self.budget.evaluations is None else min(n, math.floor(self.remaining + _EPS))
+        fit = n if self._limit is None else min(n, (self._limit - self._spent) // self._unit)
         if fit <= 0 and n > 0:
             raise BudgetExhausted(f"evaluation budget of {self.budget.evaluations:g} spent")
         values = self._problem.evaluate(X[:fit] if fit < n else X)
-        self.evaluations += fit
+        self._spent += fit * self._unit
         self.points += fit
         self._observe(X[:fit], values)
         if fit < n:
@@ -230,16 +249,19 @@ class Evaluator:
         self._check_time()
         n_examples = self.n_examples or 1
         size = n_examples if batch is None else int(batch.numel())
-        cost = 1.0 if batch is None else size / n_examples
-        if cost > self.remaining + _EPS:
-            raise BudgetExhausted(f"a gradient costing {cost:g} does not fit in {self.remaining:g}")
-        point = x.detach().to(device=self.device, dtype=self.dtype).requires_grad_(True)
+        units = self._unit if batch is None else size
+        if not self._fits(units):
+            raise BudgetExhausted(f"a gradient costing {units / self._unit:g} does not fit in {self.remaining:g}")
+        point = x.detach()
+        if point.device != self.device or point.dtype != self.dtype:
+            point = point.to(device=self.device, dtype=self.dtype)
+        point.requires_grad_(True)
         with torch.enable_grad():
             loss = self._problem.loss(point, batch=batch)
             (grad,) = torch.autograd.grad(loss, point)
         loss = loss.detach()
-        self.evaluations += cost
-        self.gradient_evaluations += cost
+        self._spent += units
+        self._gradient_spent += units
         self.examples += size
         self.last_x = point.detach()
         if batch is None:
@@ -252,10 +274,10 @@ class Evaluator:
     def least_squares(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(A, b)`` of a LINEAR_LEAST_SQUARES problem; reading the data costs one full pass."""
         self._check_time()
-        if 1.0 > self.remaining + _EPS:
+        if not self._fits(self._unit):
             raise BudgetExhausted("reading the data costs 1 evaluation and none is left")
         A, b = self._problem.least_squares()
-        self.evaluations += 1.0
+        self._spent += self._unit
         self.examples += int(A.shape[0])
         return A, b
 
@@ -267,11 +289,17 @@ class Evaluator:
 
     def _observe(self, X: torch.Tensor, values: torch.Tensor) -> None:
         """Track the best point and add a trace point when the batch improves on it."""
-        if values.numel() == 0:
+        n = values.numel()
+        if n == 0:
             return
-        clean = torch.nan_to_num(values.detach().to(torch.float64), nan=math.inf)
-        best, index = torch.min(clean, dim=0)
-        best_value, best_index = torch.stack([best, index.to(torch.float64)]).tolist()
+        if n == 1:  # one host sync, no reduction kernels (gradient steps, one-point calls)
+            best_value, best_index = float(values.reshape(())), 0
+            if math.isnan(best_value):
+                best_value = math.inf
+        else:
+            clean = torch.nan_to_num(values.detach().to(torch.float64), nan=math.inf)
+            best, index = torch.min(clean, dim=0)
+            best_value, best_index = torch.stack([best, index.to(torch.float64)]).tolist()
         if best_value < self.best_value or self.best_x is None:
             self.best_value = best_value
             self.best_x = X[int(best_index)].detach().clone()

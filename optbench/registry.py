@@ -8,8 +8,10 @@ import is reported with its reason instead of breaking the others.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -26,14 +28,14 @@ class Entry:
 
     name: str
     group: str
-    value: str  # "module:attr"
+    value: str  # "module:attr", or the plugin file for local registrations
     distribution: str
     version: str
-    entry_point: EntryPoint
+    loader: Callable[[], Any] = field(compare=False, repr=False)
 
     def load(self) -> Any:
         try:
-            return self.entry_point.load()
+            return self.loader()
         except Exception as exc:  # a broken plugin is a reason, not a crash
             last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
             raise ConfigError(
@@ -42,27 +44,41 @@ class Entry:
             ) from exc
 
 
+def _from_entry_point(group: str, ep: EntryPoint) -> Entry:
+    dist = ep.dist
+    return Entry(
+        name=ep.name,
+        group=group,
+        value=ep.value,
+        distribution=dist.name if dist else "?",
+        version=dist.version if dist else "?",
+        loader=ep.load,
+    )
+
+
 @cache
 def entries(group: str) -> dict[str, Entry]:
-    """All names registered in ``group``; a name claimed by two distributions is an error."""
+    """All names registered in ``group``; a name claimed by two sources is an error naming both.
+
+    Entry points of every installed distribution come first (only optbench's own when
+    ``OPTBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set), then what loaded plugin files registered.
+    """
+    from optbench.plugins import LOCAL, autoload_disabled
+
     found: dict[str, Entry] = {}
-    for ep in entry_points(group=group):
-        dist = ep.dist
-        entry = Entry(
-            name=ep.name,
-            group=group,
-            value=ep.value,
-            distribution=dist.name if dist else "?",
-            version=dist.version if dist else "?",
-            entry_point=ep,
-        )
-        other = found.get(ep.name)
+    candidates = [_from_entry_point(group, ep) for ep in entry_points(group=group)]
+    if autoload_disabled():
+        candidates = [e for e in candidates if e.distribution == "optbench"]
+    for name, (obj, source) in LOCAL.get(group, {}).items():
+        candidates.append(Entry(name, group, source, source, "(local)", loader=lambda obj=obj: obj))
+    for entry in candidates:
+        other = found.get(entry.name)
         if other is not None and other.value != entry.value:
             raise ConfigError(
-                f"{group} name {ep.name!r} is registered twice: by {other.distribution} "
+                f"{group} name {entry.name!r} is registered twice: by {other.distribution} "
                 f"({other.value}) and by {entry.distribution} ({entry.value})"
             )
-        found[ep.name] = entry
+        found[entry.name] = entry
     return dict(sorted(found.items()))
 
 
@@ -115,8 +131,41 @@ def make_problem(name: str, params: dict[str, Any], *, instance: int = 0, device
         raise ConfigError(f"bad parameters for problem {name}: {exc}") from exc
 
 
+# ``prefix:Name`` runs a whole library's optimizers through one bridge class
+BRIDGES = {
+    "ng": "optbench.optimizers.nevergrad_bridge:NevergradOptimizer",
+    "scipy": "optbench.optimizers.scipy_bridge:ScipyOptimizer",
+    "torch": "optbench.optimizers.torch_bridge:TorchOptimizer",
+}
+
+
+def _bridge(prefix: str, target: str, params: dict[str, Any]) -> Optimizer:
+    if prefix not in BRIDGES:
+        raise ConfigError(f"unknown optimizer prefix {prefix!r}; known prefixes: {', '.join(BRIDGES)}")
+    if not target:
+        raise ConfigError(f"{prefix}: needs a name after the colon, e.g. {prefix}:{_EXAMPLES[prefix]}")
+    module, _, attr = BRIDGES[prefix].partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    try:
+        return cls.from_call(target, params)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad hyperparameters for optimizer {prefix}:{target}: {exc}") from exc
+
+
+_EXAMPLES = {"ng": "CMA", "scipy": "L-BFGS-B", "torch": "AdamW"}
+
+
 def make_optimizer(name: str, params: dict[str, Any]) -> Optimizer:
-    """Construct an optimizer; bad hyperparameters become a :class:`ConfigError`."""
+    """Construct an optimizer; bad hyperparameters become a :class:`ConfigError`.
+
+    ``name`` is a registered name (``adam``) or a bridge (``ng:CMA``, ``scipy:Powell``,
+    ``torch:AdamW``) whose keywords pass through to the library.
+    """
+    prefix, colon, target = name.partition(":")
+    if colon:
+        return _bridge(prefix, target, params)
     cls = optimizer_class(name)
     _check_params(cls, name, params)
     try:

@@ -125,7 +125,7 @@ class Store:
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key FROM trials WHERE key IN ({marks}) AND state IN (?, ?)",  # noqa: S608
+                f"SELECT key FROM trials WHERE key IN ({marks}) AND state IN (?, ?)",
                 (*chunk, *DONE_STATES),
             )
             done.update(r[0] for r in rows)
@@ -149,7 +149,7 @@ class Store:
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                f"SELECT key, result FROM trials WHERE key IN ({marks}) AND result IS NOT NULL",  # noqa: S608
+                f"SELECT key, result FROM trials WHERE key IN ({marks}) AND result IS NOT NULL",
                 chunk,
             )
             found.update((k, TrialResult.from_json(json.loads(r))) for k, r in rows)

@@ -9,8 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 import torch
+from optbench.runners.devices import device_name
 
 from optbench.api import (
+    Budget,
     BudgetExhausted,
     SpaceKind,
     TracePoint,
@@ -22,7 +24,6 @@ from optbench.api import (
 from optbench.evaluator import Evaluator, Stopwatch
 from optbench.registry import make_optimizer, make_problem
 from optbench.seeding import trial_rng
-from optbench.runners.devices import device_name
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,27 @@ def _warm_up(problem: Any) -> None:
         X = torch.stack([problem.initial_point(gen), problem.initial_point(gen)])
     with torch.no_grad():
         problem.evaluate(X)
+
+
+_WARMED: set[tuple[type, str]] = set()
+
+
+def _warm_optimizer(optimizer: Any, problem: Any) -> None:
+    """Run each optimizer class once per process and device on a tiny budget, untimed.
+
+    Libraries import lazily (torch.optim's first step, pycma, Nevergrad, SciPy), which would
+    otherwise charge seconds of one-time set-up to whichever trial happens to run first.
+    """
+    key = (type(optimizer), str(problem.device))
+    if key in _WARMED:
+        return
+    _WARMED.add(key)
+    import numpy as np
+
+    try:
+        optimizer.minimize(Evaluator(problem, Budget(evaluations=8)), rng=np.random.default_rng(0))
+    except Exception:  # the real run reports any problem; the warm-up only loads code
+        log.debug("warm-up of %s failed", type(optimizer).__name__, exc_info=True)
 
 
 def _to_float(value: Any) -> float | None:
@@ -81,6 +103,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     x = None
     try:
         _warm_up(problem)
+        _warm_optimizer(optimizer, problem)
         stopwatch.start()
         try:
             x = optimizer.minimize(evaluator, rng=rng)

@@ -28,7 +28,7 @@ def rows(store: Path) -> list[tuple[str, str]]:
 
 def test_compare_runs_stores_and_resumes(tmp_path):
     store = tmp_path / "r.sqlite"
-    args = ["--problems", "linreg(n=50, d=5),onemax(n=16)", "--optimizers", "adam(lr=0.05),lstsq,random",
+    args = ["compare", "--problems", "linreg(n=50, d=5),onemax(n=16)", "--optimizers", "adam(lr=0.05),lstsq,random",
             "--seeds", "2", "--budget", "100", "--device", "cpu", "--store", str(store), "-q"]
     first = run(*args)
     assert first.returncode == 0, first.stderr
@@ -47,7 +47,8 @@ def test_compare_runs_stores_and_resumes(tmp_path):
 
 
 def test_table_fits_100_columns(tmp_path):
-    result = run("--problems", "rastrigin(dim=3)", "--optimizers", "cmaes(popsize=6),ga,random,sgd(lr=0.001)",
+    result = run("compare", "--problems", "rastrigin(dim=3)",
+                 "--optimizers", "cmaes(popsize=6),ga,random,sgd(lr=0.001)",
                  "--seeds", "2", "--budget", "60", "--device", "cpu", "--store", str(tmp_path / "t.sqlite"), "-q")
     assert result.returncode == 0, result.stderr
     assert max(len(line) for line in result.stdout.splitlines()) <= 100

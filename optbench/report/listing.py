@@ -70,3 +70,19 @@ def suites_table() -> Table:
         table.add_row(name, str(len(suite.problems)), str(len(suite.optimizers)), str(len(suite.seeds)),
                       budget, suite.description)
     return table
+
+
+def plugins_table() -> Table:
+    """Every registered name with its source and whether it imports."""
+    table = Table(title="plugins", title_justify="left")
+    for column in ("group", "name", "from", "target", "status"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("group", "name"))
+    for group in (PROBLEMS, OPTIMIZERS):
+        for name, entry in entries(group).items():
+            try:
+                entry.load()
+                status = Text("ok", style="green")
+            except ConfigError as exc:
+                status = Text(str(exc).rsplit("failed to import: ", 1)[-1], style="red")
+            table.add_row(group.rsplit(".", 1)[-1], name, f"{entry.distribution} {entry.version}", entry.value, status)
+    return table

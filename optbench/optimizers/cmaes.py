@@ -1,0 +1,87 @@
+"""CMA-ES through the ``cma`` package (pycma): ask/tell, one batched evaluation per generation."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from optbench.api import BudgetExhausted, ConfigError, Optimizer, SpaceKind
+from optbench.evaluator import Evaluator
+from optbench.seeding import torch_generator
+
+
+def _cma() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pycma warns when matplotlib is missing
+        import cma
+
+    return cma
+
+
+@dataclass(frozen=True)
+class CMAES(Optimizer):
+    """Covariance matrix adaptation evolution strategy (pycma).
+
+    ``sigma0`` is a fraction of the box width (of the sampling range for module parameters);
+    on a box pycma's bound handling keeps candidates inside. When pycma stops before the budget
+    is spent (its tolerances are met), it restarts from a new random point until the budget is.
+    """
+
+    name: ClassVar[str] = "cmaes"
+    spaces: ClassVar[frozenset[SpaceKind]] = frozenset({SpaceKind.CONTINUOUS, SpaceKind.PARAMS})
+
+    sigma0: float = 0.25
+    popsize: int | None = None
+    restarts: bool = True
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.sigma0, int | float) and math.isfinite(self.sigma0) and self.sigma0 > 0):
+            raise ConfigError(f"cmaes: sigma0 must be a positive number, got {self.sigma0!r}")
+        if self.popsize is not None and (not isinstance(self.popsize, int) or self.popsize < 2):
+            raise ConfigError(f"cmaes: popsize must be an integer >= 2 or None, got {self.popsize!r}")
+
+    def _options(self, evaluator: Evaluator, seed: int) -> dict[str, Any]:
+        options: dict[str, Any] = {"seed": seed, "verbose": -9, "verb_log": 0, "verb_disp": 0}
+        if self.popsize is not None:
+            options["popsize"] = self.popsize
+        if evaluator.space.is_bounded:
+            options["bounds"] = [list(evaluator.space.lower or ()), list(evaluator.space.upper or ())]
+        budget = evaluator.budget.evaluations
+        if budget is not None:
+            options["maxfevals"] = budget
+        return options
+
+    def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
+        cma = _cma()
+        space = evaluator.space
+        width = float(np.mean(np.subtract(space.upper or (), space.lower or ())))
+        gen = torch_generator(rng, "cpu")
+        lower, upper = evaluator.bounds() if space.is_bounded else (None, None)
+        to_torch = {"dtype": evaluator.dtype, "device": evaluator.device}
+        try:
+            while True:
+                x0 = evaluator.initial_point(gen).detach().cpu().numpy().astype(np.float64)
+                seed = int(rng.integers(1, 2**31 - 1))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    es = cma.CMAEvolutionStrategy(x0, self.sigma0 * width, self._options(evaluator, seed))
+                while not es.stop():
+                    population = es.ask()
+                    X = torch.as_tensor(np.asarray(population), **to_torch)
+                    if lower is not None:
+                        X = X.clamp(lower, upper)  # pycma's repair may leave rounding errors at the edge
+                    values = evaluator.evaluate(X)
+                    es.tell(population, np.nan_to_num(values.cpu().numpy().astype(np.float64), nan=np.inf).tolist())
+                if not self.restarts:
+                    break
+        except BudgetExhausted:
+            pass
+        best = evaluator.best_x
+        if best is None:
+            raise BudgetExhausted("the budget ran out before CMA-ES evaluated a generation")
+        return best

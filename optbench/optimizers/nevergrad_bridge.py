@@ -1,0 +1,125 @@
+"""``ng:<Name>``: any Nevergrad optimizer through ask/tell, batched, paid through the evaluator.
+
+``ng:CMA``, ``ng:OnePlusOne``, ``ng:DiscreteOnePlusOne`` … name an entry of
+``nevergrad.optimizers.registry``; ``ng:ParametrizedCMA(popsize=20)`` configures a family from
+``nevergrad.families`` with the given keywords. ``num_workers`` (default 1; more for optimizers
+that allow parallelism) is how many candidates are asked per batched evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from optbench.api import BudgetExhausted, ConfigError, Optimizer, Params, SpaceKind
+from optbench.evaluator import Evaluator
+
+
+def _nevergrad() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # matplotlib and deprecation chatter at import
+        import nevergrad
+
+    return nevergrad
+
+
+def _finite(value: float) -> float:
+    """Nevergrad refuses NaN; a non-finite value ranks worst."""
+    return float(value) if math.isfinite(value) else 1e308
+
+
+def _resolve(name: str, options: dict[str, Any]) -> Any:
+    """The Nevergrad optimizer class or configured family for ``name`` and ``options``."""
+    ng = _nevergrad()
+    family = getattr(ng.families, name, None)
+    if family is not None and isinstance(family, type):
+        try:
+            return family(**options)
+        except TypeError as exc:
+            raise ConfigError(f"ng:{name}: {exc}") from None
+    if name not in ng.optimizers.registry:
+        close = sorted(n for n in ng.optimizers.registry if n.lower().startswith(name[:3].lower()))[:8]
+        hint = f"; similar: {', '.join(close)}" if close else ""
+        raise ConfigError(f"unknown Nevergrad optimizer {name!r}{hint} (see nevergrad.optimizers.registry)")
+    if options:
+        raise ConfigError(
+            f"ng:{name} takes no options besides num_workers; configure a family instead, "
+            "e.g. ng:ParametrizedCMA(popsize=20)"
+        )
+    return ng.optimizers.registry[name]
+
+
+@dataclass(frozen=True)
+class NevergradOptimizer(Optimizer):
+    """A Nevergrad optimizer by name; candidates are asked ``num_workers`` at a time."""
+
+    name: ClassVar[str] = "ng"
+    spaces: ClassVar[frozenset[SpaceKind]] = frozenset(SpaceKind)
+
+    optimizer: str = "NGOpt"
+    options: Params = ()
+    num_workers: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.num_workers, int) or self.num_workers < 1:
+            raise ConfigError(f"ng:{self.optimizer}: num_workers must be an integer >= 1, got {self.num_workers!r}")
+        _resolve(self.optimizer, dict(self.options))
+
+    @classmethod
+    def from_call(cls, target: str, params: dict[str, Any]) -> NevergradOptimizer:
+        from optbench.api import freeze_params
+
+        params = dict(params)
+        workers = params.pop("num_workers", 1)
+        return cls(optimizer=target, options=freeze_params(params), num_workers=workers)
+
+    def _parametrization(self, evaluator: Evaluator, seed: int) -> Any:
+        ng = _nevergrad()
+        space = evaluator.space
+        if space.kind is SpaceKind.BITS:
+            param = ng.p.Choice([0, 1], repetitions=space.dim)
+        elif space.kind is SpaceKind.CONTINUOUS:
+            lower, upper = np.asarray(space.lower), np.asarray(space.upper)
+            param = ng.p.Array(shape=(space.dim,), lower=lower, upper=upper)
+        else:
+            gen = torch.Generator().manual_seed(seed)
+            init = evaluator.initial_point(gen).detach().cpu().numpy().astype(np.float64)
+            param = ng.p.Array(init=init)
+        param.random_state = np.random.RandomState(seed)
+        return param
+
+    def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
+        seed = int(rng.integers(0, 2**31 - 1))
+        factory = _resolve(self.optimizer, dict(self.options))
+        budget = evaluator.budget.evaluations
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opt = factory(
+                parametrization=self._parametrization(evaluator, seed),
+                budget=None if budget is None else max(int(budget), 1),
+                num_workers=self.num_workers,
+            )
+        is_bits = evaluator.space.kind is SpaceKind.BITS
+        dtype = torch.uint8 if is_bits else torch.float64
+        try:
+            while True:
+                batch = [opt.ask() for _ in range(self.num_workers)]
+                X = torch.as_tensor(np.array([c.value for c in batch], dtype=np.float64)).to(dtype)
+                try:
+                    values = evaluator.evaluate(X).detach().cpu().tolist()
+                except BudgetExhausted as exc:
+                    values = [] if exc.values is None else exc.values.detach().cpu().tolist()
+                    for cand, value in zip(batch, values, strict=False):
+                        opt.tell(cand, _finite(value))
+                    raise
+                for cand, value in zip(batch, values, strict=True):
+                    opt.tell(cand, _finite(value))
+        except BudgetExhausted:
+            pass
+        recommended = np.asarray(opt.provide_recommendation().value, dtype=np.float64)
+        return torch.as_tensor(recommended).to(dtype)

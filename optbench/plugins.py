@@ -1,0 +1,157 @@
+"""Plugins without packaging, and the quick way to turn a batched function into a problem.
+
+Installed plugins declare entry points in the groups ``optbench.problems`` and
+``optbench.optimizers`` (exactly like the built-ins). For quick experiments a module or a
+``.py`` file can be loaded with ``--plugin`` (or ``OPTBENCH_PLUGINS``, separated by commas);
+it registers what it defines with :func:`register_problem`, :func:`register_optimizer` or the
+:func:`problem` decorator.
+
+``OPTBENCH_DISABLE_PLUGIN_AUTOLOAD=1`` ignores every entry point not shipped by optbench itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from optbench.api import Capability, ConfigError, Optimizer, Problem, Space
+
+PLUGINS_ENV = "OPTBENCH_PLUGINS"
+DISABLE_AUTOLOAD_ENV = "OPTBENCH_DISABLE_PLUGIN_AUTOLOAD"
+
+# group -> name -> (object, source); filled by the register functions
+LOCAL: dict[str, dict[str, tuple[Any, str]]] = {"optbench.problems": {}, "optbench.optimizers": {}}
+_loading: list[str] = []  # the plugin being imported, named as the source of what it registers
+
+
+def autoload_disabled() -> bool:
+    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _register(group: str, name: str, obj: Any) -> None:
+    source = _loading[-1] if _loading else f"module {getattr(obj, '__module__', '?')}"
+    current = LOCAL[group].get(name)
+    if current is not None and current[0] is not obj:
+        raise ConfigError(f"{group} name {name!r} is registered twice: by {current[1]} and by {source}")
+    LOCAL[group][name] = (obj, source)
+    from optbench.registry import entries
+
+    entries.cache_clear()
+
+
+def register_problem(cls: type[Problem]) -> type[Problem]:
+    """Register a :class:`Problem` subclass under its ``family`` name (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Problem)):
+        raise ConfigError(f"register_problem needs a Problem subclass, got {cls!r}")
+    _register("optbench.problems", cls.family, cls)
+    return cls
+
+
+def register_optimizer(cls: type[Optimizer]) -> type[Optimizer]:
+    """Register an :class:`Optimizer` subclass under its ``name`` (usable as a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise ConfigError(f"register_optimizer needs an Optimizer subclass, got {cls!r}")
+    _register("optbench.optimizers", cls.name, cls)
+    return cls
+
+
+def problem(
+    name: str,
+    *,
+    dim: int | None = None,
+    bounds: tuple[float, float] | None = None,
+    bits: int | None = None,
+    optimal_value: float | None = None,
+    target: float = 1e-8,
+    differentiable: bool = False,
+    register: bool = True,
+) -> Callable[[Callable[..., Any]], type[Problem]]:
+    """Turn a plain batched function ``f(X: (n, d)) -> (n,)`` into a problem class.
+
+    Give ``dim`` and ``bounds`` for a continuous box, or ``bits`` for bit strings. The returned
+    class takes ``dim`` (or ``n`` for bits) as a parameter, so ``name(dim=20)`` works too.
+    ``register=False`` only builds the class (for packages that expose it via an entry point).
+
+    Example:
+        >>> @problem("shifted_abs", dim=5, bounds=(-3.0, 3.0), optimal_value=0.0)
+        ... def shifted_abs(X):
+        ...     return (X - 1).abs().sum(dim=1)
+    """
+    if (bits is None) == (dim is None or bounds is None):
+        raise ConfigError(f"problem {name!r}: give dim and bounds for a box, or bits for bit strings")
+
+    def wrap(fn: Callable[..., Any]) -> type[Problem]:
+        default = bits if bits is not None else dim
+
+        def __init__(self: Problem, *, dim: int = default, instance: int = 0,  # noqa: N807
+                     device: Any = "cpu", dtype: Any = None) -> None:
+            Problem.__init__(self, instance=instance, device=device, dtype=dtype)
+            if not isinstance(dim, int) or dim < 1:
+                raise ConfigError(f"{name}: dim must be a positive integer, got {dim!r}")
+            self.dim = dim
+            self.space = Space.bits(dim) if bits is not None else Space.box(dim, *bounds)  # type: ignore[misc]
+            self.optimal_value = optimal_value
+            self.target = target
+            self.capabilities = frozenset({Capability.DIFFERENTIABLE} if differentiable else ())
+
+        def _evaluate(self: Problem, X: Any) -> Any:
+            return fn(X)
+
+        cls = type(
+            fn.__name__,
+            (Problem,),
+            {
+                "family": name,
+                "__init__": __init__,
+                "_evaluate": _evaluate,
+                "params": lambda self: {"dim": self.dim},
+                "__doc__": fn.__doc__ or f"{name}: a batched function registered with optbench.plugins.problem",
+                "__module__": fn.__module__,
+            },
+        )
+        if register:
+            register_problem(cls)
+        return cls
+
+    return wrap
+
+
+def load_plugin(spec: str) -> None:
+    """Import a plugin given as a path to a ``.py`` file or as a dotted module name."""
+    spec = spec.strip()
+    if not spec:
+        return
+    path = Path(spec)
+    _loading.append(f"plugin {spec}")
+    try:
+        if spec.endswith(".py") or path.exists():
+            if not path.is_file():
+                raise ConfigError(f"plugin file {spec} does not exist")
+            module_name = f"optbench_plugin_{path.stem}"
+            module_spec = importlib.util.spec_from_file_location(module_name, path)
+            if module_spec is None or module_spec.loader is None:
+                raise ConfigError(f"cannot load plugin file {spec}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            importlib.import_module(spec)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        last = (str(exc).strip().splitlines() or [""])[-1]
+        raise ConfigError(f"plugin {spec} failed to import: {type(exc).__name__}: {last}") from None
+    finally:
+        _loading.pop()
+
+
+def load_plugins(specs: list[str] | None = None) -> None:
+    """Load ``--plugin`` values and those in ``OPTBENCH_PLUGINS``."""
+    from_env = [s for s in os.environ.get(PLUGINS_ENV, "").split(",") if s.strip()]
+    for spec in [*from_env, *(specs or [])]:
+        load_plugin(spec)

@@ -1,0 +1,179 @@
+"""Each built-in optimizer through its real library, budget discipline, determinism, validation."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from optbench.api import Budget, BudgetExhausted, ConfigError
+from optbench.evaluator import Evaluator
+from optbench.registry import make_optimizer, make_problem
+
+BUILT_IN = ("sgd", "adam", "cmaes", "ga", "random", "lstsq")
+
+
+class CountingProblem:
+    """Wraps a problem instance and counts what it really computes."""
+
+    def __init__(self, problem):
+        self.problem, self.points, self.examples, self._in_loss = problem, 0, 0, False
+        evaluate, loss = problem._evaluate, problem.loss
+
+        def counted_evaluate(X):
+            if not self._in_loss:  # a loss may be computed through _evaluate
+                self.points += X.shape[0]
+            return evaluate(X)
+
+        def counted_loss(x, *, batch=None):
+            self.examples += (problem.n_examples or 1) if batch is None else int(batch.numel())
+            self._in_loss = True
+            try:
+                return loss(x, batch=batch)
+            finally:
+                self._in_loss = False
+
+        problem._evaluate, problem.loss = counted_evaluate, counted_loss
+
+
+def minimize(name, problem, budget, params=None, seed=0):
+    evaluator = Evaluator(problem, Budget(evaluations=budget))
+    x = make_optimizer(name, params or {}).minimize(evaluator, rng=np.random.default_rng(seed))
+    return x, evaluator
+
+
+@pytest.mark.parametrize(("name", "problem", "params", "factor"), [
+    ("sgd", "sphere", {"lr": 0.1}, 1e-6),
+    ("sgd", "linreg", {"lr": 0.05}, 0.1),
+    ("adam", "sphere", {"lr": 0.1}, 1e-3),
+    ("adam", "linreg", {"lr": 0.05}, 0.1),
+    ("cmaes", "sphere", {}, 1e-3),
+    ("cmaes", "rosenbrock", {}, 0.1),
+    ("ga", "rastrigin", {}, 0.5),
+    ("ga", "onemax", {}, 0.2),
+    ("random", "sphere", {}, 0.7),
+    ("random", "onemax", {}, 0.8),
+])
+def test_each_optimizer_improves_on_its_starting_point(name, problem, params, factor):
+    """The final value is below ``factor`` times the mean value of random starting points."""
+    prob = make_problem(problem, {})
+    gen = torch.Generator().manual_seed(0)
+    if prob.space.kind == "bits":
+        start = float(prob.evaluate(torch.randint(0, 2, (64, prob.space.dim), generator=gen)).mean())
+    else:
+        start = float(prob.evaluate(torch.stack([prob.initial_point(gen) for _ in range(64)])).mean())
+    x, ev = minimize(name, prob, 600, params)
+    final = float(prob.evaluate(x.reshape(1, -1))[0])
+    assert final - prob.optimal_value < factor * (start - prob.optimal_value)
+    assert ev.evaluations <= 600
+
+
+def test_cmaes_solves_the_sphere_and_keeps_candidates_in_bounds():
+    prob = make_problem("sphere", {"dim": 5})
+    lower, upper = prob.space.bounds()
+    seen = []
+    original = prob._evaluate
+    prob._evaluate = lambda X: (seen.append(X.clone()), original(X))[1]
+    _, ev = minimize("cmaes", prob, 3000, {"sigma0": 0.9})
+    X = torch.cat(seen)
+    assert ev.best_value < 1e-8
+    assert bool(((X >= lower) & (X <= upper)).all())
+    popsize = seen[1].shape[0]
+    assert all(batch.shape[0] == popsize for batch in seen[1:-1])  # one evaluate per generation
+
+
+@pytest.mark.parametrize("method", ["auto", "qr", "cholesky", "svd"])
+@pytest.mark.parametrize("cond", [10.0, 1e8])
+def test_lstsq_matches_numpy(method, cond):
+    prob = make_problem("linreg", {"n": 300, "d": 40, "cond": cond, "noise": 0.5}, instance=3)
+    x, ev = minimize("lstsq", prob, 5, {"method": method})
+    A, b = prob.least_squares()
+    expected = np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0]
+    tol = 1e-8 if (method != "cholesky" or cond < 1e4) else 1e-1  # plain normal equations lose cond^2
+    assert np.linalg.norm(x.numpy() - expected) <= tol * np.linalg.norm(expected)
+    assert ev.evaluations == 1
+
+
+def test_lstsq_auto_avoids_the_normal_equations_when_ill_conditioned():
+    prob = make_problem("linreg", {"n": 200, "d": 30, "cond": 1e9})
+    x, _ = minimize("lstsq", prob, 1)
+    A, b = prob.least_squares()
+    expected = np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0]
+    assert np.linalg.norm(x.numpy() - expected) <= 1e-6 * np.linalg.norm(expected)
+
+
+def test_lstsq_handles_rank_deficient_data():
+    from optbench.optimizers.lstsq import solve_qr, solve_svd
+
+    gen = torch.Generator().manual_seed(0)
+    A = torch.randn(50, 5, generator=gen, dtype=torch.float64)
+    A = torch.cat([A, A[:, :1]], dim=1)  # a repeated column
+    b = torch.randn(50, generator=gen, dtype=torch.float64)
+    assert solve_qr(A, b) is None
+    expected = np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0]
+    np.testing.assert_allclose(solve_svd(A, b).numpy(), expected, rtol=1e-8, atol=1e-10)
+
+
+SUITABLE = [(name, prob) for name in BUILT_IN for prob in ("linreg", "rastrigin", "onemax")
+            if not (name in ("sgd", "adam", "cmaes", "lstsq") and prob == "onemax")
+            and not (name == "lstsq" and prob != "linreg")]
+
+
+@pytest.mark.parametrize(("name", "problem"), SUITABLE)
+@pytest.mark.parametrize("budget", [1, 7, 97])
+def test_no_optimizer_can_exceed_the_budget_and_counts_are_exact(name, problem, budget):
+    prob = make_problem(problem, {"n": 64, "d": 4} if problem == "linreg" else {})
+    counter = CountingProblem(prob)
+    params = {"popsize": 10} if name in ("cmaes", "ga") else {}
+    evaluator = Evaluator(prob, Budget(evaluations=budget))
+    with contextlib.suppress(BudgetExhausted):  # allowed: the runner then uses the evaluator's best point
+        make_optimizer(name, params).minimize(evaluator, rng=np.random.default_rng(1))
+    assert evaluator.evaluations <= budget + 1e-9
+    assert counter.points == evaluator.points
+    gradient_examples = evaluator.examples - (prob.n_examples or 0) * (name == "lstsq")
+    assert counter.examples == gradient_examples
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_same_seed_same_result(name):
+    problem = "linreg" if name in ("sgd", "adam", "lstsq") else "rastrigin"
+    runs = [minimize(name, make_problem(problem, {"n": 64, "d": 4} if problem == "linreg" else {}), 150)
+            for _ in range(2)]
+    (x1, e1), (x2, e2) = runs
+    assert torch.equal(x1, x2)
+    assert e1.trace == e2.trace
+
+
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("adam", {"lr": -1}, "lr"),
+    ("adam", {"betas": (0.9,)}, "betas"),
+    ("sgd", {"momentum": -0.1}, "momentum"),
+    ("sgd", {"nesterov": True}, "nesterov"),
+    ("sgd", {"batch_size": 0}, "batch_size"),
+    ("cmaes", {"sigma0": 0}, "sigma0"),
+    ("cmaes", {"popsize": 1}, "popsize"),
+    ("ga", {"mutation_rate": 2.0}, "mutation_rate"),
+    ("ga", {"elites": 50}, "elites"),
+    ("random", {"batch_size": "many"}, "batch_size"),
+    ("lstsq", {"method": "lu"}, "method"),
+    ("adam", {"learning_rate": 0.1}, "no parameter 'learning_rate'"),
+])
+def test_bad_hyperparameters_are_config_errors(name, params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_optimizer(name, params)
+
+
+def test_requirements_give_skip_reasons():
+    onemax, sphere = make_problem("onemax", {}), make_problem("sphere", {})
+    assert "bits" in make_optimizer("sgd", {}).check(onemax.space, onemax.capabilities)
+    assert "linear_least_squares" in make_optimizer("lstsq", {}).check(sphere.space, sphere.capabilities)
+    assert make_optimizer("ga", {}).check(onemax.space, onemax.capabilities) is None
+
+
+def test_gradient_methods_stay_in_the_box():
+    prob = make_problem("rosenbrock", {"dim": 4})
+    x, _ = minimize("sgd", prob, 200, {"lr": 0.5})
+    lower, upper = prob.space.bounds()
+    assert bool(((x >= lower) & (x <= upper)).all())
