@@ -203,8 +203,12 @@ class Problem(ABC):
         if self.space.kind is SpaceKind.BITS:
             if X.is_floating_point():
                 raise TypeError(f"{self.id} takes bit strings as a bool or integer tensor, got {X.dtype}")
-            return X.to(device=self.device, dtype=torch.uint8)
-        return X.to(device=self.device, dtype=self.dtype)
+            dtype = torch.uint8
+        else:
+            dtype = self.dtype
+        if X.dtype == dtype and X.device == self.device:
+            return X  # `.to` is a no-op here but still costs a dispatch per call
+        return X.to(device=self.device, dtype=dtype)
 
     @abstractmethod
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:

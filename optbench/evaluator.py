@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 
 from optbench.api import (
@@ -218,10 +219,12 @@ class Evaluator:
         fit = n if self._limit is None else min(n, (self._limit - self._spent) // self._unit)
         if fit <= 0 and n > 0:
             raise BudgetExhausted(f"evaluation budget of {self.budget.evaluations:g} spent")
-        values = self._problem.evaluate(X[:fit] if fit < n else X)
+        if fit < n:
+            X = X[:fit]
+        values = self._problem.evaluate(X)
         self._spent += fit * self._unit
         self.points += fit
-        self._observe(X[:fit], values)
+        self._observe(X, values)
         if fit < n:
             raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
         return values
@@ -292,14 +295,19 @@ class Evaluator:
         n = values.numel()
         if n == 0:
             return
-        if n == 1:  # one host sync, no reduction kernels (gradient steps, one-point calls)
-            best_value, best_index = float(values.reshape(())), 0
-            if math.isnan(best_value):
-                best_value = math.inf
-        else:
+        if values.device.type == "cpu":  # zero-copy view; NumPy's reduction has far less overhead
+            array = values.detach().numpy()
+            best_index = int(array.argmin())  # NumPy's argmin stops at the first NaN ...
+            best_value = float(array[best_index])
+            if best_value != best_value and n > 1:  # ... so only then mask NaN out
+                best_index = int(np.where(np.isnan(array), np.inf, array).argmin())
+                best_value = float(array[best_index])
+        else:  # one host sync for value and index together
             clean = torch.nan_to_num(values.detach().to(torch.float64), nan=math.inf)
             best, index = torch.min(clean, dim=0)
             best_value, best_index = torch.stack([best, index.to(torch.float64)]).tolist()
+        if math.isnan(best_value):
+            best_value = math.inf
         if best_value < self.best_value or self.best_x is None:
             self.best_value = best_value
             self.best_x = X[int(best_index)].detach().clone()
