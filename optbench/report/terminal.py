@@ -80,7 +80,16 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
         table.add_column("test", justify="right", no_wrap=True)
     if show_device:
         table.add_column("speedup", justify="right", no_wrap=True)
-    for cell in sorted(cells, key=lambda c: (c.with_result == 0, c.ranking_key, c.device)):
+    # an optimizer's rows stay together (one per device), optimizers ordered by their best row
+    best_of = {}
+    for c in cells:
+        best_of[c.optimizer] = min(best_of.get(c.optimizer, math.inf), c.ranking_key)
+    devices = list(dict.fromkeys(c.device for c in cells))
+
+    def order(c: Cell) -> tuple:
+        return (c.with_result == 0, best_of[c.optimizer], c.optimizer, devices.index(c.device))
+
+    for cell in sorted(cells, key=order):
         is_best = best.get((cell.problem, cell.device)) is cell
         row: list[Text | str] = [Text(cell.optimizer, style="bold green" if is_best else "")]
         if show_device:
