@@ -135,7 +135,7 @@ def make_problem(name: str, params: dict[str, Any], *, instance: int = 0, device
 BRIDGES = {
     "ng": "optbench.optimizers.nevergrad_bridge:NevergradOptimizer",
     "scipy": "optbench.optimizers.scipy_bridge:ScipyOptimizer",
-    "torch": "optbench.optimizers.torch_bridge:TorchOptimizer",
+    "torch": "optbench.optimizers.torch_bridge:TorchOptimOptimizer",
 }
 
 

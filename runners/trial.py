@@ -9,7 +9,6 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-from optbench.runners.devices import device_name
 
 from optbench.api import (
     Budget,
@@ -23,6 +22,7 @@ from optbench.api import (
 )
 from optbench.evaluator import Evaluator, Stopwatch
 from optbench.registry import make_optimizer, make_problem
+from optbench.runners.devices import device_name
 from optbench.seeding import trial_rng
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from optbench.runners.trial import run_trial
 
 from optbench.api import Budget, TrialSpec, TrialState, freeze_params
+from optbench.runners.trial import run_trial
 
 
 def make(problem: str, optimizer: str, *, seed: int = 0, budget: float = 200, pp=None, op=None) -> TrialSpec:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
 from optbench.api import Capability, ConfigError
-from optbench.registry import OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of
+from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of
 from optbench.report.terminal import fmt_number
 
 
@@ -50,7 +51,27 @@ def optimizers_table() -> Table:
         spaces = ", ".join(sorted(str(s) for s in cls.spaces))
         needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
         table.add_row(name, spaces, needs, _defaults(cls), source)
+    for prefix, target in BRIDGES.items():
+        module, _, attr = target.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module), attr)
+        except Exception as exc:  # e.g. Nevergrad not installed
+            table.add_row(f"{prefix}:<name>", Text("unavailable", style="red"), "", str(exc), "bridge")
+            continue
+        spaces = ", ".join(sorted(str(s) for s in cls.spaces))
+        needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
+        table.add_row(f"{prefix}:<name>", spaces, needs, _BRIDGE_HELP[prefix], "bridge")
     return table
+
+
+_BRIDGE_HELP = {
+    "ng": "any nevergrad.optimizers.registry name, or a nevergrad.families class with its keywords; "
+          "num_workers=N asks N candidates per batch",
+    "scipy": "scipy.optimize.minimize methods (L-BFGS-B, Nelder-Mead, Powell, …), differential_evolution, "
+             "dual_annealing; keywords are the method's options",
+    "torch": "any torch.optim class (AdamW, RMSprop, LBFGS, …) with its keywords; batch_size=64 "
+             "(None: full gradients)",
+}
 
 
 def suites_table() -> Table:

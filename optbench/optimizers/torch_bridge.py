@@ -1,0 +1,64 @@
+"""``torch:<Name>``: any ``torch.optim`` optimizer (AdamW, RMSprop, Adagrad, LBFGS, …) by name.
+
+Keywords pass through to the optimizer's constructor; ``batch_size`` is optbench's own
+(minibatch size on data problems, ``None`` for full gradients; LBFGS defaults to full batch
+because it evaluates its closure several times per step).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from optbench.api import ConfigError, Params, freeze_params
+from optbench.optimizers.torch_optim import TorchOptimizer
+
+_MISSING = object()
+
+
+def _optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    cls = getattr(torch.optim, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer):
+        known = sorted(
+            n for n, c in vars(torch.optim).items()
+            if isinstance(c, type) and issubclass(c, torch.optim.Optimizer) and c is not torch.optim.Optimizer
+        )
+        raise ConfigError(f"unknown torch.optim optimizer {name!r}; known: {', '.join(known)}")
+    return cls
+
+
+@dataclass(frozen=True)
+class TorchOptimOptimizer(TorchOptimizer):
+    """A ``torch.optim`` class by name, with its keyword arguments."""
+
+    name: ClassVar[str] = "torch"
+
+    optimizer: str = "AdamW"
+    options: Params = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        cls = _optimizer_class(self.optimizer)
+        accepted = inspect.signature(cls.__init__).parameters
+        unknown = sorted(k for k, _ in self.options if k not in accepted or k in ("self", "params"))
+        if unknown:
+            valid = ", ".join(k for k in accepted if k not in ("self", "params"))
+            raise ConfigError(f"torch:{self.optimizer} has no option {unknown[0]!r}; valid options: {valid}")
+        try:  # constructing once on a dummy parameter validates the values (e.g. lr < 0)
+            cls([torch.zeros(1, requires_grad=True)], **dict(self.options))
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"torch:{self.optimizer}: {exc}") from None
+
+    @classmethod
+    def from_call(cls, target: str, params: dict[str, Any]) -> TorchOptimOptimizer:
+        params = dict(params)
+        batch_size = params.pop("batch_size", _MISSING)
+        if batch_size is _MISSING:
+            batch_size = None if target == "LBFGS" else 64
+        return cls(optimizer=target, options=freeze_params(params), batch_size=batch_size)
+
+    def make(self, params: list[torch.Tensor]) -> torch.optim.Optimizer:
+        return _optimizer_class(self.optimizer)(params, **dict(self.options))

@@ -1,0 +1,102 @@
+"""ng:, scipy: and torch: bridges through the real Nevergrad, SciPy and torch.optim."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from optbench.api import Budget, BudgetExhausted, ConfigError
+from optbench.evaluator import Evaluator
+from optbench.registry import make_optimizer, make_problem
+
+BRIDGED = [
+    ("ng:CMA", {"num_workers": 8}, "sphere"),
+    ("ng:OnePlusOne", {}, "rastrigin"),
+    ("ng:DiscreteOnePlusOne", {}, "onemax"),
+    ("ng:ParametrizedCMA", {"popsize": 12}, "sphere"),
+    ("scipy:L-BFGS-B", {}, "rosenbrock"),
+    ("scipy:Nelder-Mead", {"xatol": 1e-8}, "sphere"),
+    ("scipy:Powell", {}, "sphere"),
+    ("scipy:differential_evolution", {"popsize": 5}, "rastrigin"),
+    ("scipy:dual_annealing", {}, "rastrigin"),
+    ("torch:AdamW", {"lr": 0.05}, "linreg"),
+    ("torch:LBFGS", {"line_search_fn": "strong_wolfe"}, "rosenbrock"),
+    ("torch:RMSprop", {"lr": 0.01, "batch_size": 16}, "linreg"),
+]
+
+
+def start_value(problem) -> float:
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    if problem.space.kind == "bits":
+        return float(problem.evaluate(torch.randint(0, 2, (64, problem.space.dim), generator=gen)).mean())
+    return float(problem.evaluate(torch.stack([problem.initial_point(gen) for _ in range(64)])).mean())
+
+
+@pytest.mark.parametrize(("name", "params", "problem"), BRIDGED)
+@pytest.mark.parametrize("budget", [37, 400])
+def test_bridges_improve_and_never_exceed_the_budget(name, params, problem, budget):
+    prob = make_problem(problem, {"n": 100, "d": 5} if problem == "linreg" else {"dim": 6} if problem != "onemax"
+                        else {"n": 32})
+    evaluator = Evaluator(prob, Budget(evaluations=budget))
+    x = None
+    with contextlib.suppress(BudgetExhausted):
+        x = make_optimizer(name, params).minimize(evaluator, rng=np.random.default_rng(0))
+    assert evaluator.evaluations <= budget
+    x = x if x is not None else evaluator.recommendation()
+    if budget == 400:
+        final = float(prob.evaluate(x.reshape(1, -1))[0])
+        assert final < start_value(prob)
+
+
+@pytest.mark.parametrize("name", ["ng:CMA", "scipy:differential_evolution", "torch:AdamW"])
+def test_bridges_are_deterministic(name):
+    runs = []
+    for _ in range(2):
+        prob = make_problem("rastrigin" if name != "torch:AdamW" else "linreg", {} if name != "torch:AdamW"
+                            else {"n": 100, "d": 5})
+        evaluator = Evaluator(prob, Budget(evaluations=200))
+        with contextlib.suppress(BudgetExhausted):
+            make_optimizer(name, {}).minimize(evaluator, rng=np.random.default_rng(3))
+        runs.append(evaluator.trace)
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("ng:NoSuchOptimizer", {}, "unknown Nevergrad optimizer"),
+    ("ng:CMA", {"popsize": 3}, "configure a family"),
+    ("ng:ParametrizedCMA", {"bogus": 1}, "bogus"),
+    ("ng:CMA", {"num_workers": 0}, "num_workers"),
+    ("scipy:lbfgs", {}, "unknown SciPy method"),
+    ("scipy:L-BFGS-B", {"maxiters": 3}, "no option 'maxiters'"),
+    ("scipy:differential_evolution", {"bogus": 1}, "no option 'bogus'"),
+    ("torch:Adamm", {}, "unknown torch.optim optimizer"),
+    ("torch:AdamW", {"lr": -1.0}, "learning rate"),
+    ("torch:AdamW", {"lrr": 0.1}, "no option 'lrr'"),
+    ("foo:bar", {}, "unknown optimizer prefix"),
+])
+def test_bridge_mistakes_are_config_errors(name, params, message):
+    with pytest.raises(ConfigError, match=message):
+        make_optimizer(name, params)
+
+
+def test_bridges_from_the_command_line(tmp_path):
+    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "optbench.cli", "compare", "--problems", "sphere(dim=4),onemax(n=16)",
+         "--optimizers", "ng:OnePlusOne,ng:DiscreteOnePlusOne,scipy:Powell,torch:Adagrad(lr=0.5)",
+         "--seeds", "2", "--budget", "150", "--device", "cpu", "--store", str(tmp_path / "b.sqlite"), "-q"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ng:DiscreteOnePlusOne" in result.stdout and "torch:Adagrad(lr=0.5)" in result.stdout
+    assert "12 complete, 4 skipped" in result.stderr  # scipy and torch skip the bits problem; none fail
+    listing = subprocess.run([sys.executable, "-m", "optbench.cli", "list", "optimizers"], capture_output=True,
+                             text=True, env=env, timeout=120)
+    assert "ng:<name>" in listing.stdout and "scipy:<name>" in listing.stdout and "torch:<name>" in listing.stdout
