@@ -111,3 +111,14 @@ def test_name_collisions_name_both_sources(tmp_path):
     result = optbench("list", "problems", "--plugin", str(clash))
     assert result.returncode == 2
     assert "registered twice" in result.stderr and "optbench" in result.stderr and "clash.py" in result.stderr
+
+
+def test_the_plugin_runs_optbench_contract_checks_in_its_own_suite(example_site):
+    env = {**os.environ, "PYTHONPATH": str(example_site)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(DATA / "example_plugin"),
+         str(DATA / "example_plugin" / "tests")],
+        capture_output=True, text=True, env=env, timeout=300, cwd=example_site,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout

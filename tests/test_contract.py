@@ -1,0 +1,63 @@
+"""Every registered problem and optimizer passes the checks optbench.testing offers plugin authors."""
+
+from __future__ import annotations
+
+import pytest
+
+from optbench.registry import OPTIMIZERS, PROBLEMS, entries
+from optbench.testing import check_optimizer, check_problem
+
+# problems whose landscape has no seeded component: instance 0 and 1 are the same function
+INSTANCE_FREE = {"onemax", "leadingones"}
+
+
+@pytest.mark.parametrize("name", sorted(entries(PROBLEMS)))
+def test_problem_contract(name):
+    check_problem(name, instances_differ=name not in INSTANCE_FREE)
+
+
+SUITED = {"sgd": "linreg", "adam": "linreg", "lstsq": "linreg", "cmaes": "rastrigin", "ga": "onemax",
+          "random": "onemax"}
+
+
+@pytest.mark.parametrize("name", sorted(entries(OPTIMIZERS)))
+def test_optimizer_contract(name):
+    problem = SUITED.get(name, "sphere")
+    check_optimizer(name, problem=problem, problem_params={"n": 64, "d": 4} if problem == "linreg" else {})
+
+
+@pytest.mark.parametrize("name", ["ng:CMA", "scipy:Powell", "torch:AdamW"])
+def test_bridge_contract(name):
+    check_optimizer(name, problem="rastrigin" if name != "torch:AdamW" else "sphere")
+
+
+def test_checks_catch_a_broken_problem():
+    from optbench.plugins import problem
+
+    @problem("bad_shape", dim=3, bounds=(-1.0, 1.0), register=False)
+    def bad_shape(X):
+        return X.sum()  # a scalar, not one value per point
+
+    with pytest.raises((AssertionError, RuntimeError)):
+        check_problem(bad_shape(), instances_differ=False)
+
+
+def test_checks_catch_an_optimizer_that_breaks_determinism():
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    import torch
+
+    from optbench.api import Optimizer
+
+    @dataclass(frozen=True)
+    class Unseeded(Optimizer):
+        name: ClassVar[str] = "unseeded"
+
+        def minimize(self, evaluator, *, rng):
+            lo, hi = evaluator.bounds()
+            while True:  # global torch randomness instead of `rng`: not reproducible
+                evaluator.evaluate(lo + (hi - lo) * torch.rand(5, evaluator.dim, dtype=lo.dtype))
+
+    with pytest.raises(AssertionError, match="different traces"):
+        check_optimizer(Unseeded(), budgets=(50,))
