@@ -406,6 +406,8 @@ class TrialResult:
     problem_id: str = ""
     reason: str | None = None  # SKIPPED reason, or FAILED traceback
     device_name: str = ""
+    problem_source: str = ""  # distribution and version that provided the problem
+    optimizer_source: str = ""  # likewise for the optimizer (for bridges: the library)
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
     @property

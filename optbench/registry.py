@@ -174,3 +174,21 @@ def make_optimizer(name: str, params: dict[str, Any]) -> Optimizer:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad hyperparameters for optimizer {name}: {exc}") from exc
+
+
+_BRIDGE_LIBRARIES = {"ng": "nevergrad", "scipy": "scipy", "torch": "torch"}
+
+
+def source_of(group: str, name: str) -> str:
+    """``"distribution version"`` that provides ``name`` (the library's, for bridges)."""
+    prefix, colon, _ = name.partition(":")
+    if colon and group == OPTIMIZERS:
+        from importlib.metadata import PackageNotFoundError, version
+
+        library = _BRIDGE_LIBRARIES.get(prefix, prefix)
+        try:
+            return f"{library} {version(library)}"
+        except PackageNotFoundError:
+            return f"{library} (not installed)"
+    entry = entries(group).get(name)
+    return f"{entry.distribution} {entry.version}" if entry else ""

@@ -21,7 +21,7 @@ from optbench.api import (
     Unsupported,
 )
 from optbench.evaluator import Evaluator, Stopwatch
-from optbench.registry import make_optimizer, make_problem
+from optbench.registry import OPTIMIZERS, PROBLEMS, make_optimizer, make_problem, source_of
 from optbench.runners.devices import device_name
 from optbench.seeding import trial_rng
 
@@ -76,7 +76,12 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     The optimizer's work is timed (CUDA synchronized); the final evaluation of the
     recommendation and the test metric happen after the clock stops and are not counted.
     """
-    base = TrialResult(spec=spec, state=TrialState.FAILED)
+    base = TrialResult(
+        spec=spec,
+        state=TrialState.FAILED,
+        problem_source=source_of(PROBLEMS, spec.problem),
+        optimizer_source=source_of(OPTIMIZERS, spec.optimizer),
+    )
     try:
         problem = make_problem(
             spec.problem, dict(spec.problem_params), instance=spec.instance, device=spec.device

@@ -100,3 +100,27 @@ def test_bridges_from_the_command_line(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "optbench.cli", "list", "optimizers"], capture_output=True,
                              text=True, env=env, timeout=120)
     assert "ng:<name>" in listing.stdout and "scipy:<name>" in listing.stdout and "torch:<name>" in listing.stdout
+
+
+@pytest.mark.parametrize(("name", "params", "problem", "pparams", "budget", "tolerance"), [
+    # NGOpt picks a MetaModel optimizer in some settings, which breaks under NumPy >= 2.4
+    # (nevergrad#1612: float() of a one-element array); dim 2 takes a path that works.
+    ("ng:NGOpt", {}, "sphere", {"dim": 2}, 500, 1e-6),
+    ("ng:TwoPointsDE", {"num_workers": 10}, "sphere", {"dim": 3}, 3000, 1e-3),
+    ("scipy:L-BFGS-B", {}, "rosenbrock", {"dim": 2}, 2000, 1e-6),  # d >= 4 has a local minimum
+    ("scipy:differential_evolution", {}, "rastrigin", {"dim": 2}, 4000, 1e-4),
+    ("torch:AdamW", {"lr": 0.05, "weight_decay": 0.0, "batch_size": None}, "linreg", {"n": 100, "d": 5}, 2000,
+     1e-6),
+])
+def test_bridges_solve_problems_they_suit(name, params, problem, pparams, budget, tolerance):
+    from optbench.api import TrialSpec, TrialState, freeze_params
+    from optbench.runners.trial import run_trial
+
+    result = run_trial(TrialSpec(problem=problem, optimizer=name, budget=Budget(evaluations=budget),
+                                 problem_params=freeze_params(pparams), optimizer_params=freeze_params(params)))
+    assert result.state is TrialState.COMPLETE, result.reason
+    assert result.gap is not None and result.gap < tolerance, result.gap
+    assert 0 < result.evaluations <= budget and result.points + result.gradient_evaluations > 0
+    library = {"ng": "nevergrad", "scipy": "scipy", "torch": "torch"}[name.split(":")[0]]
+    assert result.optimizer_source.startswith(library + " ")
+    assert result.problem_source.startswith("optbench ")

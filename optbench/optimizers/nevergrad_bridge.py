@@ -106,6 +106,14 @@ class NevergradOptimizer(Optimizer):
             )
         is_bits = evaluator.space.kind is SpaceKind.BITS
         dtype = torch.uint8 if is_bits else torch.float64
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Nevergrad and the pycma it wraps warn per generation
+            self._loop(opt, evaluator, dtype)
+        recommended = np.asarray(opt.provide_recommendation().value, dtype=np.float64)
+        return torch.as_tensor(recommended).to(dtype)
+
+    def _loop(self, opt: Any, evaluator: Evaluator, dtype: torch.dtype) -> None:
+        """Ask ``num_workers`` candidates, evaluate them as one batch, tell; until the budget ends."""
         try:
             while True:
                 batch = [opt.ask() for _ in range(self.num_workers)]
@@ -121,5 +129,3 @@ class NevergradOptimizer(Optimizer):
                     opt.tell(cand, _finite(value))
         except BudgetExhausted:
             pass
-        recommended = np.asarray(opt.provide_recommendation().value, dtype=np.float64)
-        return torch.as_tensor(recommended).to(dtype)

@@ -61,18 +61,53 @@ def _title(cell: Cell) -> str:
     return "  ·  ".join(parts)
 
 
+def _without_name(reason: str, optimizer: str) -> str:
+    name = optimizer.split("(", 1)[0]
+    return reason[len(name) + 1 :] if reason.startswith(name + " ") else reason
+
+
+def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
+    """Optimizers with no result on this problem, grouped by reason (skips are not failures)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for cell in cells:
+        if cell.with_result:
+            continue
+        state = max(cell.states, key=lambda s: cell.states[s])
+        reason = _without_name(cell.reasons[0], cell.optimizer) if cell.reasons else ""
+        label = f"{cell.optimizer}@{cell.device}" if show_device else cell.optimizer
+        groups.setdefault((state, reason), []).append(label)
+    if not groups:
+        return None
+    text = Text(justify="left")
+    for i, ((state, reason), names) in enumerate(groups.items()):
+        if i:
+            text.append("\n")
+        text.append(f"{state}: ", style="bold" if state == "skipped" else "bold red")
+        text.append(", ".join(dict.fromkeys(names)))
+        if reason:
+            text.append(f" ({reason})", style="dim")
+    return text
+
+
 def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
-    """The table of one problem: gap median [IQR], success, median time and evaluations."""
+    """The table of one problem: gap median and IQR, success, median time and evaluations.
+
+    Optimizers without any result (skipped, or failed on every seed) are listed under the
+    table with the reason instead of as empty rows.
+    """
     first = cells[0]
     best = best_per_problem(cells)
     ups = speedups(cells) if show_device else {}
-    with_test = any(c.test_metric is not None for c in cells)
-    uses_gap = any(c.gap is not None for c in cells)
-    table = Table(title=_title(first), title_justify="left", title_style="bold", expand=False)
-    table.add_column("optimizer", no_wrap=True)
+    shown = [c for c in cells if c.with_result]
+    with_test = any(c.test_metric is not None for c in shown)
+    uses_gap = any(c.gap is not None for c in shown) or not shown
+    table = Table(title=_title(first), title_justify="left", title_style="bold", expand=False,
+                  caption=_caption(cells, show_device=show_device), caption_justify="left")
+    table.add_column("optimizer", overflow="fold")
     if show_device:
         table.add_column("device", no_wrap=True)
-    table.add_column("gap median [IQR]" if uses_gap else "value median [IQR]", overflow="fold")
+    table.add_column("gap" if uses_gap else "value", justify="right", no_wrap=True)
+    table.add_column("IQR", style="dim", overflow="fold")
     table.add_column("success", justify="right", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("evals", justify="right", no_wrap=True)
@@ -81,33 +116,29 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
     if show_device:
         table.add_column("speedup", justify="right", no_wrap=True)
     # an optimizer's rows stay together (one per device), optimizers ordered by their best row
-    best_of = {}
-    for c in cells:
+    best_of: dict[str, float] = {}
+    for c in shown:
         best_of[c.optimizer] = min(best_of.get(c.optimizer, math.inf), c.ranking_key)
     devices = list(dict.fromkeys(c.device for c in cells))
 
     def order(c: Cell) -> tuple:
-        return (c.with_result == 0, best_of[c.optimizer], c.optimizer, devices.index(c.device))
+        return (best_of[c.optimizer], c.optimizer, devices.index(c.device))
 
-    for cell in sorted(cells, key=order):
+    for cell in sorted(shown, key=order):
         is_best = best.get((cell.problem, cell.device)) is cell
-        row: list[Text | str] = [Text(cell.optimizer, style="bold green" if is_best else "")]
+        style = "bold green" if is_best else ""
+        row: list[Text | str] = [Text(cell.optimizer, style=style)]
         if show_device:
             row.append(cell.device)
-        if cell.with_result == 0:
-            state = max(cell.states, key=lambda s: cell.states[s])
-            reason = cell.reasons[0] if cell.reasons else ""
-            row.append(Text(f"{state}: {reason}", style="dim italic" if state == "skipped" else "red"))
-            row += ["–"] * (len(table.columns) - len(row))
-            table.add_row(*row)
-            continue
-        spread = fmt_spread(cell.score)
-        if is_best:
-            spread.stylize("bold green", 0, len(fmt_number(cell.score.median if cell.score else None)))
-        failed = cell.states.get(str(TrialState.FAILED), 0)
+        score = cell.score
+        median = Text(fmt_number(score.median if score else None), style=style)
+        if score is not None and score.nonfinite:
+            median.append(f" ⚠{score.nonfinite}", style="yellow")
+        failed = cell.states.get(str(TrialState.FAILED), 0) + cell.states.get(str(TrialState.TIMEOUT), 0)
         if failed:
-            spread.append(f" ({failed} failed)", style="red")
-        row.append(spread)
+            median.append(f" ({failed} failed)", style="red")
+        row.append(median)
+        row.append(f"[{fmt_number(score.q1)}, {fmt_number(score.q3)}]" if score and score.n > 1 else "")
         row.append(f"{cell.successes}/{cell.with_result}" if cell.gap is not None else "–")
         row.append(fmt_seconds(cell.seconds.median if cell.seconds else None))
         row.append(fmt_count(cell.evaluations.median if cell.evaluations else None))
