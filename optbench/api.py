@@ -271,7 +271,7 @@ class Optimizer(ABC):
         """Why this optimizer cannot run on such a problem, or ``None`` when it can."""
         if space.kind not in self.spaces:
             kinds = " or ".join(sorted(self.spaces))
-            return f"{self.name} does not run on {space.kind} (needs {kinds})"
+            return f"{self.name} does not run on {space.kind}; it needs {kinds}"
         missing = sorted(self.requires - capabilities)
         if missing:
             return f"{self.name} needs {', '.join(missing)}"

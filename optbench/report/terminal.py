@@ -78,7 +78,7 @@ def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
         groups.setdefault((state, reason), []).append(label)
     if not groups:
         return None
-    text = Text(justify="left")
+    text = Text()
     for i, ((state, reason), names) in enumerate(groups.items()):
         if i:
             text.append("\n")
@@ -89,20 +89,29 @@ def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
     return text
 
 
+def problem_block(cells: Sequence[Cell], *, show_device: bool) -> Group:
+    """Title line, table, and the optimizers without results, for one problem."""
+    parts: list[Text | Table] = [Text("\n" + _title(cells[0]), style="bold")]
+    if any(c.with_result for c in cells):
+        parts.append(problem_table(cells, show_device=show_device))
+    caption = _caption(cells, show_device=show_device)
+    if caption is not None:
+        parts.append(caption)
+    return Group(*parts)
+
+
 def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
     """The table of one problem: gap median and IQR, success, median time and evaluations.
 
     Optimizers without any result (skipped, or failed on every seed) are listed under the
     table with the reason instead of as empty rows.
     """
-    first = cells[0]
     best = best_per_problem(cells)
     ups = speedups(cells) if show_device else {}
     shown = [c for c in cells if c.with_result]
     with_test = any(c.test_metric is not None for c in shown)
     uses_gap = any(c.gap is not None for c in shown) or not shown
-    table = Table(title=_title(first), title_justify="left", title_style="bold", expand=False,
-                  caption=_caption(cells, show_device=show_device), caption_justify="left")
+    table = Table(expand=False)
     table.add_column("optimizer", overflow="fold")
     if show_device:
         table.add_column("device", no_wrap=True)
@@ -158,7 +167,7 @@ def comparison(results: Sequence[TrialResult]) -> Group:
     by_problem: dict[str, list[Cell]] = {}
     for cell in cells:
         by_problem.setdefault(cell.problem, []).append(cell)
-    return Group(*(problem_table(group, show_device=show_device) for group in by_problem.values()))
+    return Group(*(problem_block(group, show_device=show_device) for group in by_problem.values()))
 
 
 def failures(results: Sequence[TrialResult]) -> Table | None:
