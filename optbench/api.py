@@ -144,10 +144,21 @@ class Space:
 # --------------------------------------------------------------------------- problems
 
 
+LANDSCAPES = {
+    "smooth": "smooth or convex: gradients and second-order methods should win",
+    "rugged": "multimodal or rugged continuous: many local minima, global search pays",
+    "deceptive": "discrete bit strings, from easy to deceptive: local gradients of fitness mislead",
+    "crypto": "cryptographic-style: no signal to follow, nothing beats blind search by much",
+    "training": "neural-network training: held-out generalization is the test metric",
+    "other": "not classified by its author",
+}
+
+
 class Problem(ABC):
     """A batched objective to minimize, on one device.
 
-    Subclasses set the class attribute ``family`` and, in ``__init__``, the instance attributes
+    Subclasses set the class attributes ``family`` (the problem's name) and ``landscape`` (one of
+    :data:`LANDSCAPES`: what kind of search it demands) and, in ``__init__``, the instance attributes
     ``space``, ``optimal_value`` (``None`` when unknown), ``target`` (the gap to the optimum
     that counts as success) and ``capabilities``; they implement ``_evaluate``.
     Data, shifts and rotations come from the instance seed alone, generated on the CPU and
@@ -155,11 +166,13 @@ class Problem(ABC):
     """
 
     family: ClassVar[str]
+    landscape: ClassVar[str] = "other"
     space: Space
     optimal_value: float | None = None
     target: float = 1e-8
     capabilities: frozenset[Capability] = frozenset()
     n_examples: int | None = None  # for MINIBATCH problems
+    blind_search_evaluations: float | None = None  # expected evaluations for uniform guessing to hit the target
 
     def __init__(self, *, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         import torch
@@ -403,6 +416,9 @@ class TrialResult:
     examples: int = 0  # examples processed by `loss_and_grad`
     seconds: float = 0.0  # optimizer wall time, CUDA synchronized
     trace: tuple[TracePoint, ...] = ()
+    hit_evaluations: float | None = None  # cost spent when the target was first reached (None: never)
+    hit_seconds: float | None = None
+    blind_search_evaluations: float | None = None  # the problem's blind-search reference, if it has one
     problem_id: str = ""
     reason: str | None = None  # SKIPPED reason, or FAILED traceback
     device_name: str = ""

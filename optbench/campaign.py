@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, freeze_params
 from optbench.parsing import parse_call
@@ -24,6 +24,7 @@ class Grid:
     instances: Sequence[int]
     devices: Sequence[str]
     budget: Budget
+    budgets: Mapping[str, Budget] = field(default_factory=dict)  # per-problem overrides, keyed by problem text
 
 
 def _validated(calls: Sequence[str], kind: str, instance: int) -> list[tuple[str, dict]]:
@@ -43,7 +44,9 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
     """Every trial of the grid, problem-major; raises :class:`ConfigError` on any bad entry."""
     if any(s < 0 for s in grid.seeds) or any(i < 0 for i in grid.instances):
         raise ConfigError("seeds and instances must be integers >= 0")
-    problems = _validated(grid.problems, "problem", grid.instances[0])
+    problems = [(*parsed, grid.budgets.get(text, grid.budget))
+                for text, parsed in zip(grid.problems, _validated(grid.problems, "problem", grid.instances[0]),
+                                        strict=True)]
     optimizers = _validated(grid.optimizers, "optimizer", 0)
     specs = [
         TrialSpec(
@@ -51,12 +54,12 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
             problem_params=freeze_params(p_params),
             optimizer=o_name,
             optimizer_params=freeze_params(o_params),
-            budget=grid.budget,
+            budget=budget,
             seed=seed,
             instance=instance,
             device=device,
         )
-        for p_name, p_params in problems
+        for p_name, p_params, budget in problems
         for o_name, o_params in optimizers
         for device in grid.devices
         for instance in grid.instances

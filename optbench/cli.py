@@ -105,8 +105,9 @@ def _grid(args: argparse.Namespace) -> Any:
     from optbench.suites import load_suite
 
     suite = load_suite(args.suite or DEFAULT_SUITE)
-    if args.budget is not None or args.time_budget is not None:
-        budget = Budget(evaluations=args.budget, seconds=args.time_budget)
+    budgets = suite.budgets
+    if args.budget is not None or args.time_budget is not None:  # the command line's budget is for every problem
+        budget, budgets = Budget(evaluations=args.budget, seconds=args.time_budget), {}
     else:
         budget = Budget(evaluations=suite.budget, seconds=suite.time_budget)
     return Grid(
@@ -116,6 +117,7 @@ def _grid(args: argparse.Namespace) -> Any:
         instances=args.instances or list(suite.instances),
         devices=resolve_devices(args.device),
         budget=budget,
+        budgets=budgets,
     )
 
 

@@ -134,6 +134,9 @@ class Evaluator:
         self.best_x: torch.Tensor | None = None
         self.last_x: torch.Tensor | None = None  # last iterate of a gradient method
         self._trace = _Trace()
+        self._optimum = None if problem.optimal_value is None else float(problem.optimal_value)
+        self._target = float(problem.target)
+        self.first_hit: TracePoint | None = None  # when the best first came within target of the optimum
         self._checkpoint_every = 10 ** (1 / checkpoints_per_decade)
         self._next_checkpoint = 0.0
         self._last_checkpoint: float | None = None
@@ -222,9 +225,10 @@ class Evaluator:
         if fit < n:
             X = X[:fit]
         values = self._problem.evaluate(X)
+        start = self._spent
         self._spent += fit * self._unit
         self.points += fit
-        self._observe(X, values)
+        self._observe(X, values, start=start)
         if fit < n:
             raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
         return values
@@ -290,8 +294,12 @@ class Evaluator:
         if limit is not None and self.stopwatch.elapsed() >= limit:
             raise BudgetExhausted(f"time budget of {limit:g} s spent")
 
-    def _observe(self, X: torch.Tensor, values: torch.Tensor) -> None:
-        """Track the best point and add a trace point when the batch improves on it."""
+    def _observe(self, X: torch.Tensor, values: torch.Tensor, *, start: int | None = None) -> None:
+        """Track the best point and add a trace point when the batch improves on it.
+
+        With ``start`` (the units spent before a batch of one-unit points) the trace point is
+        placed at the evaluation that found the best value, as COCO counts, not at the batch's end.
+        """
         n = values.numel()
         if n == 0:
             return
@@ -311,7 +319,15 @@ class Evaluator:
         if best_value < self.best_value or self.best_x is None:
             self.best_value = best_value
             self.best_x = X[int(best_index)].detach().clone()
-            self._trace.add(TracePoint(self.evaluations, self.stopwatch.elapsed(), best_value))
+            at = self.evaluations if start is None else (start + (int(best_index) + 1) * self._unit) / self._unit
+            point = TracePoint(at, self.stopwatch.elapsed(), best_value)
+            self._trace.add(point)
+            if self.first_hit is None and self.reaches_target(best_value):
+                self.first_hit = point
+
+    def reaches_target(self, value: float) -> bool:
+        """Whether ``value`` is within the problem's target of its known optimum (the success test)."""
+        return self._optimum is not None and value - self._optimum <= self._target
 
     def _checkpoint(self, x: torch.Tensor) -> None:
         """Full objective of a minibatch iterate, untimed and uncounted, for the trace."""

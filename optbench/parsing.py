@@ -34,10 +34,13 @@ def split_top_level(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+_LOWERCASE = {"true": True, "false": False, "null": None, "none": None}
+
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     """Parse ``name`` or ``name(key=literal, ...)`` into the name and its keyword arguments.
 
-    Values are Python literals (numbers, strings, booleans, None, tuples, lists).
+    Values are Python literals (numbers, strings, booleans, None, tuples, lists); ``true``,
+    ``false`` and ``null`` are accepted too.
     """
     text = text.strip()
     name, _, rest = text.partition("(")
@@ -59,6 +62,9 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     for kw in call.keywords:
         if kw.arg is None:
             raise ConfigError(f"'**' is not allowed in {text!r}")
+        if isinstance(kw.value, ast.Name) and kw.value.id in _LOWERCASE:  # rotate=true, as TOML and shells write it
+            params[kw.arg] = _LOWERCASE[kw.value.id]
+            continue
         try:
             params[kw.arg] = ast.literal_eval(kw.value)
         except ValueError:

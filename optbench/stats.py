@@ -58,6 +58,9 @@ class Cell:
     target: float | None
     optimal_value: float | None
     reasons: tuple[str, ...] = field(default=())
+    ert_evaluations: float | None = None  # COCO's expected running time to the target; inf: never reached
+    ert_seconds: float | None = None
+    blind_search_evaluations: float | None = None
 
     @property
     def score(self) -> Spread | None:
@@ -70,6 +73,24 @@ class Cell:
         if score is None or math.isnan(score.median):
             return math.inf
         return score.median
+
+
+def expected_running_time(costs: Sequence[float], hits: Sequence[float | None]) -> float | None:
+    """COCO's ERT: the cost of all runs (to the first hit, or all they spent) over the number of hits.
+
+    Args:
+        costs: what each run spent in total.
+        hits: what each run had spent when it first reached the target, ``None`` if it never did.
+
+    Returns:
+        The ERT, ``inf`` when no run reached the target, ``None`` without runs.
+    """
+    if not costs:
+        return None
+    successes = sum(h is not None for h in hits)
+    if not successes:
+        return math.inf
+    return sum(c if h is None else h for c, h in zip(costs, hits, strict=True)) / successes
 
 
 def _first_line(reason: str | None) -> str:
@@ -107,6 +128,12 @@ def summarize(results: Iterable[TrialResult]) -> list[Cell]:
                 target=first.target,
                 optimal_value=first.optimal_value,
                 reasons=tuple(reasons),
+                ert_evaluations=expected_running_time([r.evaluations for r in useful],
+                                                      [r.hit_evaluations for r in useful])
+                if first.optimal_value is not None else None,
+                ert_seconds=expected_running_time([r.seconds for r in useful], [r.hit_seconds for r in useful])
+                if first.optimal_value is not None else None,
+                blind_search_evaluations=first.blind_search_evaluations,
             )
         )
     return cells

@@ -1,14 +1,21 @@
-"""Named suites: TOML files in ``optbench/problems/suites`` or any path a user passes."""
+"""Named suites: TOML files in ``optbench/problems/suites`` or any path a user passes.
+
+A suite names its problems, optimizers, seeds, instances and a budget. A problem entry is a
+string (``"rastrigin(dim=20)"``) or, where one problem needs its own budget (a training run
+counts epochs, a hash counts guesses), a table::
+
+    problems = ["sphere", { problem = "digits(hidden=32)", budget = 50 }]
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from optbench.api import ConfigError
+from optbench.api import Budget, ConfigError
 
 _KEYS = {"description", "seeds", "instances", "budget", "time_budget", "optimizers", "problems"}
 
@@ -25,6 +32,7 @@ class Suite:
     instances: tuple[int, ...]
     budget: float | None
     time_budget: float | None
+    budgets: dict[str, Budget] = field(default_factory=dict)  # per-problem overrides, keyed by entry
 
 
 def suite_names() -> list[str]:
@@ -62,6 +70,32 @@ def _str_list(value: Any, key: str, where: str) -> tuple[str, ...]:
     raise ConfigError(f"{where}: {key} must be a non-empty list of strings like \"adam(lr=0.01)\"")
 
 
+def _problems(value: Any, where: str) -> tuple[tuple[str, ...], dict[str, Budget]]:
+    """Problem entries and the budgets of those that carry their own."""
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: problems must be a non-empty list of strings like \"rastrigin(dim=20)\"")
+    names: list[str] = []
+    budgets: dict[str, Budget] = {}
+    for entry in value:
+        if isinstance(entry, str):
+            names.append(entry)
+            continue
+        if not isinstance(entry, dict) or not isinstance(entry.get("problem"), str):
+            raise ConfigError(f"{where}: a problem entry is a string or a table with a 'problem' string, "
+                              f"got {entry!r}")
+        unknown = sorted(set(entry) - {"problem", "budget", "time_budget"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} in the entry for {entry['problem']!r}; "
+                              "valid keys: problem, budget, time_budget")
+        evaluations = _number(entry.get("budget"), "budget", where)
+        seconds = _number(entry.get("time_budget"), "time_budget", where)
+        if evaluations is None and seconds is None:
+            raise ConfigError(f"{where}: the entry for {entry['problem']!r} needs a budget or a time_budget")
+        names.append(entry["problem"])
+        budgets[entry["problem"]] = Budget(evaluations=evaluations, seconds=seconds)
+    return tuple(names), budgets
+
+
 def _number(value: Any, key: str, where: str) -> float | None:
     if value is None:
         return None
@@ -87,10 +121,12 @@ def load_suite(name_or_path: str) -> Suite:
     time_budget = _number(data.get("time_budget"), "time_budget", where)
     if budget is None and time_budget is None:
         raise ConfigError(f"{where}: needs a budget (evaluations) or a time_budget (seconds)")
+    problems, budgets = _problems(data["problems"], where)
     return Suite(
         name=Path(name_or_path).stem,
         description=str(data.get("description", "")),
-        problems=_str_list(data["problems"], "problems", where),
+        problems=problems,
+        budgets=budgets,
         optimizers=_str_list(data["optimizers"], "optimizers", where),
         seeds=_int_list(data.get("seeds", 3), "seeds", where),
         instances=_int_list(data.get("instances", [0]), "instances", where),

@@ -21,21 +21,27 @@ class ShiftedFunction(Problem):
     upper: float = 5.0
     shift_range: float = 2.0
     differentiable: bool = True
+    rotated_by_default: bool = False
 
-    def __init__(self, *, dim: int = 10, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+    def __init__(self, *, dim: int = 10, rotate: bool | None = None, instance: int = 0, device: Any = "cpu",
+                 dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
-        if not isinstance(dim, int) or dim < 1:
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
             raise ConfigError(f"{self.family}: dim must be a positive integer, got {dim!r}")
         self.dim = dim
+        self.rotate = self.rotated_by_default if rotate is None else bool(rotate)
         self.space = Space.box(dim, self.lower, self.upper)
         gen = instance_generator(self.family, instance)
         shift = (torch.rand(dim, generator=gen, dtype=torch.float64) * 2 - 1) * self.shift_range
         self.shift = shift.to(device=self.device, dtype=self.dtype)
+        # a seeded orthogonal matrix (QR of a Gaussian) couples the coordinates where asked
+        rotation = torch.linalg.qr(torch.randn(dim, dim, generator=gen, dtype=torch.float64))[0]
+        self.rotation = rotation.to(device=self.device, dtype=self.dtype) if self.rotate else None
         self.optimal_value = 0.0
         self.capabilities = frozenset({Capability.DIFFERENTIABLE} if self.differentiable else ())
 
     def params(self) -> dict[str, Any]:
-        return {"dim": self.dim}
+        return {"dim": self.dim, "rotate": self.rotate}
 
     @property
     def optimum(self) -> torch.Tensor:
@@ -43,7 +49,8 @@ class ShiftedFunction(Problem):
         return self.shift
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        return self._f(X - self.shift)
+        Z = X - self.shift
+        return self._f(Z if self.rotation is None else Z @ self.rotation.T)
 
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -53,6 +60,7 @@ class Sphere(ShiftedFunction):
     """``f(z) = sum z_i^2``: the smooth, separable baseline."""
 
     family = "sphere"
+    landscape = "smooth"
     target = 1e-8
 
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
@@ -63,12 +71,14 @@ class Rosenbrock(ShiftedFunction):
     """``f(z) = sum 100 (z_{i+1} - z_i^2)^2 + (1 - z_i)^2`` of ``z = x - shift + 1``: a curved valley."""
 
     family = "rosenbrock"
+    landscape = "smooth"
     target = 1e-6
 
-    def __init__(self, *, dim: int = 10, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+    def __init__(self, *, dim: int = 10, rotate: bool | None = None, instance: int = 0, device: Any = "cpu",
+                 dtype: Any = None) -> None:
         if isinstance(dim, int) and dim < 2:
             raise ConfigError(f"rosenbrock: dim must be at least 2, got {dim}")
-        super().__init__(dim=dim, instance=instance, device=device, dtype=dtype)
+        super().__init__(dim=dim, rotate=rotate, instance=instance, device=device, dtype=dtype)
 
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
         Z = Z + 1.0
@@ -80,8 +90,152 @@ class Rastrigin(ShiftedFunction):
     """``f(z) = 10 d + sum z_i^2 - 10 cos(2 pi z_i)``: a bowl under a regular grid of local minima."""
 
     family = "rastrigin"
+    landscape = "rugged"
     lower, upper = -5.12, 5.12
     target = 1e-6
 
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
         return 10.0 * Z.shape[1] + (Z * Z - 10.0 * torch.cos(2 * math.pi * Z)).sum(dim=1)
+
+
+class Ellipsoid(ShiftedFunction):
+    """``f(z) = sum cond^((i-1)/(d-1)) z_i^2`` of a rotated ``z``: ill-conditioned, non-separable.
+
+    ``cond`` (up to 1e6 and beyond) is the condition number of the Hessian.
+    """
+
+    family = "ellipsoid"
+    landscape = "smooth"
+    target = 1e-8
+    rotated_by_default = True
+
+    def __init__(self, *, dim: int = 10, cond: float = 1e6, rotate: bool | None = None, instance: int = 0,
+                 device: Any = "cpu", dtype: Any = None) -> None:
+        if not (isinstance(cond, int | float) and 1 <= cond <= 1e12):
+            raise ConfigError(f"ellipsoid: cond must be in [1, 1e12], got {cond!r}")
+        super().__init__(dim=dim, rotate=rotate, instance=instance, device=device, dtype=dtype)
+        self.cond = float(cond)
+        exponents = torch.arange(dim, dtype=torch.float64) / max(dim - 1, 1)
+        self.weights = (self.cond**exponents).to(device=self.device, dtype=self.dtype)
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "cond": self.cond}
+
+    def _f(self, Z: torch.Tensor) -> torch.Tensor:
+        return (Z * Z) @ self.weights
+
+
+class Ackley(ShiftedFunction):
+    """Ackley: a nearly flat outer region around one deep funnel with many shallow local minima."""
+
+    family = "ackley"
+    landscape = "rugged"
+    lower, upper = -32.768, 32.768
+    shift_range = 10.0
+    target = 1e-6
+
+    def _f(self, Z: torch.Tensor) -> torch.Tensor:
+        d = Z.shape[1]
+        rms = torch.sqrt((Z * Z).sum(dim=1) / d + 1e-300)  # the tiny term keeps the gradient finite at 0
+        return -20.0 * torch.exp(-0.2 * rms) - torch.exp(torch.cos(2 * math.pi * Z).sum(dim=1) / d) + 20.0 + math.e
+
+
+class Griewank(ShiftedFunction):
+    """Griewank: ``1 + sum z^2/4000 - prod cos(z_i / sqrt(i))``, regular local minima on a wide bowl."""
+
+    family = "griewank"
+    landscape = "rugged"
+    lower, upper = -600.0, 600.0
+    shift_range = 100.0
+    target = 1e-6
+
+    def _f(self, Z: torch.Tensor) -> torch.Tensor:
+        scale = torch.sqrt(torch.arange(1, Z.shape[1] + 1, device=Z.device, dtype=Z.dtype))
+        return 1.0 + (Z * Z).sum(dim=1) / 4000.0 - torch.cos(Z / scale).prod(dim=1)
+
+
+class Weierstrass(ShiftedFunction):
+    """Weierstrass: continuous and nowhere differentiable (``a=0.5, b=3, k <= 20``); minimum 0 at ``z=0``."""
+
+    family = "weierstrass"
+    landscape = "rugged"
+    lower, upper = -0.5, 0.5
+    shift_range = 0.2
+    target = 1e-4
+    differentiable = False
+
+    def _f(self, Z: torch.Tensor) -> torch.Tensor:
+        k = torch.arange(21, device=Z.device, dtype=Z.dtype)
+        a_k, b_k = 0.5**k, 3.0**k
+        inner = (a_k * torch.cos(2 * math.pi * b_k * (Z.unsqueeze(-1) + 0.5))).sum(dim=-1).sum(dim=1)
+        return inner - Z.shape[1] * float((a_k * torch.cos(math.pi * b_k)).sum())
+
+
+class RuggedBowl(ShiftedFunction):
+    """A smooth bowl plus seeded high-frequency ripples: ``||z||^2 + A * mean_j (1 - cos(w_j . z))``.
+
+    The ``m`` ripple directions ``w_j`` are seeded with length ``frequency``; every term is
+    non-negative and zero at ``z = 0``, so the optimum stays known while ``amplitude`` and
+    ``frequency`` tune how rugged the landscape is (``amplitude=0`` is the sphere).
+    """
+
+    family = "rugged"
+    landscape = "rugged"
+    target = 1e-6
+
+    def __init__(self, *, dim: int = 10, amplitude: float = 10.0, frequency: float = 10.0, ripples: int = 32,
+                 rotate: bool | None = None, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+        if not (amplitude >= 0 and frequency > 0 and isinstance(ripples, int) and ripples >= 1):
+            raise ConfigError("rugged: need amplitude >= 0, frequency > 0 and an integer ripples >= 1")
+        super().__init__(dim=dim, rotate=rotate, instance=instance, device=device, dtype=dtype)
+        self.amplitude, self.frequency, self.ripples = float(amplitude), float(frequency), ripples
+        gen = instance_generator("rugged-ripples", instance)
+        directions = torch.randn(ripples, dim, generator=gen, dtype=torch.float64)
+        directions = directions / directions.norm(dim=1, keepdim=True) * self.frequency
+        self.directions = directions.to(device=self.device, dtype=self.dtype)
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "amplitude": self.amplitude, "frequency": self.frequency,
+                "ripples": self.ripples}
+
+    def _f(self, Z: torch.Tensor) -> torch.Tensor:
+        ripples = (1.0 - torch.cos(Z @ self.directions.T)).mean(dim=1)
+        return (Z * Z).sum(dim=1) + self.amplitude * ripples
+
+
+SCHWEFEL_OPTIMUM = 420.9687462275036
+
+
+class Schwefel(Problem):
+    """Schwefel 2.26: ``418.98 d - sum x_i sin(sqrt|x_i|)`` on ``[-500, 500]^d``; deceptive.
+
+    The global minimum sits near a corner, far from the next best local minima. Instances flip
+    the sign of seeded coordinates (a shift would push the optimum out of the box).
+    """
+
+    family = "schwefel"
+    landscape = "rugged"
+    target = 1e-4
+
+    def __init__(self, *, dim: int = 10, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+        super().__init__(instance=instance, device=device, dtype=dtype)
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+            raise ConfigError(f"schwefel: dim must be a positive integer, got {dim!r}")
+        self.dim = dim
+        self.space = Space.box(dim, -500.0, 500.0)
+        gen = instance_generator(self.family, instance)
+        signs = torch.where(torch.rand(dim, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+        self.signs = signs.to(device=self.device, dtype=self.dtype)
+        self.capabilities = frozenset({Capability.DIFFERENTIABLE})
+        self.optimal_value = float(self._evaluate(self.optimum.unsqueeze(0))[0])
+
+    def params(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
+    @property
+    def optimum(self) -> torch.Tensor:
+        return self.signs * SCHWEFEL_OPTIMUM
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        Z = X * self.signs
+        return 418.9828872724339 * X.shape[1] - (Z * torch.sin(torch.sqrt(Z.abs() + 1e-300))).sum(dim=1)

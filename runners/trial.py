@@ -95,6 +95,7 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         problem_id=problem.id,
         optimal_value=_to_float(problem.optimal_value),
         target=_to_float(problem.target),
+        blind_search_evaluations=_to_float(problem.blind_search_evaluations),
         device_name=device_name(spec.device),
     )
     reason = optimizer.check(problem.space, problem.capabilities)
@@ -144,6 +145,10 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         if final_value is not None and (final_value < best_seen or not trace):
             # the recommendation beats what the optimizer evaluated (e.g. a closed form): close the trace
             trace.append(TracePoint(evaluator.evaluations, stopwatch.elapsed(), final_value))
+    hit = evaluator.first_hit
+    if hit is None and final_value is not None and state is not TrialState.FAILED \
+            and evaluator.reaches_target(final_value):
+        hit = TracePoint(evaluator.evaluations, stopwatch.elapsed(), final_value)
     if state is TrialState.FAILED and final_value is None and math.isfinite(evaluator.best_value):
         final_value = evaluator.best_value  # the best value seen before the failure
 
@@ -159,4 +164,6 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         examples=evaluator.examples,
         seconds=stopwatch.elapsed(),
         trace=tuple(trace),
+        hit_evaluations=None if hit is None else hit.evaluations,
+        hit_seconds=None if hit is None else hit.seconds,
     )

@@ -55,6 +55,17 @@ def test_table_fits_100_columns(tmp_path):
     assert "gap" in result.stdout and "IQR" in result.stdout
 
 
+def test_crypto_report_puts_blind_search_beside_the_optimizers(tmp_path):
+    result = run("compare", "--problems", "pow(n=32, k=5)", "--optimizers", "random,ga", "--seeds", "3",
+                 "--budget", "400", "--device", "cpu", "--store", str(tmp_path / "c.sqlite"), "-q")
+    assert result.returncode == 0, result.stderr
+    assert "blind search ≈ 32 evals" in result.stdout
+    assert "ERT" in result.stdout and "÷ blind" in result.stdout
+    random_row = next(line for line in result.stdout.splitlines() if line.startswith("│ random"))
+    ratio = float(random_row.rstrip(" │").rsplit("│", 1)[-1])
+    assert 0.1 < ratio < 5  # random search is blind search: its ERT is near 2^k (3 seeds: loose)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--problems", "nosuch"], "unknown problem 'nosuch'"),
     (["--optimizers", "adamm"], "unknown optimizer 'adamm'"),
@@ -93,6 +104,8 @@ def test_cuda_on_a_machine_without_gpu_is_a_clear_error(tmp_path):
 def test_list_commands_and_version():
     problems = run("list", "problems")
     assert problems.returncode == 0 and "rastrigin" in problems.stdout and "continuous" in problems.stdout
+    for landscape in ("smooth", "rugged", "deceptive", "crypto", "training"):
+        assert landscape in problems.stdout
     optimizers = run("list", "optimizers")
     assert optimizers.returncode == 0
     for name in ("sgd", "adam", "cmaes", "ga", "random", "lstsq"):

@@ -7,13 +7,10 @@ import pytest
 from optbench.registry import OPTIMIZERS, PROBLEMS, entries
 from optbench.testing import check_optimizer, check_problem
 
-# problems whose landscape has no seeded component: instance 0 and 1 are the same function
-INSTANCE_FREE = {"onemax", "leadingones"}
-
 
 @pytest.mark.parametrize("name", sorted(entries(PROBLEMS)))
 def test_problem_contract(name):
-    check_problem(name, instances_differ=name not in INSTANCE_FREE)
+    check_problem(name)
 
 
 SUITED = {"sgd": "linreg", "adam": "linreg", "lstsq": "linreg", "cmaes": "rastrigin", "ga": "onemax",

@@ -129,3 +129,28 @@ def test_minibatch_methods_get_untimed_checkpoints_in_the_trace():
     assert ev.points == 0  # checkpoints are not counted
     assert 5 <= len(ev.trace) <= 40
     assert ev.trace[-1].evaluations == pytest.approx(50.0)
+
+
+def test_trace_and_first_hit_count_the_point_that_found_the_best_not_the_batch_end():
+    problem = make_problem("sphere", {"dim": 2})  # target 1e-8
+    ev = Evaluator(problem, Budget(evaluations=100))
+    first, second = (problem.shift + 1.0).repeat(10, 1), (problem.shift + 1.0).repeat(10, 1)
+    first[3] = problem.shift + 1e-3  # gap 2e-6: better, not on target
+    second[6] = problem.shift  # on target: the 17th evaluation
+    ev.evaluate(first)
+    ev.evaluate(second)
+    assert [(p.evaluations, p.best) for p in ev.trace] == [(4, pytest.approx(2e-6)), (17, 0.0)]
+    assert ev.first_hit is not None and ev.first_hit.evaluations == 17
+    ev.evaluate(second)  # later hits do not move the first one
+    assert ev.first_hit.evaluations == 17
+
+
+def test_no_first_hit_without_a_known_optimum_or_before_the_target():
+    unknown = make_problem("digits", {"hidden": 2})
+    ev = Evaluator(unknown, Budget(evaluations=10))
+    ev.evaluate(torch.zeros(3, unknown.space.dim))
+    assert ev.first_hit is None and len(ev.trace) == 1
+    sphere = make_problem("sphere", {"dim": 2})
+    ev = Evaluator(sphere, Budget(evaluations=10))
+    ev.evaluate(sphere.shift.unsqueeze(0) + 1e-3)
+    assert ev.first_hit is None

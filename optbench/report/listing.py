@@ -8,7 +8,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from optbench.api import Capability, ConfigError
+from optbench.api import LANDSCAPES, Capability, ConfigError
 from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of
 from optbench.report.terminal import fmt_number
 
@@ -18,21 +18,26 @@ def _defaults(cls: type) -> str:
 
 
 def problems_table() -> Table:
-    """Every registered problem built with its defaults: space, dimension, gradients, optimum."""
+    """Every registered problem built with its defaults: landscape, space, dimension, gradients, optimum."""
     table = Table(title="problems", title_justify="left")
-    for column in ("name", "space", "dim", "grad", "optimum", "parameters", "from"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("name", "space", "dim", "grad"))
+    for column in ("name", "landscape", "space", "dim", "grad", "optimum", "parameters", "from"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "landscape", "space", "dim", "grad"))
+    rows = []
     for name, entry in entries(PROBLEMS).items():
         source = f"{entry.distribution} {entry.version}"
         try:
             problem = make_problem(name, {}, instance=0, device="cpu")
         except ConfigError as exc:
-            table.add_row(name, Text("broken", style="red"), "", "", "", Text(str(exc), style="red"), source)
+            rows.append(("~", name, Text("broken", style="red"), "", "", "", "", Text(str(exc), style="red"),
+                         source))
             continue
         grad = "yes" if Capability.DIFFERENTIABLE in problem.capabilities else "no"
         optimum = fmt_number(problem.optimal_value) if problem.optimal_value is not None else "unknown"
-        table.add_row(name, str(problem.space.kind), str(problem.space.dim), grad, optimum,
-                      _defaults(type(problem)), source)
+        order = list(LANDSCAPES).index(problem.landscape) if problem.landscape in LANDSCAPES else len(LANDSCAPES)
+        rows.append((order, name, problem.landscape, str(problem.space.kind), str(problem.space.dim), grad, optimum,
+                     _defaults(type(problem)), source))
+    for _, *row in sorted(rows, key=lambda r: (str(r[0]), r[1])):
+        table.add_row(*row)
     return table
 
 
@@ -78,8 +83,8 @@ def suites_table() -> Table:
     from optbench.suites import load_suite, suite_names
 
     table = Table(title="suites", title_justify="left")
-    for column in ("name", "problems", "optimizers", "seeds", "budget", "description"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "problems", "optimizers", "seeds", "trials", "budget", "description"):
+        table.add_column(column, overflow="fold", no_wrap=column != "description")
     for name in suite_names():
         suite = load_suite(name)
         budget = " + ".join(
@@ -88,8 +93,11 @@ def suites_table() -> Table:
                 f"{suite.time_budget:g} s" if suite.time_budget else "",
             ) if label
         )
+        if suite.budgets:
+            budget += f" ({len(suite.budgets)} own)"
+        trials = len(suite.problems) * len(suite.optimizers) * len(suite.seeds) * len(suite.instances)
         table.add_row(name, str(len(suite.problems)), str(len(suite.optimizers)), str(len(suite.seeds)),
-                      budget, suite.description)
+                      f"{trials:,}", budget, suite.description)
     return table
 
 

@@ -58,7 +58,20 @@ def _title(cell: Cell) -> str:
         parts.append(f"optimum {fmt_number(cell.optimal_value)}")
     if cell.target is not None and cell.optimal_value is not None:
         parts.append(f"success: gap ≤ {fmt_number(cell.target)}")
+    if cell.blind_search_evaluations is not None:
+        parts.append(f"blind search ≈ {fmt_evaluations(cell.blind_search_evaluations)} evals")
     return "  ·  ".join(parts)
+
+
+def fmt_evaluations(value: float | None) -> str:
+    """Counts that may be huge or infinite: ``1,024``, ``2^40``, ``∞``."""
+    if value is None:
+        return "–"
+    if math.isinf(value):
+        return "∞"
+    if value >= 1e6 and math.log2(value).is_integer():
+        return f"2^{int(math.log2(value))}"
+    return fmt_count(value) if value < 1e6 else f"{value:.2e}"
 
 
 def _without_name(reason: str, optimizer: str) -> str:
@@ -110,6 +123,9 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
     ups = speedups(cells) if show_device else {}
     shown = [c for c in cells if c.with_result]
     with_test = any(c.test_metric is not None for c in shown)
+    # ERT only where someone reached the target; against blind search where the problem has that bar
+    with_ert = any(c.ert_evaluations is not None and math.isfinite(c.ert_evaluations) for c in shown)
+    blind = next((c.blind_search_evaluations for c in shown if c.blind_search_evaluations), None)
     uses_gap = any(c.gap is not None for c in shown) or not shown
     table = Table(expand=False)
     table.add_column("optimizer", overflow="fold")
@@ -120,6 +136,10 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
     table.add_column("success", justify="right", no_wrap=True)
     table.add_column("time", justify="right", no_wrap=True)
     table.add_column("evals", justify="right", no_wrap=True)
+    if with_ert:
+        table.add_column("ERT", justify="right", no_wrap=True)
+    if with_ert and blind:
+        table.add_column("÷ blind", justify="right", no_wrap=True)
     if with_test:
         table.add_column("test", justify="right", no_wrap=True)
     if show_device:
@@ -151,6 +171,11 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
         row.append(f"{cell.successes}/{cell.with_result}" if cell.gap is not None else "–")
         row.append(fmt_seconds(cell.seconds.median if cell.seconds else None))
         row.append(fmt_count(cell.evaluations.median if cell.evaluations else None))
+        if with_ert:
+            row.append(fmt_evaluations(cell.ert_evaluations))
+        if with_ert and blind:
+            ratio = None if cell.ert_evaluations is None else cell.ert_evaluations / blind
+            row.append("∞" if ratio is not None and math.isinf(ratio) else fmt_number(ratio))
         if with_test:
             row.append(fmt_number(cell.test_metric.median) if cell.test_metric else "–")
         if show_device:

@@ -1,0 +1,219 @@
+"""Cryptographic-style problems: landscapes where nothing beats blind search, or gradients carry no signal.
+
+* ``pow``: SHA-256 proof-of-work partial preimage, hashed batched in torch (bit-exact with hashlib);
+* ``parity``: find the hidden subset of a noisy sparse parity, searched as a bit mask;
+* ``subsetsum``: subset sum at density near 1, a planted solution.
+
+Each exposes ``blind_search_evaluations``: the expected number of uniform random guesses to hit
+the target, the reference a report puts beside the optimizers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from optbench.api import Capability, ConfigError
+from optbench.problems.bits import BitProblem, _positive_int
+from optbench.seeding import instance_generator
+
+MASK32 = 0xFFFFFFFF
+_K = [
+    0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
+    0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
+    0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F, 0x4A7484AA, 0x5CB0A9DC, 0x76F988DA,
+    0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7, 0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967,
+    0x27B70A85, 0x2E1B2138, 0x4D2C6DFC, 0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85,
+    0xA2BFE8A1, 0xA81A664B, 0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070,
+    0x19A4C116, 0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
+    0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7, 0xC67178F2,
+]
+_H0 = [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19]
+
+
+def _rotr(x: torch.Tensor, n: int) -> torch.Tensor:
+    return ((x >> n) | (x << (32 - n))) & MASK32
+
+
+def sha256_single_block(blocks: torch.Tensor) -> torch.Tensor:
+    """SHA-256 of padded one-block messages.
+
+    Args:
+        blocks: padded message blocks as bytes, shape ``(m, 64)``, any integer dtype.
+
+    Returns:
+        The digests as eight 32-bit words each, shape ``(m, 8)``, dtype int64.
+    """
+    b = blocks.to(torch.int64)
+    W = [(b[:, 4 * i] << 24) | (b[:, 4 * i + 1] << 16) | (b[:, 4 * i + 2] << 8) | b[:, 4 * i + 3] for i in range(16)]
+    for t in range(16, 64):
+        s0 = _rotr(W[t - 15], 7) ^ _rotr(W[t - 15], 18) ^ (W[t - 15] >> 3)
+        s1 = _rotr(W[t - 2], 17) ^ _rotr(W[t - 2], 19) ^ (W[t - 2] >> 10)
+        W.append((W[t - 16] + s0 + W[t - 7] + s1) & MASK32)
+    state = [torch.full_like(W[0], h) for h in _H0]
+    a, b_, c, d, e, f, g, h = state
+    for t in range(64):
+        S1 = _rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)
+        ch = (e & f) ^ ((~e) & MASK32 & g)
+        t1 = (h + S1 + ch + _K[t] + W[t]) & MASK32
+        S0 = _rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)
+        maj = (a & b_) ^ (a & c) ^ (b_ & c)
+        t2 = (S0 + maj) & MASK32
+        h, g, f, e, d, c, b_, a = g, f, e, (d + t1) & MASK32, c, b_, a, (t1 + t2) & MASK32
+    final = [a, b_, c, d, e, f, g, h]
+    return torch.stack([(s + x) & MASK32 for s, x in zip(state, final, strict=True)], dim=1)
+
+
+def leading_zero_bits(words: torch.Tensor, *, limit: int) -> torch.Tensor:
+    """Leading zero bits of 256-bit digests ``(m, 8)``, counted up to ``limit``; shape ``(m,)``."""
+    powers = 2 ** torch.arange(32, device=words.device, dtype=torch.int64)
+    total = torch.zeros(words.shape[0], dtype=torch.int64, device=words.device)
+    still_zero = torch.ones_like(total, dtype=torch.bool)
+    for i in range(min(8, math.ceil(limit / 32) + 1)):
+        lz = (words[:, i : i + 1] < powers).sum(dim=1)
+        total = total + torch.where(still_zero, lz, 0)
+        still_zero = still_zero & (words[:, i] == 0)
+    return total.clamp(max=limit)
+
+
+class ProofOfWork(BitProblem):
+    """SHA-256 partial preimage: find ``n`` bits whose hash with a seeded prefix starts with ``k`` zero bits.
+
+    ``f(x) = max(k - leading_zero_bits(sha256(prefix || x)), 0)``; optimum 0. A hash gives no
+    gradient and no locality, so the expected cost of blind search, ``2^k``, is the bar.
+    """
+
+    family = "pow"
+    landscape = "crypto"
+    target = 0.0
+    prefix_bytes = 16
+
+    def __init__(self, *, n: int = 64, k: int = 10, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+        super().__init__(n=n, instance=instance, device=device, dtype=dtype)
+        if self.n % 8 or not 8 <= self.n <= 8 * (55 - self.prefix_bytes):
+            raise ConfigError(f"pow: n must be a multiple of 8 between 8 and {8 * (55 - self.prefix_bytes)}, got {n}")
+        self.k = _positive_int("pow", "k", k)
+        if self.k > 64:
+            raise ConfigError(f"pow: k must be at most 64, got {k}")
+        gen = instance_generator(self.family, instance)
+        self.prefix = torch.randint(0, 256, (self.prefix_bytes,), generator=gen, dtype=torch.int64)
+        length = self.prefix_bytes + self.n // 8
+        template = torch.zeros(64, dtype=torch.int64)
+        template[: self.prefix_bytes] = self.prefix
+        template[length] = 0x80
+        template[56:] = torch.tensor(list((8 * length).to_bytes(8, "big")), dtype=torch.int64)
+        self.template = template.to(self.device)
+        self.bit_weights = (2 ** torch.arange(7, -1, -1)).to(self.device)
+        self.optimal_value = 0.0
+        self.blind_search_evaluations = 2.0**self.k
+
+    def params(self) -> dict[str, Any]:
+        return {"n": self.n, "k": self.k}
+
+    def message_bytes(self, X: torch.Tensor) -> torch.Tensor:
+        """The candidate part of the message as bytes, shape ``(m, n/8)``."""
+        return (X.to(torch.int64).reshape(X.shape[0], -1, 8) * self.bit_weights).sum(dim=2)
+
+    def digest(self, X: torch.Tensor) -> torch.Tensor:
+        """SHA-256 of ``prefix || bytes(x)`` as words, shape ``(m, 8)``."""
+        blocks = self.template.expand(X.shape[0], 64).clone()
+        blocks[:, self.prefix_bytes : self.prefix_bytes + self.n // 8] = self.message_bytes(X)
+        return sha256_single_block(blocks)
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        zeros = leading_zero_bits(self.digest(X), limit=self.k)
+        return (self.k - zeros).to(self.dtype)
+
+
+class SparseParity(BitProblem):
+    """Noisy sparse parity: labels are the parity of a hidden ``k``-subset of ``n`` bits, flipped
+    with probability ``noise``. Search over subset masks; ``f`` is the training error of a mask.
+
+    Only the exact subset predicts better than chance, so the landscape is a plateau at 0.5
+    with one hole. ``optimal_value`` is the training error of the hidden subset (the realised
+    noise rate): the best-known value, the minimum with overwhelming probability for the sizes
+    used. The test metric is held-out accuracy.
+    """
+
+    family = "parity"
+    landscape = "crypto"
+    test_metric_name = "test_accuracy"
+    test_metric_higher_is_better = True
+
+    def __init__(self, *, n: int = 20, k: int = 3, examples: int = 512, noise: float = 0.05, instance: int = 0,
+                 device: Any = "cpu", dtype: Any = None) -> None:
+        super().__init__(n=n, instance=0, device=device, dtype=dtype)  # the hidden subset is the instance
+        self.instance = int(instance)
+        self.k = _positive_int("parity", "k", k)
+        self.examples = _positive_int("parity", "examples", examples, 16)
+        if self.k > self.n or not 0 <= noise < 0.5:
+            raise ConfigError(f"parity: need k <= n and 0 <= noise < 0.5, got k={k}, n={n}, noise={noise}")
+        self.noise = float(noise)
+        gen = instance_generator(self.family, instance)
+        subset = torch.randperm(self.n, generator=gen)[: self.k]
+        self.secret = torch.zeros(self.n, dtype=torch.uint8)
+        self.secret[subset] = 1
+
+        def sample(m: int) -> tuple[torch.Tensor, torch.Tensor]:
+            inputs = torch.randint(0, 2, (m, self.n), generator=gen, dtype=torch.int64)
+            flips = (torch.rand(m, generator=gen) < self.noise).to(torch.int64)
+            return inputs, (inputs @ self.secret.to(torch.int64) + flips) % 2
+
+        (self.inputs, self.labels), (self.test_inputs, self.test_labels) = sample(self.examples), sample(self.examples)
+        for name in ("inputs", "labels", "test_inputs", "test_labels", "secret"):
+            setattr(self, name, getattr(self, name).to(self.device))
+        self.capabilities = frozenset({Capability.TEST_METRIC})
+        self.optimal_value = float(self._evaluate(self.secret.unsqueeze(0))[0])
+        self.target = 1e-12
+        self.blind_search_evaluations = 2.0**self.n  # uniform masks until the secret one
+
+    def params(self) -> dict[str, Any]:
+        return {"n": self.n, "k": self.k, "examples": self.examples, "noise": self.noise}
+
+    @property
+    def optimum(self) -> torch.Tensor:
+        return self.secret
+
+    def _errors(self, X: torch.Tensor, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        # float32 matmul counts exactly (sums stay below 2^24) and runs on every device; int64 does not on CUDA
+        predictions = (X.to(torch.float32) @ inputs.T.to(torch.float32)).remainder(2).to(torch.int64)  # (m, examples)
+        return (predictions != labels).to(self.dtype).mean(dim=1)
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        return self._errors(X, self.inputs, self.labels)
+
+    def test_metric(self, x: torch.Tensor) -> float:
+        return 1.0 - float(self._errors(self.prepare(x.reshape(1, -1)), self.test_inputs, self.test_labels)[0])
+
+
+class SubsetSum(BitProblem):
+    """Subset sum at density ``n / log2(max weight)`` near 1 with a planted solution.
+
+    ``f(x) = |sum_i x_i w_i - T| / T``; optimum 0 at the planted subset (others may exist).
+    """
+
+    family = "subsetsum"
+    landscape = "crypto"
+    target = 0.0
+
+    def __init__(self, *, n: int = 32, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+        super().__init__(n=n, instance=0, device=device, dtype=dtype)
+        self.instance = int(instance)
+        if self.n > 48:
+            raise ConfigError(f"subsetsum: n must be at most 48 (exact int64 sums), got {n}")
+        gen = instance_generator(self.family, instance)
+        self.weights = torch.randint(1, 2**self.n, (self.n,), generator=gen, dtype=torch.int64).to(self.device)
+        self.planted = torch.randint(0, 2, (self.n,), generator=gen, dtype=torch.uint8).to(self.device)
+        self.target_sum = int((self.planted.to(torch.int64) * self.weights).sum())
+        self.optimal_value = 0.0
+        self.blind_search_evaluations = 2.0**self.n
+
+    @property
+    def optimum(self) -> torch.Tensor:
+        return self.planted
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        sums = (X.to(torch.int64) * self.weights).sum(dim=1)  # elementwise: int64 matmul is CPU-only
+        return ((sums - self.target_sum).abs().to(torch.float64) / max(self.target_sum, 1)).to(self.dtype)

@@ -1,0 +1,242 @@
+"""Small neural-network training problems, with held-out generalization as the test metric.
+
+The search space is the flattened parameter vector of a torch module. Gradient methods train
+it on minibatches; black-box methods evaluate a whole population of weight vectors in one call
+(``torch.func.functional_call`` under ``torch.vmap``, no Python loop over the population).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from optbench.api import Capability, ConfigError, Problem, Space
+from optbench.seeding import instance_generator
+
+POPULATION_CHUNK = 256  # individuals per vmap call, bounding activation memory
+
+
+def _mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class NetworkProblem(Problem):
+    """Training a module on ``(inputs, targets)``; ``f`` is the mean training loss.
+
+    Subclasses build ``self.module`` and the data, then call :meth:`_finish`; they define
+    ``_per_example_loss(outputs, targets) -> (b,)`` and ``_test(outputs, targets) -> float``.
+    """
+
+    def __init__(self, *, instance: int, device: Any, dtype: Any) -> None:
+        super().__init__(instance=instance, device=device, dtype=dtype or torch.float32)
+
+    def _finish(self, module: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, test_inputs: torch.Tensor,
+                test_targets: torch.Tensor) -> None:
+        self.module = module.to(device=self.device, dtype=self.dtype)
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.shapes = {name: p.shape for name, p in self.module.named_parameters()}
+        self.sizes = [p.numel() for p in self.module.parameters()]
+        self.fan_ins = {name: (shape[1] if len(shape) == 2 else self.shapes[name.rsplit(".", 1)[0] + ".weight"][1])
+                        for name, shape in self.shapes.items()}
+        dim = sum(self.sizes)
+        self.space = Space.params(dim, scale=1.0)
+        to = {"device": self.device}
+        self.inputs, self.test_inputs = inputs.to(dtype=self.dtype, **to), test_inputs.to(dtype=self.dtype, **to)
+        self.targets, self.test_targets = targets.to(**to), test_targets.to(**to)
+        if self.targets.is_floating_point():
+            self.targets, self.test_targets = self.targets.to(self.dtype), self.test_targets.to(self.dtype)
+        self.n_examples = inputs.shape[0]
+        self.capabilities = frozenset({Capability.DIFFERENTIABLE, Capability.MINIBATCH, Capability.TEST_METRIC})
+
+    # -- parameters as one vector
+    def unflatten(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Parameters of one vector ``(d,)`` or a population ``(k, d)`` as a name -> tensor dict."""
+        chunks = torch.split(x, self.sizes, dim=-1)
+        lead = x.shape[:-1]
+        return {name: c.reshape(*lead, *shape) for (name, shape), c in zip(self.shapes.items(), chunks, strict=True)}
+
+    def initial_point(self, generator: torch.Generator) -> torch.Tensor:
+        """PyTorch's default initialisation (uniform in ``±1/sqrt(fan_in)``), drawn from ``generator``."""
+        parts = [
+            (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) / math.sqrt(self.fan_ins[name])
+            for name, shape in self.shapes.items()
+        ]
+        return torch.cat([p.flatten() for p in parts]).to(device=self.device, dtype=self.dtype)
+
+    def _outputs(self, x: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(self.module, self.unflatten(x), (inputs,))
+
+    # -- objective
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        def one(params: dict[str, torch.Tensor]) -> torch.Tensor:
+            outputs = torch.func.functional_call(self.module, params, (self.inputs,))
+            return self._per_example_loss(outputs, self.targets).mean()
+
+        batched = torch.vmap(one)
+        return torch.cat([batched(self.unflatten(chunk)) for chunk in torch.split(X, POPULATION_CHUNK)])
+
+    def loss(self, x: torch.Tensor, *, batch: torch.Tensor | None = None) -> torch.Tensor:
+        inputs, targets = (self.inputs, self.targets) if batch is None else (self.inputs[batch], self.targets[batch])
+        return self._per_example_loss(self._outputs(x, inputs), targets).mean()
+
+    def test_metric(self, x: torch.Tensor) -> float:
+        with torch.no_grad():
+            outputs = self._outputs(x.to(device=self.device, dtype=self.dtype), self.test_inputs)
+        return self._test(outputs, self.test_targets)
+
+    def _per_example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _test(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        raise NotImplementedError
+
+
+class Classifier(NetworkProblem):
+    """Cross-entropy training; held-out accuracy as the test metric."""
+
+    test_metric_name = "test_accuracy"
+    test_metric_higher_is_better = True
+    target = 1e-3
+
+    def _per_example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(outputs, targets, reduction="none")
+
+    def _test(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return float((outputs.argmax(dim=-1) == targets).to(torch.float64).mean())
+
+
+def _hidden(family: str, hidden: Any) -> int:
+    if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
+        raise ConfigError(f"{family}: hidden must be a positive integer, got {hidden!r}")
+    return hidden
+
+
+class DigitsMLP(Classifier):
+    """An MLP classifier (64 -> hidden -> 10) on scikit-learn's 8x8 digits (1,797 images, shipped
+    with sklearn); instances draw the 70/30 split. The optimum is unknown (``optimal_value=None``)."""
+
+    family = "digits"
+    landscape = "training"
+
+    def __init__(self, *, hidden: int = 32, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+        super().__init__(instance=instance, device=device, dtype=dtype)
+        from sklearn.datasets import load_digits
+
+        self.hidden = _hidden(self.family, hidden)
+        images, labels = load_digits(return_X_y=True)
+        X = torch.as_tensor(images, dtype=torch.float64) / 16.0
+        y = torch.as_tensor(labels, dtype=torch.int64)
+        order = torch.randperm(X.shape[0], generator=instance_generator(self.family, instance))
+        cut = int(0.7 * X.shape[0])
+        self._finish(_mlp([64, self.hidden, 10]), X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]])
+
+    def params(self) -> dict[str, Any]:
+        return {"hidden": self.hidden}
+
+
+class ModularAddition(Classifier):
+    """``(a + b) mod p`` from one-hot ``a`` and ``b`` with a small MLP; half of the ``p^2`` pairs train.
+
+    The setting where delayed generalization ("grokking") is seen: training loss falls long
+    before held-out accuracy rises. The optimum is unknown.
+    """
+
+    family = "modadd"
+    landscape = "training"
+
+    def __init__(self, *, p: int = 23, hidden: int = 64, train_fraction: float = 0.5, instance: int = 0,
+                 device: Any = "cpu", dtype: Any = None) -> None:
+        super().__init__(instance=instance, device=device, dtype=dtype)
+        if not isinstance(p, int) or p < 2 or not 0 < train_fraction < 1:
+            raise ConfigError(f"modadd: need an integer p >= 2 and 0 < train_fraction < 1, got p={p!r}")
+        self.p, self.hidden, self.train_fraction = p, _hidden(self.family, hidden), float(train_fraction)
+        a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+        a, b = a.flatten(), b.flatten()
+        X = torch.cat([F.one_hot(a, p), F.one_hot(b, p)], dim=1).to(torch.float64)
+        y = (a + b) % p
+        order = torch.randperm(p * p, generator=instance_generator(self.family, instance))
+        cut = max(1, int(self.train_fraction * p * p))
+        self._finish(_mlp([2 * p, self.hidden, p], nn.ReLU), X[order[:cut]], y[order[:cut]], X[order[cut:]],
+                     y[order[cut:]])
+
+    def params(self) -> dict[str, Any]:
+        return {"p": self.p, "hidden": self.hidden, "train_fraction": self.train_fraction}
+
+
+class ParityMLP(Classifier):
+    """Noisy sparse parity learned by an MLP with gradients: ``n`` bits, a hidden ``k``-subset,
+    labels flipped with probability ``noise``. Gradients carry almost no signal until the network
+    finds the subset; held-out accuracy shows whether it did."""
+
+    family = "parity_mlp"
+    landscape = "crypto"
+
+    def __init__(self, *, n: int = 20, k: int = 3, examples: int = 1024, noise: float = 0.05, hidden: int = 32,
+                 instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+        super().__init__(instance=instance, device=device, dtype=dtype)
+        if not (isinstance(n, int) and isinstance(k, int) and 1 <= k <= n and 0 <= noise < 0.5):
+            raise ConfigError(f"parity_mlp: need integers 1 <= k <= n and 0 <= noise < 0.5, got n={n}, k={k}")
+        self.n, self.k, self.examples, self.noise = n, k, int(examples), float(noise)
+        self.hidden = _hidden(self.family, hidden)
+        gen = instance_generator(self.family, instance)
+        subset = torch.randperm(n, generator=gen)[:k]
+
+        def sample(m: int) -> tuple[torch.Tensor, torch.Tensor]:
+            bits = torch.randint(0, 2, (m, n), generator=gen)
+            flips = (torch.rand(m, generator=gen) < self.noise).to(torch.int64)
+            return bits.to(torch.float64) * 2 - 1, (bits[:, subset].sum(dim=1) + flips) % 2
+
+        self._finish(_mlp([n, self.hidden, 2], nn.ReLU), *sample(self.examples), *sample(self.examples))
+
+    def params(self) -> dict[str, Any]:
+        return {"n": self.n, "k": self.k, "examples": self.examples, "noise": self.noise, "hidden": self.hidden}
+
+
+class TeacherStudent(NetworkProblem):
+    """Regression onto a seeded teacher MLP by a student of the same shape: ``f`` is the mean squared
+    error, 0 at the teacher's weights (known optimum, up to the network's symmetries)."""
+
+    family = "teacher"
+    landscape = "training"
+    test_metric_name = "test_mse"
+    target = 1e-6
+
+    def __init__(self, *, d: int = 8, hidden: int = 8, examples: int = 512, instance: int = 0, device: Any = "cpu",
+                 dtype: Any = None) -> None:
+        super().__init__(instance=instance, device=device, dtype=dtype)
+        if not (isinstance(d, int) and d >= 1 and isinstance(examples, int) and examples >= 2):
+            raise ConfigError(f"teacher: need integers d >= 1 and examples >= 2, got d={d!r}, examples={examples!r}")
+        self.d, self.hidden, self.examples = d, _hidden(self.family, hidden), examples
+        gen = instance_generator(self.family, instance)
+        module = _mlp([d, self.hidden, 1])
+        inputs, test_inputs = (torch.randn(examples, d, generator=gen, dtype=torch.float64) for _ in range(2))
+        self._finish(module, inputs, torch.zeros(examples), test_inputs, torch.zeros(examples))
+        self.teacher = self.initial_point(gen) * 2.0  # larger than a fresh init, so learning is needed
+        with torch.no_grad():
+            self.targets = self._outputs(self.teacher, self.inputs).squeeze(-1)
+            self.test_targets = self._outputs(self.teacher, self.test_inputs).squeeze(-1)
+        self.optimal_value = 0.0
+
+    def params(self) -> dict[str, Any]:
+        return {"d": self.d, "hidden": self.hidden, "examples": self.examples}
+
+    @property
+    def optimum(self) -> torch.Tensor:
+        return self.teacher
+
+    def _per_example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (outputs.squeeze(-1) - targets) ** 2
+
+    def _test(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
+        return float(((outputs.squeeze(-1) - targets) ** 2).to(torch.float64).mean())
