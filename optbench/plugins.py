@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from optbench.api import Capability, ConfigError, Optimizer, Problem, Space
+from optbench.api import LANDSCAPES, Capability, ConfigError, Optimizer, Problem, Space
 
 PLUGINS_ENV = "OPTBENCH_PLUGINS"
 DISABLE_AUTOLOAD_ENV = "OPTBENCH_DISABLE_PLUGIN_AUTOLOAD"
@@ -69,13 +69,16 @@ def problem(
     optimal_value: float | None = None,
     target: float = 1e-8,
     differentiable: bool = False,
+    landscape: str = "other",
     register: bool = True,
 ) -> Callable[[Callable[..., Any]], type[Problem]]:
     """Turn a plain batched function ``f(X: (n, d)) -> (n,)`` into a problem class.
 
     Give ``dim`` and ``bounds`` for a continuous box, or ``bits`` for bit strings. The returned
     class takes ``dim`` (or ``n`` for bits) as a parameter, so ``name(dim=20)`` works too.
-    ``register=False`` only builds the class (for packages that expose it via an entry point).
+    ``landscape`` is one of :data:`optbench.api.LANDSCAPES` (``smooth``, ``rugged``, ``deceptive``,
+    ``crypto``, ``training``). ``register=False`` only builds the class (for packages that expose it
+    via an entry point).
 
     Example:
         >>> @problem("shifted_abs", dim=5, bounds=(-3.0, 3.0), optimal_value=0.0)
@@ -84,6 +87,8 @@ def problem(
     """
     if (bits is None) == (dim is None or bounds is None):
         raise ConfigError(f"problem {name!r}: give dim and bounds for a box, or bits for bit strings")
+    if landscape not in LANDSCAPES:
+        raise ConfigError(f"problem {name!r}: unknown landscape {landscape!r}; one of {', '.join(LANDSCAPES)}")
 
     def wrap(fn: Callable[..., Any]) -> type[Problem]:
         default = bits if bits is not None else dim
@@ -107,6 +112,7 @@ def problem(
             (Problem,),
             {
                 "family": name,
+                "landscape": landscape,
                 "__init__": __init__,
                 "_evaluate": _evaluate,
                 "params": lambda self: {"dim": self.dim},

@@ -25,7 +25,7 @@ from optbench.evaluator import Evaluator
 from optbench.registry import make_optimizer, make_problem
 
 
-def _batch(problem: Problem, n: int, seed: int = 0) -> torch.Tensor:
+def random_points(problem: Problem, n: int, seed: int = 0) -> torch.Tensor:
     """``n`` random points of the problem's space, shape ``(n, d)``, on the CPU."""
     gen = torch.Generator().manual_seed(seed)
     if problem.space.kind is SpaceKind.BITS:
@@ -58,7 +58,7 @@ def check_problem(
     name = problem
     first = _build(problem, params, 0, device)
     label = first.id
-    X = _batch(first, n)
+    X = random_points(first, n)
     values = first.evaluate(X.to(first.device))
     assert values.shape == (n,), f"{label}: evaluate returned shape {tuple(values.shape)}, want ({n},)"
     assert values.is_floating_point(), f"{label}: evaluate returned {values.dtype}, want a float dtype"

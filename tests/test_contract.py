@@ -58,3 +58,19 @@ def test_checks_catch_an_optimizer_that_breaks_determinism():
 
     with pytest.raises(AssertionError, match="different traces"):
         check_optimizer(Unseeded(), budgets=(50,))
+
+
+def test_every_problem_declares_a_known_landscape():
+    from optbench.api import LANDSCAPES
+    from optbench.registry import make_problem
+
+    for name in entries(PROBLEMS):
+        assert make_problem(name, {}, instance=0, device="cpu").landscape in set(LANDSCAPES) - {"other"}, name
+
+
+def test_the_problem_decorator_refuses_an_unknown_landscape():
+    from optbench.api import ConfigError
+    from optbench.plugins import problem
+
+    with pytest.raises(ConfigError, match="unknown landscape 'bumpy'"):
+        problem("x", dim=2, bounds=(-1.0, 1.0), landscape="bumpy", register=False)

@@ -48,7 +48,7 @@ def test_installed_plugin_is_listed_with_its_distribution_and_runs(example_site,
     listing = optbench("list", "problems", pythonpath=example_site)
     assert listing.returncode == 0, listing.stderr
     line = next(ln for ln in listing.stdout.splitlines() if "styblinski" in ln)
-    assert "optbench-example 0.3.1" in line and "continuous" in line
+    assert "optbench-example 0.3.1" in line and "continuous" in line and "rugged" in line
     run = optbench("compare", "--problems", "styblinski", "--optimizers", "cmaes,random", "--seeds", "2",
                    "--budget", "400", "--device", "cpu", "--store", str(tmp_path / "s.sqlite"), "-q",
                    pythonpath=example_site)
