@@ -80,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
     compare.add_argument("--rerun", action="store_true", help="run every trial again, even those in the store")
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    compare.add_argument("--format", choices=["table", "json", "csv", "markdown"], default="table",
+                         help="table (rich, default) or a machine-readable summary on stdout")
+    compare.add_argument("--report", metavar="DIR", help="also write the HTML/Markdown report into DIR")
+
+    report = commands.add_parser(
+        "report", help="HTML and Markdown report of a stored run (no rerun, no plugin imported)",
+        description="Write a self-contained HTML report (plots embedded) and a Markdown summary of a stored run.",
+    )
+    report.add_argument("run", nargs="?", type=int, help="run id as printed by compare (default: the latest)")
+    report.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
+    report.add_argument("-o", "--out", metavar="DIR", help="report directory (default: reports/run-<id>)")
+    report.add_argument("--format", choices=["html", "json", "csv", "markdown"], default="html",
+                        help="html (report files, default) or a summary on stdout")
 
     listing = commands.add_parser("list", parents=[common], help="list problems, optimizers or suites")
     listing.add_argument("what", choices=["problems", "optimizers", "suites"])
@@ -155,10 +168,57 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
                       "run the same command again to resume")
             return 130
         results = store.results(s.key for s in specs)
-    print_comparison(out, results)
+    if args.format == "table":
+        print_comparison(out, results)
+    else:
+        _print_summary(results, args.format)
     counts = {state: sum(r.state is state for r in results) for state in TrialState}
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     err.print(f"run {run_id}: {summary} · results in {args.store}")
+    if args.report:
+        from optbench.report.document import write_report
+
+        path = write_report(results, args.report, title=f"optbench run {run_id}")
+        err.print(f"report: {path}")
+    return 0
+
+
+def _print_summary(results: Sequence[Any], fmt: str) -> None:
+    from optbench.report.export import summary
+    from optbench.stats import summarize
+
+    sys.stdout.write(summary(summarize(results), fmt))
+    if fmt != "csv":
+        sys.stdout.write("\n")
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild a run's report from the store alone: no trial runs, no plugin is imported."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from optbench.store import Store
+
+    if not Path(args.store).is_file():
+        raise ConfigError(f"no store at {args.store}; run `optbench compare` first or pass --store FILE")
+    with Store(args.store) as store:
+        run_id, keys = store.run(args.run)
+        results = store.results(keys)
+    if not results:
+        raise ConfigError(f"run {run_id} in {args.store} has no stored results yet")
+    if args.format != "html":
+        _print_summary(results, args.format)
+        return 0
+    out = args.out or str(Path(DEFAULT_STORE).parent / f"run-{run_id}")
+    from optbench.report.document import write_report
+
+    path = write_report(results, out, title=f"optbench run {run_id}")
+    Console(stderr=True, highlight=False).print(f"report of run {run_id} ({len(results)} trials): {path}",
+                                                markup=False, soft_wrap=True)
     return 0
 
 
@@ -188,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        if getattr(args, "plugin", None) or "OPTBENCH_PLUGINS" in os.environ:
+        # a report is rebuilt from stored JSON alone: it never imports a plugin
+        if args.command != "report" and (getattr(args, "plugin", None) or "OPTBENCH_PLUGINS" in os.environ):
             from optbench.plugins import load_plugins
 
             load_plugins(args.plugin if args.command else None)
@@ -198,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args, argv)
         if args.command == "list":
             return cmd_list(args)
+        if args.command == "report":
+            return cmd_report(args)
         build_parser().print_help()
         return 0
     except ConfigError as exc:

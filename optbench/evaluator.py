@@ -316,14 +316,33 @@ class Evaluator:
             best_value, best_index = torch.stack([best, index.to(torch.float64)]).tolist()
         if math.isnan(best_value):
             best_value = math.inf
-        if best_value < self.best_value or self.best_x is None:
-            self.best_value = best_value
-            self.best_x = X[int(best_index)].detach().clone()
-            at = self.evaluations if start is None else (start + (int(best_index) + 1) * self._unit) / self._unit
-            point = TracePoint(at, self.stopwatch.elapsed(), best_value)
+        if not (best_value < self.best_value or self.best_x is None):
+            return  # the common case: nothing better in this batch
+        self.best_x = X[int(best_index)].detach().clone()
+        if start is None or n == 1:
+            steps = [(int(best_index), best_value)]
+        else:  # every point of the batch that improved on the best before it, in evaluation order
+            steps = self._running_improvements(values, self.best_value)
+        for index, value in steps:
+            at = self.evaluations if start is None else (start + (index + 1) * self._unit) / self._unit
+            point = TracePoint(at, self.stopwatch.elapsed(), value)
             self._trace.add(point)
-            if self.first_hit is None and self.reaches_target(best_value):
+            if self.first_hit is None and self.reaches_target(value):
                 self.first_hit = point
+        self.best_value = best_value
+
+    @staticmethod
+    def _running_improvements(values: torch.Tensor, previous: float) -> list[tuple[int, float]]:
+        """``(index, value)`` of each point that beat every point before it (and ``previous``).
+
+        Only batches that improve the best get here, so the transfer of a GPU batch is rare.
+        """
+        array = values.detach().to(torch.float64).cpu().numpy()
+        clean = np.where(np.isnan(array), np.inf, array)
+        running = np.minimum.accumulate(clean)
+        before = np.concatenate([[previous], running[:-1]])
+        improved = np.nonzero(running < before)[0]
+        return [(int(i), float(running[i])) for i in improved]
 
     def reaches_target(self, value: float) -> bool:
         """Whether ``value`` is within the problem's target of its known optimum (the success test)."""

@@ -16,16 +16,39 @@ import numpy as np
 
 from optbench.api import TrialResult, TrialState
 
+BOOTSTRAP_RESAMPLES = 2000
+OUTLIER_IQRS = 3.0  # Tukey's "far out": beyond Q1 - 3 IQR or Q3 + 3 IQR
+
+
+def bootstrap_mean_ci(values: Sequence[float], *, level: float = 0.95, seed: int = 0) -> tuple[float, float] | None:
+    """Percentile bootstrap confidence interval of the mean; ``None`` with fewer than 3 finite values.
+
+    Deterministic (a fixed resampling seed), so a report regenerated from the store is identical.
+    """
+    arr = np.asarray([v for v in values if math.isfinite(v)], dtype=np.float64)
+    if arr.size < 3:
+        return None
+    if np.ptp(arr) == 0:
+        return float(arr[0]), float(arr[0])
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, arr.size, size=(BOOTSTRAP_RESAMPLES, arr.size))].mean(axis=1)
+    low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
 
 @dataclass(frozen=True)
 class Spread:
-    """Median and interquartile range of a sample, with how many values were not finite."""
+    """Order statistics, mean and bootstrap CI of a sample, with how many values were not finite."""
 
     median: float
     q1: float
     q3: float
     n: int
     nonfinite: int = 0
+    minimum: float = math.nan
+    maximum: float = math.nan
+    mean: float = math.nan  # of the finite values
+    ci: tuple[float, float] | None = None  # 95% bootstrap CI of the mean
 
     @classmethod
     def of(cls, values: Sequence[float]) -> Spread | None:
@@ -33,10 +56,20 @@ class Spread:
             return None
         arr = np.asarray(values, dtype=np.float64)
         # NaN ranks worst: treat it as +inf for order statistics, count it separately
-        nonfinite = int((~np.isfinite(arr)).sum())
+        finite = arr[np.isfinite(arr)]
         ordered = np.where(np.isnan(arr), np.inf, arr)
         q1, med, q3 = np.quantile(ordered, [0.25, 0.5, 0.75], method="linear")
-        return cls(float(med), float(q1), float(q3), len(arr), nonfinite)
+        return cls(float(med), float(q1), float(q3), len(arr), int(arr.size - finite.size),
+                   float(ordered.min()), float(ordered.max()),
+                   float(finite.mean()) if finite.size else math.nan, bootstrap_mean_ci(finite.tolist()))
+
+    def outliers(self, values: Sequence[float]) -> list[int]:
+        """Indices of values far outside the IQR (beyond 3 IQR from the quartiles), non-finite included."""
+        width = self.q3 - self.q1
+        if not math.isfinite(width):
+            return [i for i, v in enumerate(values) if not math.isfinite(v)]
+        low, high = self.q1 - OUTLIER_IQRS * width, self.q3 + OUTLIER_IQRS * width
+        return [i for i, v in enumerate(values) if not (low <= v <= high)]
 
 
 @dataclass(frozen=True)
@@ -61,11 +94,30 @@ class Cell:
     ert_evaluations: float | None = None  # COCO's expected running time to the target; inf: never reached
     ert_seconds: float | None = None
     blind_search_evaluations: float | None = None
+    samples: tuple[float, ...] = ()  # the score of each trial with a result, in seed order
+    seeds: tuple[int, ...] = ()  # their seeds (paired with ``samples``)
+    instances: tuple[int, ...] = ()
+
+    @property
+    def outlier_seeds(self) -> list[int]:
+        """Seeds whose score is far outside the interquartile range."""
+        score = self.score
+        if score is None or score.n < 4:
+            return []
+        return [self.seeds[i] for i in score.outliers(self.samples)]
 
     @property
     def score(self) -> Spread | None:
         """What ranks cells of one problem: the gap when known, else the final value."""
         return self.gap if self.gap is not None else self.value
+
+    @property
+    def order_key(self) -> tuple[float, float, float]:
+        """Median score, then success rate (higher first), then mean: equal medians still order."""
+        score = self.score
+        mean = score.mean if score is not None and math.isfinite(score.mean) else math.inf
+        rate = self.successes / self.with_result if self.with_result else 0.0
+        return self.ranking_key, -rate, mean
 
     @property
     def ranking_key(self) -> float:
@@ -107,7 +159,8 @@ def summarize(results: Iterable[TrialResult]) -> list[Cell]:
         groups[(r.spec.problem_label, r.spec.optimizer_label, r.spec.device)].append(r)
     cells = []
     for (problem, optimizer, device), trials in groups.items():
-        useful = [r for r in trials if r.state.has_result and r.final_value is not None]
+        useful = sorted((r for r in trials if r.state.has_result and r.final_value is not None),
+                        key=lambda r: (r.spec.instance, r.spec.seed))
         gaps = [g for r in useful if (g := r.gap) is not None]
         reasons = sorted({_first_line(r.reason) for r in trials if r.state is not TrialState.COMPLETE} - {""})
         first = trials[0]
@@ -134,6 +187,9 @@ def summarize(results: Iterable[TrialResult]) -> list[Cell]:
                 ert_seconds=expected_running_time([r.seconds for r in useful], [r.hit_seconds for r in useful])
                 if first.optimal_value is not None else None,
                 blind_search_evaluations=first.blind_search_evaluations,
+                samples=tuple(gaps if len(gaps) == len(useful) else [float(r.final_value) for r in useful]),
+                seeds=tuple(r.spec.seed for r in useful),
+                instances=tuple(r.spec.instance for r in useful),
             )
         )
     return cells
@@ -146,7 +202,7 @@ def best_per_problem(cells: Sequence[Cell]) -> dict[tuple[str, str], Cell]:
         if cell.score is None or not math.isfinite(cell.ranking_key):
             continue
         key = (cell.problem, cell.device)
-        if key not in best or cell.ranking_key < best[key].ranking_key:
+        if key not in best or cell.order_key < best[key].order_key:
             best[key] = cell
     return best
 

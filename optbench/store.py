@@ -168,13 +168,19 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
+    def run(self, run_id: int | None = None) -> tuple[int, list[str]]:
+        """``(id, trial keys)`` of a run, the latest when ``run_id`` is ``None``."""
+        if run_id is None:
+            row = self._db.execute("SELECT id, keys FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+        else:
+            row = self._db.execute("SELECT id, keys FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            known = [str(r[0]) for r in self._db.execute("SELECT id FROM runs ORDER BY id")]
+            which = "no run" if run_id is None else f"no run {run_id}"
+            hint = f"runs: {', '.join(known[-10:])}" if known else "run `optbench compare` first"
+            raise ConfigError(f"{which} in {self.path}; {hint}")
+        return int(row[0]), list(json.loads(row[1]))
+
     def run_keys(self, run_id: int | None = None) -> list[str]:
         """Trial keys of a run (the latest when ``run_id`` is ``None``)."""
-        if run_id is None:
-            row = self._db.execute("SELECT keys FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-        else:
-            row = self._db.execute("SELECT keys FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is None:
-            which = "no run" if run_id is None else f"no run {run_id}"
-            raise ConfigError(f"{which} in {self.path}; run `optbench compare` first")
-        return list(json.loads(row[0]))
+        return self.run(run_id)[1]

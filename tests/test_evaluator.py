@@ -139,10 +139,21 @@ def test_trace_and_first_hit_count_the_point_that_found_the_best_not_the_batch_e
     second[6] = problem.shift  # on target: the 17th evaluation
     ev.evaluate(first)
     ev.evaluate(second)
-    assert [(p.evaluations, p.best) for p in ev.trace] == [(4, pytest.approx(2e-6)), (17, 0.0)]
+    # every point that improved on all before it is in the trace, at its own evaluation count
+    assert [(p.evaluations, p.best) for p in ev.trace] == [(1, 2.0), (4, pytest.approx(2e-6)), (17, 0.0)]
     assert ev.first_hit is not None and ev.first_hit.evaluations == 17
     ev.evaluate(second)  # later hits do not move the first one
     assert ev.first_hit.evaluations == 17
+
+
+def test_first_hit_inside_a_batch_is_the_first_point_on_target_not_the_batch_minimum():
+    problem = make_problem("sphere", {"dim": 1})  # target 1e-8
+    ev = Evaluator(problem, Budget(evaluations=100))
+    X = (problem.shift + torch.tensor([1.0, 0.5, 5e-5, 0.3, 1e-6, 0.0], dtype=torch.float64)).unsqueeze(1)
+    ev.evaluate(X)  # gaps 1, 0.25, 2.5e-9 (on target: 3rd), 0.09, 1e-12, 0
+    assert ev.first_hit is not None and ev.first_hit.evaluations == 3
+    assert [p.evaluations for p in ev.trace] == [1, 2, 3, 5, 6]
+    assert ev.best_value == 0.0 and float(ev.best_x[0]) == float(problem.shift[0])
 
 
 def test_no_first_hit_without_a_known_optimum_or_before_the_target():

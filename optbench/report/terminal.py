@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from optbench.api import TrialResult, TrialState
+from optbench.profiles import Standing
 from optbench.stats import Cell, Spread, best_per_problem, speedups, summarize
 
 
@@ -102,23 +103,35 @@ def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
     return text
 
 
-def problem_block(cells: Sequence[Cell], *, show_device: bool) -> Group:
-    """Title line, table, and the optimizers without results, for one problem."""
+def _outliers(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
+    flagged = [(c, c.outlier_seeds) for c in cells if c.outlier_seeds]
+    if not flagged:
+        return None
+    text = Text("outlier seeds (beyond 3 IQR): ", style="yellow")
+    text.append("; ".join(f"{c.optimizer}{'@' + c.device if show_device else ''} seed "
+                          f"{', '.join(map(str, seeds))}" for c, seeds in flagged))
+    return text
+
+
+def problem_block(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[str, str, str]] | None = None) -> Group:
+    """Title line, table, outlier seeds and the optimizers without results, for one problem."""
     parts: list[Text | Table] = [Text("\n" + _title(cells[0]), style="bold")]
     if any(c.with_result for c in cells):
-        parts.append(problem_table(cells, show_device=show_device))
-    caption = _caption(cells, show_device=show_device)
-    if caption is not None:
-        parts.append(caption)
+        parts.append(problem_table(cells, show_device=show_device, tied=tied))
+    for extra in (_outliers(cells, show_device=show_device), _caption(cells, show_device=show_device)):
+        if extra is not None:
+            parts.append(extra)
     return Group(*parts)
 
 
-def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
-    """The table of one problem: gap median and IQR, success, median time and evaluations.
+def problem_table(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[str, str, str]] | None = None) -> Table:
+    """The table of one problem: gap median and IQR, success, ERT, median time and evaluations.
 
-    Optimizers without any result (skipped, or failed on every seed) are listed under the
-    table with the reason instead of as empty rows.
+    The best median is bold green; optimizers statistically tied with it (Mann–Whitney U, Holm)
+    are green and marked ``≈``. Optimizers without any result (skipped, or failed on every seed)
+    are listed under the table with the reason instead of as empty rows.
     """
+    tied = tied or set()
     best = best_per_problem(cells)
     ups = speedups(cells) if show_device else {}
     shown = [c for c in cells if c.with_result]
@@ -145,9 +158,9 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
     if show_device:
         table.add_column("speedup", justify="right", no_wrap=True)
     # an optimizer's rows stay together (one per device), optimizers ordered by their best row
-    best_of: dict[str, float] = {}
+    best_of: dict[str, tuple[float, float, float]] = {}
     for c in shown:
-        best_of[c.optimizer] = min(best_of.get(c.optimizer, math.inf), c.ranking_key)
+        best_of[c.optimizer] = min(best_of.get(c.optimizer, (math.inf, 0.0, math.inf)), c.order_key)
     devices = list(dict.fromkeys(c.device for c in cells))
 
     def order(c: Cell) -> tuple:
@@ -155,8 +168,9 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
 
     for cell in sorted(shown, key=order):
         is_best = best.get((cell.problem, cell.device)) is cell
-        style = "bold green" if is_best else ""
-        row: list[Text | str] = [Text(cell.optimizer, style=style)]
+        is_tied = not is_best and (cell.problem, cell.device, cell.optimizer) in tied
+        style = "bold green" if is_best else "green" if is_tied else ""
+        row: list[Text | str] = [Text(cell.optimizer + (" ≈" if is_tied else ""), style=style)]
         if show_device:
             row.append(cell.device)
         score = cell.score
@@ -185,14 +199,41 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool) -> Table:
     return table
 
 
+def leaderboard_table(standings: Sequence[Standing]) -> Table:
+    """Optimizers across problems: average rank, problems won or tied, successes."""
+    table = Table(title="across problems", title_justify="left", title_style="bold")
+    for column in ("optimizer", "problems", "avg rank", "best or tied", "success"):
+        table.add_column(column, justify="left" if column == "optimizer" else "right", overflow="fold")
+    for i, s in enumerate(standings):
+        style = "bold green" if i == 0 else ""
+        table.add_row(Text(s.optimizer, style=style), str(s.problems), f"{s.average_rank:.2f}",
+                      f"{s.best_or_tied}/{s.problems}", f"{s.successes}/{s.trials}" if s.trials else "–")
+    return table
+
+
 def comparison(results: Sequence[TrialResult]) -> Group:
-    """All problem tables of a campaign, in the order problems first appear."""
+    """All problem tables of a campaign, in the order problems first appear, then the leaderboard."""
+    from optbench.profiles import leaderboard
+    from optbench.significance import ALPHA, compare_cells, smallest_p_value, tied_with_best
+
     cells = summarize(results)
+    tied = tied_with_best(cells, compare_cells(cells))
     show_device = len({c.device for c in cells}) > 1
     by_problem: dict[str, list[Cell]] = {}
     for cell in cells:
         by_problem.setdefault(cell.problem, []).append(cell)
-    return Group(*(problem_block(group, show_device=show_device) for group in by_problem.values()))
+    blocks: list[Group | Text | Table] = [problem_block(group, show_device=show_device, tied=tied)
+                                          for group in by_problem.values()]
+    if len(by_problem) > 1:
+        blocks.append(Text(""))
+        blocks.append(leaderboard_table(leaderboard(cells, tied)))
+        blocks.append(Text("≈: not significantly different from the best (two-sided Mann–Whitney U, Holm, "
+                           "α = 0.05); avg rank over the problems each optimizer ran", style="dim"))
+    floor = smallest_p_value([c.with_result for c in cells if c.with_result])
+    if floor is not None and floor >= ALPHA:
+        blocks.append(Text(f"with this many seeds the smallest possible p-value is {floor:.2g}: no difference can "
+                           "be significant; run 5 or more seeds", style="yellow"))
+    return Group(*blocks)
 
 
 def failures(results: Sequence[TrialResult]) -> Table | None:

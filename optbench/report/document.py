@@ -1,0 +1,230 @@
+"""The shareable report: a self-contained HTML file (plots embedded) and a Markdown summary.
+
+Built from stored results alone: no trial reruns and no optimizer or problem plugin is imported.
+Every file name derived from a problem or optimizer name is sanitized, and nothing is written
+outside the report directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from optbench.api import TrialResult, TrialState
+from optbench.report.export import cell_rows, to_csv, to_json
+from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds
+from optbench.stats import Cell, best_per_problem, summarize
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(text: str, suffix: str) -> str:
+    """A file name for ``text``: safe characters only, bounded length, a hash against collisions."""
+    stem = _UNSAFE.sub("_", text).strip("._-")[:60] or "item"
+    return f"{stem}-{hashlib.sha1(text.encode()).hexdigest()[:8]}{suffix}"
+
+
+def _inside(root: Path, name: str) -> Path:
+    path = (root / name).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise ValueError(f"refusing to write outside {root}: {name!r}")
+    return path
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # file name under plots/
+    caption: str
+    png: bytes
+
+
+def _cell_table(cells: Sequence[Cell], tied: set[tuple[str, str, str]]) -> str:
+    best = {id(c) for c in best_per_problem(cells).values()}
+    several_devices = len({c.device for c in cells}) > 1
+    head = ("optimizer", "device", "median", "IQR", "min – max", "mean [95% CI]", "success", "ERT (evals)",
+            "ERT (s)", "time", "evals", "test")
+    rows = []
+    for c in sorted((c for c in cells if c.score is not None), key=lambda c: c.order_key):
+        s = c.score
+        assert s is not None
+        mark = " ★" if id(c) in best else (" ≈" if (c.problem, c.device, c.optimizer) in tied else "")
+        ci = f" [{fmt_number(s.ci[0])}, {fmt_number(s.ci[1])}]" if s.ci else ""
+        values = (
+            c.optimizer + mark, c.device, fmt_number(s.median), f"[{fmt_number(s.q1)}, {fmt_number(s.q3)}]",
+            f"{fmt_number(s.minimum)} – {fmt_number(s.maximum)}", fmt_number(s.mean) + ci,
+            f"{c.successes}/{c.with_result}" if c.gap is not None else "–", fmt_evaluations(c.ert_evaluations),
+            "–" if c.ert_seconds is None else ("∞" if math.isinf(c.ert_seconds) else fmt_seconds(c.ert_seconds)),
+            fmt_seconds(c.seconds.median if c.seconds else None),
+            fmt_evaluations(c.evaluations.median if c.evaluations else None),
+            fmt_number(c.test_metric.median) if c.test_metric else "–",
+        )
+        rows.append(values)
+    if not several_devices:
+        head, rows = head[:1] + head[2:], [r[:1] + r[2:] for r in rows]
+    return _html_table(head, rows)
+
+
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    out = ["<div class=scroll><table><thead><tr>", *(f"<th>{html.escape(h)}</th>" for h in head),
+           "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cell(v: object) -> str:
+        return str(v).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+_STYLE = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1180px;
+color:#1d1d1f;padding:0 1em}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+h3{font-size:1.05em;margin-top:1.6em}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums;font-size:13px}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}th{background:#f3f3f5}
+img{max-width:100%;height:auto;display:block;margin:.4em 0}.note{color:#666;font-size:.92em}
+code{background:#f3f3f5;padding:0 3px;border-radius:3px}
+"""
+
+
+def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: str) -> Path:
+    """Write ``report.html``, ``summary.md``, ``summary.json``, ``summary.csv`` and ``plots/*.png``.
+
+    Returns:
+        The path of the HTML report.
+    """
+    from optbench.profiles import group_runs, leaderboard, performance_profiles, runtime_ecdfs
+    from optbench.report import plots
+    from optbench.significance import ALPHA, compare_cells, tied_with_best, win_rates
+
+    root = Path(out_dir)
+    (root / "plots").mkdir(parents=True, exist_ok=True)
+    cells = summarize(results)
+    comparisons = compare_cells(cells)
+    tied = tied_with_best(cells, comparisons)
+    best = {(c.problem, c.device, c.optimizer) for c in best_per_problem(cells).values()}
+    runs = group_runs(results)
+
+    figures: list[Figure] = []
+    standings = leaderboard(cells, tied)
+    board_head = ("optimizer", "problems", "avg rank", "best or tied", "success")
+    board = [(s.optimizer, str(s.problems), f"{s.average_rank:.2f}", f"{s.best_or_tied}/{s.problems}",
+              f"{s.successes}/{s.trials}" if s.trials else "–") for s in standings]
+    if runs:
+        figures.append(Figure("ecdf.png", "Runtime ECDFs", plots.ecdfs(*runtime_ecdfs(results))))
+        profiles = performance_profiles(cells)
+        if profiles[0].problems:
+            figures.append(Figure("performance_profiles.png", "Performance profiles",
+                                  plots.performance_profile(*profiles)))
+    names, rates = win_rates(cells, comparisons)
+    win_rows = [(a, *("–" if math.isnan(rates[i, j]) else f"{rates[i, j]:.0%}" for j in range(len(names))))
+                for i, a in enumerate(names)]
+
+    sections_html, sections_md = [], []
+    by_problem: dict[str, list[Cell]] = {}
+    for c in cells:
+        by_problem.setdefault(c.problem, []).append(c)
+    for problem, group in by_problem.items():
+        first = group[0]
+        facts = [first.problem_id]
+        if first.optimal_value is not None:
+            facts.append(f"optimum {fmt_number(first.optimal_value)}, success at gap ≤ {fmt_number(first.target)}")
+        if first.blind_search_evaluations:
+            facts.append(f"blind search ≈ {fmt_evaluations(first.blind_search_evaluations)} evaluations")
+        problem_figs = []
+        problem_runs = [g for g in runs if g.problem == problem]
+        if problem_runs:
+            problem_figs.append(Figure(safe_name(f"convergence-{problem}", ".png"), f"Convergence on {problem}",
+                                       plots.convergence(problem_runs, problem)))
+        if any(c.samples for c in group):
+            problem_figs.append(Figure(safe_name(f"seeds-{problem}", ".png"), f"Final score per seed on {problem}",
+                                       plots.seed_spread(group, f"{problem}: final score per seed")))
+        figures += problem_figs
+        missing = [f"{c.optimizer}@{c.device}: {', '.join(f'{n} {s}' for s, n in c.states.items())}"
+                   + (f" ({c.reasons[0]})" if c.reasons else "") for c in group if not c.with_result]
+        outliers = [f"{c.optimizer}: seeds {', '.join(map(str, c.outlier_seeds))}" for c in group if c.outlier_seeds]
+        table = _cell_table(group, tied)
+        body = [f"<h3>{html.escape(problem)}</h3><p class=note>{html.escape(' · '.join(facts))}</p>", table]
+        body += [f"<p class=note>outlier seeds (beyond 3 IQR): {html.escape('; '.join(outliers))}</p>"] * bool(outliers)
+        body += [f"<p class=note>no result: {html.escape('; '.join(missing))}</p>"] * bool(missing)
+        body += [_img(f) for f in problem_figs]
+        sections_html.append("".join(body))
+        rows = [r for r in cell_rows(group, tied, best) if r["median"] is not None]
+        md = [f"### {problem}\n", " · ".join(facts) + "\n",
+              _md_table(("optimizer", "device", "median", "IQR", "mean [95% CI]", "success", "ERT (evals)", "tied"),
+                        [(r["optimizer"], r["device"], _num(r["median"]), f"[{_num(r['q1'])}, {_num(r['q3'])}]",
+                          f"{_num(r['mean'])} [{_num(r['mean_ci_low'])}, {_num(r['mean_ci_high'])}]",
+                          "–" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
+                          _num(r["ert_evaluations"]), "best" if r["best"] else "≈" if r["tied_with_best"] else "")
+                         for r in rows])]
+        md += [f"![{f.caption}](plots/{f.name})\n" for f in problem_figs]
+        sections_md.append("\n".join(md))
+
+    for figure in figures:
+        _inside(root, f"plots/{figure.name}").write_bytes(figure.png)
+    failed = [r for r in results if r.state in (TrialState.FAILED, TrialState.TIMEOUT)]
+    fail_rows = [(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), str(r.state),
+                  ((r.reason or "").strip().splitlines() or [""])[-1][:160]) for r in failed]
+    sources = sorted({s for r in results for s in (r.problem_source, r.optimizer_source) if s})
+    stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime())
+    intro = (f"{len(results)} trials · {len(by_problem)} problems · generated {stamp} · "
+             f"sources: {', '.join(sources) or '–'}")
+    legend = (f"★ best median; ≈ not significantly different from the best (two-sided Mann–Whitney U, Holm, "
+              f"α = {ALPHA}); ERT: COCO's expected running time to the target (∞: never reached).")
+    overview = [f"<h1>{html.escape(title)}</h1><p class=note>{html.escape(intro)}</p>",
+                "<h2>Across problems</h2>", _html_table(board_head, board),
+                f"<p class=note>{html.escape(legend)}</p>"]
+    overview += [_img(f) for f in figures if f.name in ("ecdf.png", "performance_profiles.png")]
+    if len(names) > 1:
+        overview += ["<h3>Win rate</h3><p class=note>Share of the problems both ran where the row optimizer beats "
+                     "the column one significantly.</p>", _html_table(("", *names), win_rows)]
+    page = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+            f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>", *overview,
+            "<h2>Problems</h2>", *sections_html]
+    if fail_rows:
+        page += ["<h2>Failed trials</h2>", _html_table(("problem", "optimizer", "seed", "state", "error"), fail_rows)]
+    page.append("</body></html>")
+    report = _inside(root, "report.html")
+    report.write_text("".join(page), encoding="utf-8")
+
+    markdown = [f"# {title}\n", intro + "\n", "## Across problems\n", _md_table(board_head, board), legend + "\n"]
+    markdown += [f"![{f.caption}](plots/{f.name})\n" for f in figures if f.name in ("ecdf.png",
+                                                                                  "performance_profiles.png")]
+    if len(names) > 1:
+        markdown += ["### Win rate\n", _md_table(("", *names), win_rows)]
+    markdown += ["## Problems\n", *sections_md]
+    if fail_rows:
+        markdown += ["## Failed trials\n", _md_table(("problem", "optimizer", "seed", "state", "error"), fail_rows)]
+    _inside(root, "summary.md").write_text("\n".join(markdown), encoding="utf-8")
+    rows = cell_rows(cells, tied, best)
+    _inside(root, "summary.json").write_text(to_json(rows), encoding="utf-8")
+    _inside(root, "summary.csv").write_text(to_csv(rows), encoding="utf-8")
+    return report
+
+
+def _num(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return "∞" if value == "inf" else value
+    return fmt_number(float(value))  # type: ignore[arg-type]
+
+
+def _img(figure: Figure) -> str:
+    data = base64.b64encode(figure.png).decode("ascii")
+    return f'<figure><img alt="{html.escape(figure.caption)}" src="data:image/png;base64,{data}"></figure>'
