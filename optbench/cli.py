@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     compare.add_argument("--format", choices=["table", "json", "csv", "markdown"], default="table",
                          help="table (rich, default) or a machine-readable summary on stdout")
-    compare.add_argument("--report", metavar="DIR", help="also write the HTML/Markdown report into DIR")
+    compare.add_argument("--report", metavar="DIR", nargs="?", const="",
+                         help="also write the HTML/Markdown report into DIR (default: reports/run-<id>)")
 
     report = commands.add_parser(
         "report", help="HTML and Markdown report of a stored run (no rerun, no plugin imported)",
@@ -175,10 +176,13 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     counts = {state: sum(r.state is state for r in results) for state in TrialState}
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     err.print(f"run {run_id}: {summary} · results in {args.store}")
-    if args.report:
+    if args.report is not None:
+        from pathlib import Path
+
         from optbench.report.document import write_report
 
-        path = write_report(results, args.report, title=f"optbench run {run_id}")
+        out_dir = args.report or str(Path(args.store).parent / f"run-{run_id}")
+        path = write_report(results, out_dir, title=f"optbench run {run_id}")
         err.print(f"report: {path}")
     return 0
 
@@ -213,7 +217,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.format != "html":
         _print_summary(results, args.format)
         return 0
-    out = args.out or str(Path(DEFAULT_STORE).parent / f"run-{run_id}")
+    out = args.out or str(Path(args.store).parent / f"run-{run_id}")
     from optbench.report.document import write_report
 
     path = write_report(results, out, title=f"optbench run {run_id}")
