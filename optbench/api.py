@@ -379,11 +379,16 @@ class TrialState(enum.StrEnum):
     COMPLETE = "complete"
     FAILED = "failed"
     TIMEOUT = "timeout"
+    CRASHED = "crashed"  # the process running it died (segfault, os._exit, out of memory), after retries
     SKIPPED = "skipped"
 
     @property
     def is_finished(self) -> bool:
         return self is not TrialState.RUNNING
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (TrialState.FAILED, TrialState.TIMEOUT, TrialState.CRASHED)
 
     @property
     def has_result(self) -> bool:

@@ -77,23 +77,26 @@ def run_campaign(
     rerun: bool = False,
     on_result: Callable[[TrialResult], None] | None = None,
 ) -> list[TrialResult]:
-    """Run what is missing from the store and save each result as it arrives.
+    """Claim what is missing from the store, run it, and save each result as it arrives.
 
     Returns the results of the trials run now. Interrupting (Ctrl-C) loses only the trials in
-    flight: everything saved so far stays, and rerunning the campaign resumes.
+    flight: everything saved so far stays, unfinished claims are given back, and rerunning the
+    campaign resumes. Trials another live campaign has claimed are left to it.
     """
     from optbench.runners.executors import InlineExecutor
     from optbench.runners.trial import run_trial
 
-    pending = store.pending(specs, rerun=rerun)
+    claimed = store.claim(specs, rerun=rerun)
     runner = executor or InlineExecutor()
     finished: list[TrialResult] = []
     try:
-        for result in runner.map(run_trial, pending):  # type: ignore[attr-defined]
+        for result in runner.map(run_trial, claimed):  # type: ignore[attr-defined]
             store.save(result)
             finished.append(result)
             if on_result is not None:
                 on_result(result)
     finally:
         runner.close()  # type: ignore[attr-defined]
+        done = {r.key for r in finished}
+        store.release([s.key for s in claimed if s.key not in done])
     return finished

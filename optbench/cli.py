@@ -52,6 +52,24 @@ def _positive(text: str) -> float:
     return value
 
 
+def _integer(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    return _integer(text, 1)
+
+
+def _count0(text: str) -> int:
+    return _integer(text, 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="optbench", description="Benchmark optimizers on problems, over seeds, on CPU and GPU.")
     parser.add_argument("--version", action="version", version=f"optbench {__version__}")
@@ -79,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="cpu, cuda, cuda:N, auto (default), or a list such as cpu,cuda to compare")
     compare.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
     compare.add_argument("--rerun", action="store_true", help="run every trial again, even those in the store")
+    compare.add_argument("--jobs", "-j", type=_count, default=1, help="trials in parallel (worker processes)")
+    compare.add_argument("--executor", choices=["inline", "process", "dask"],
+                         help="inline (one job), process (a local pool; the default for --jobs > 1) or dask "
+                              "(a LocalCluster of --jobs workers)")
+    compare.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786")
+    compare.add_argument("--trial-timeout", type=_positive, metavar="SECONDS",
+                         help="kill a trial that runs longer (it runs in its own process) and record TIMEOUT")
+    compare.add_argument("--retries", type=_count0, default=2,
+                         help="times a trial whose worker process died is run again before it is CRASHED (default 2)")
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     compare.add_argument("--format", choices=["table", "json", "csv", "markdown"], default="table",
                          help="table (rich, default) or a machine-readable summary on stdout")
@@ -160,15 +187,24 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
             label = f"{result.spec.problem_label} · {result.spec.optimizer_label}"
             progress.update(task, advance=1, description=label[:40])
 
+        from optbench.runners.executors import make_executor
+
+        executor = make_executor(jobs=args.jobs, kind=args.executor, scheduler=args.scheduler,
+                                 trial_timeout=args.trial_timeout, retries=args.retries,
+                                 plugins=list(args.plugin or []))
         try:
             with progress:
-                run_campaign(specs, store, rerun=args.rerun, on_result=advance)
+                run_campaign(specs, store, executor=executor, rerun=args.rerun, on_result=advance)
         except KeyboardInterrupt:
             done = len(store.done_keys(s.key for s in specs))
             err.print(f"interrupted: {done} of {len(specs)} trials are stored in {args.store}; "
                       "run the same command again to resume")
             return 130
         results = store.results(s.key for s in specs)
+        elsewhere = store.running_elsewhere(s.key for s in specs)
+    if elsewhere:
+        err.print(f"{elsewhere} trials are being run by another optbench process on this store; "
+                  "rerun the command when it is done to see them")
     if args.format == "table":
         print_comparison(out, results)
     else:

@@ -127,12 +127,18 @@ def problem(
     return wrap
 
 
+_loaded: set[str] = set()
+
+
 def load_plugin(spec: str) -> None:
     """Import a plugin given as a path to a ``.py`` file or as a dotted module name."""
     spec = spec.strip()
     if not spec:
         return
     path = Path(spec)
+    identity = str(path.resolve()) if spec.endswith(".py") or path.exists() else spec
+    if identity in _loaded:  # loading the same plugin again (a worker, a second --plugin) is a no-op
+        return
     _loading.append(f"plugin {spec}")
     try:
         if spec.endswith(".py") or path.exists():
@@ -154,6 +160,7 @@ def load_plugin(spec: str) -> None:
         raise ConfigError(f"plugin {spec} failed to import: {type(exc).__name__}: {last}") from None
     finally:
         _loading.pop()
+    _loaded.add(identity)
 
 
 def load_plugins(specs: list[str] | None = None) -> None:

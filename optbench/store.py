@@ -5,13 +5,20 @@ Contract:
 * WAL journal; every write is one short ``BEGIN IMMEDIATE`` transaction.
 * ``save`` is idempotent on the trial key (a result delivered twice is one row).
 * Specs and results are JSON (non-finite floats round-trip as ``NaN``/``Infinity``); no pickle.
-* The schema version lives in ``PRAGMA user_version``; a store from a newer schema is refused.
+* The schema version lives in ``PRAGMA user_version``; a store from a newer schema is refused,
+  an older one is migrated in place.
 * Reopening the same file resumes: :meth:`Store.done_keys` tells what need not run again.
+* Coordinators *claim* the trials they are about to run (state RUNNING, owner ``host:pid``) in
+  one transaction, so two campaigns on one store never run the same trial; a claim whose owner
+  process is gone (killed, crashed) is stale and claimed again. The coordinator is the only
+  writer of its trials; workers return results to it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +27,7 @@ from pathlib import Path
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DONE_STATES = (TrialState.COMPLETE.value, TrialState.SKIPPED.value)
 
 _SCHEMA = """
@@ -34,7 +41,8 @@ CREATE TABLE IF NOT EXISTS trials (
     state TEXT NOT NULL,
     spec TEXT NOT NULL,
     result TEXT,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    owner TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,6 +77,8 @@ class Store:
             )
         if version < SCHEMA_VERSION:
             with self._write():
+                if version == 1:  # v1 -> v2: claims (the owner of a RUNNING trial)
+                    self._db.execute("ALTER TABLE trials ADD COLUMN owner TEXT")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -111,9 +121,9 @@ class Store:
         with self._write():
             self._db.execute(
                 "INSERT INTO trials (key, problem, optimizer, seed, instance, device, state, spec, result,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
                 " ON CONFLICT(key) DO UPDATE SET state = excluded.state, result = excluded.result,"
-                " updated_at = excluded.updated_at",
+                " updated_at = excluded.updated_at, owner = NULL",
                 row,
             )
 
@@ -130,6 +140,66 @@ class Store:
             )
             done.update(r[0] for r in rows)
         return done
+
+    # ------------------------------------------------------------------ claims
+    def claim(self, specs: Sequence[TrialSpec], *, rerun: bool = False, owner: str | None = None) -> list[TrialSpec]:
+        """Mark the trials this process will run as RUNNING, in one transaction, and return them.
+
+        Skipped: trials finished for good (unless ``rerun``) and trials another live process has
+        claimed. Claims of dead processes (a killed campaign) are taken over.
+        """
+        me = owner or current_owner()
+        now = time.time()
+        claimed: list[TrialSpec] = []
+        with self._write():
+            rows = {}
+            keys = [s.key for s in specs]
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows.update((r[0], (r[1], r[2])) for r in self._db.execute(
+                    f"SELECT key, state, owner FROM trials WHERE key IN ({marks})", chunk))
+            for spec in dict.fromkeys(specs):
+                state, holder = rows.get(spec.key, (None, None))
+                if state in DONE_STATES and not rerun:
+                    continue
+                if state == TrialState.RUNNING.value and holder not in (None, me) and owner_alive(holder):
+                    continue
+                self._db.execute(
+                    "INSERT INTO trials (key, problem, optimizer, seed, instance, device, state, spec, result,"
+                    " updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET state = excluded.state, owner = excluded.owner,"
+                    " updated_at = excluded.updated_at",
+                    (spec.key, spec.problem_label, spec.optimizer_label, spec.seed, spec.instance, spec.device,
+                     TrialState.RUNNING.value, json.dumps(spec.to_json(), sort_keys=True), now, me),
+                )
+                claimed.append(spec)
+        return claimed
+
+    def release(self, keys: Iterable[str], *, owner: str | None = None) -> None:
+        """Give back claims that did not finish (Ctrl-C): back to the last result, or gone."""
+        me = owner or current_owner()
+        with self._write():
+            for key in keys:
+                row = self._db.execute("SELECT result FROM trials WHERE key = ? AND state = ? AND owner = ?",
+                                       (key, TrialState.RUNNING.value, me)).fetchone()
+                if row is None:
+                    continue
+                if row[0] is None:
+                    self._db.execute("DELETE FROM trials WHERE key = ?", (key,))
+                else:
+                    previous = json.loads(row[0])["state"]
+                    self._db.execute("UPDATE trials SET state = ?, owner = NULL WHERE key = ?", (previous, key))
+
+    def running_elsewhere(self, keys: Iterable[str]) -> int:
+        """How many of ``keys`` another live process is running now."""
+        me = current_owner()
+        count = 0
+        for key in keys:
+            row = self._db.execute("SELECT owner FROM trials WHERE key = ? AND state = ?",
+                                   (key, TrialState.RUNNING.value)).fetchone()
+            count += row is not None and row[0] != me and owner_alive(row[0])
+        return count
 
     def pending(self, specs: Sequence[TrialSpec], *, rerun: bool = False) -> list[TrialSpec]:
         """The specs that still have to run (all of them with ``rerun``)."""
@@ -184,3 +254,24 @@ class Store:
     def run_keys(self, run_id: int | None = None) -> list[str]:
         """Trial keys of a run (the latest when ``run_id`` is ``None``)."""
         return self.run(run_id)[1]
+
+
+def current_owner() -> str:
+    """``host:pid`` of this process: who holds a claim."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Whether the process holding a claim still runs (claims from other hosts count as alive)."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True

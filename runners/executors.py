@@ -1,15 +1,31 @@
 """Executors run trials and yield results as each one finishes.
 
-Only the inline executor lives here for now; a process pool and Dask implement the same
-:class:`Executor` protocol, so the campaign loop does not change with them.
+* :class:`InlineExecutor`: one after the other in this process (the default for one job).
+* :class:`ProcessExecutor`: ``jobs`` long-lived worker processes (spawned, so CUDA and torch's
+  threads start clean). A trial past ``trial_timeout`` has its worker killed and is recorded as
+  TIMEOUT; a worker that dies (segfault, ``os._exit``, out of memory) fails only its trial, which
+  is retried up to ``retries`` times and then recorded as CRASHED; the worker is replaced and the
+  other trials go on.
+* :class:`optbench.runners.dask_executor.DaskExecutor`: the same over a Dask cluster.
+
+Process-based executors always run :func:`optbench.runners.trial.run_trial`; specs and results
+cross process boundaries as JSON.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
+import json
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import Any, Protocol
 
-from optbench.api import TrialResult, TrialSpec
+from optbench.api import TrialResult, TrialSpec, TrialState
+from optbench.runners.worker import decode, lost, serve
 
 TrialFunction = Callable[[TrialSpec], TrialResult]
 
@@ -31,3 +47,123 @@ class InlineExecutor:
 
     def close(self) -> None:
         return None
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Any
+    spec: TrialSpec | None = None
+    attempt: int = 0
+    started: float = 0.0
+
+
+def threads_per_job(jobs: int) -> int:
+    """torch threads for each of ``jobs`` workers, so together they do not oversubscribe the CPU."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+class ProcessExecutor:
+    """``jobs`` worker processes with per-trial timeouts and crash retries."""
+
+    def __init__(self, jobs: int, *, trial_timeout: float | None = None, retries: int = 2,
+                 plugins: Sequence[str] = ()) -> None:
+        self.jobs = max(1, jobs)
+        self.trial_timeout = trial_timeout
+        self.retries = retries
+        self.plugins = tuple(plugins)
+        self._context = multiprocessing.get_context("spawn")
+        self._slots: list[_Slot] = []
+
+    def _start(self) -> _Slot:
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=serve, args=(child, self.plugins, threads_per_job(self.jobs)),
+                                        daemon=True, name="optbench-worker")
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def _replace(self, slot: _Slot) -> _Slot:
+        if slot.process.is_alive():
+            slot.process.kill()
+        slot.process.join(5)
+        slot.conn.close()
+        fresh = self._start()
+        self._slots[self._slots.index(slot)] = fresh
+        return fresh
+
+    def map(self, fn: TrialFunction, specs: Iterable[TrialSpec]) -> Iterator[TrialResult]:
+        queue: deque[tuple[TrialSpec, int]] = deque((s, 1) for s in specs)
+        while queue or any(s.spec is not None for s in self._slots):
+            while queue and (len(self._slots) < self.jobs or any(s.spec is None for s in self._slots)):
+                idle = next((s for s in self._slots if s.spec is None), None) or self._append()
+                spec, attempt = queue.popleft()
+                idle.spec, idle.attempt, idle.started = spec, attempt, time.monotonic()
+                idle.conn.send_bytes(json_of(spec))
+            busy = [s for s in self._slots if s.spec is not None]
+            ready = set(wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=self._wait(busy)))
+            now = time.monotonic()
+            for slot in busy:
+                spec = slot.spec
+                assert spec is not None
+                if slot.conn in ready or (slot.process.sentinel in ready and slot.conn.poll()):
+                    try:
+                        data = slot.conn.recv_bytes()
+                    except (EOFError, OSError):
+                        data = None
+                    if data is not None:
+                        slot.spec = None
+                        yield decode(data)
+                        continue
+                if slot.process.sentinel in ready or not slot.process.is_alive():
+                    code = slot.process.exitcode
+                    self._replace(slot)
+                    if slot.attempt <= self.retries:
+                        queue.appendleft((spec, slot.attempt + 1))
+                    else:
+                        yield lost(spec, TrialState.CRASHED,
+                                   f"worker process died (exit code {code}) on each of {slot.attempt} attempts")
+                elif self.trial_timeout is not None and now - slot.started > self.trial_timeout:
+                    self._replace(slot)
+                    yield lost(spec, TrialState.TIMEOUT, f"killed after the trial timeout of {self.trial_timeout:g} s")
+
+    def _append(self) -> _Slot:
+        slot = self._start()
+        self._slots.append(slot)
+        return slot
+
+    def _wait(self, busy: list[_Slot]) -> float | None:
+        if self.trial_timeout is None or not busy:
+            return None
+        deadline = min(s.started for s in busy) + self.trial_timeout
+        return max(0.0, deadline - time.monotonic()) + 0.01
+
+    def close(self) -> None:
+        for slot in self._slots:
+            slot.conn.close()  # the worker's recv sees EOF and returns
+        for slot in self._slots:
+            slot.process.join(2)
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(2)
+        self._slots.clear()
+
+
+def json_of(spec: TrialSpec) -> bytes:
+    return json.dumps(spec.to_json()).encode()
+
+
+def make_executor(*, jobs: int = 1, kind: str | None = None, scheduler: str | None = None,
+                  trial_timeout: float | None = None, retries: int = 2, plugins: Sequence[str] = ()) -> Executor:
+    """The executor a command line asks for: inline by default, processes for ``jobs > 1`` or a
+    timeout (a trial can only be killed in its own process), Dask for ``kind="dask"`` or a scheduler."""
+    if scheduler or kind == "dask":
+        from optbench.runners.dask_executor import DaskExecutor
+
+        return DaskExecutor(scheduler=scheduler, workers=jobs, trial_timeout=trial_timeout, retries=retries,
+                            plugins=plugins)
+    if kind == "inline" or (kind is None and jobs == 1 and trial_timeout is None):
+        return InlineExecutor()
+    return ProcessExecutor(jobs, trial_timeout=trial_timeout, retries=retries, plugins=plugins)
+
+

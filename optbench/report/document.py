@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from optbench.api import TrialResult, TrialState
+from optbench.api import TrialResult
 from optbench.report.export import cell_rows, to_csv, to_json
 from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds
 from optbench.stats import Cell, best_per_problem, summarize
@@ -177,7 +177,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
 
     for figure in figures:
         _inside(root, f"plots/{figure.name}").write_bytes(figure.png)
-    failed = [r for r in results if r.state in (TrialState.FAILED, TrialState.TIMEOUT)]
+    failed = [r for r in results if r.state.is_failure]
     fail_rows = [(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), str(r.state),
                   ((r.reason or "").strip().splitlines() or [""])[-1][:160]) for r in failed]
     sources = sorted({s for r in results for s in (r.problem_source, r.optimizer_source) if s})

@@ -9,6 +9,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from optbench.api import TrialState
 from optbench.stats import Cell
 
 COLUMNS = (
@@ -36,7 +37,8 @@ def cell_rows(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[
         row = {
             "problem": c.problem, "problem_id": c.problem_id, "optimizer": c.optimizer, "device": c.device,
             "trials": sum(c.states.values()), "with_result": c.with_result,
-            "failed": c.states.get("failed", 0) + c.states.get("timeout", 0), "skipped": c.states.get("skipped", 0),
+            "failed": sum(n for st, n in c.states.items() if TrialState(st).is_failure),
+            "skipped": c.states.get("skipped", 0),
             "optimal_value": c.optimal_value, "target": c.target,
             "score": "gap" if c.gap is not None else "value",
             "median": score.median if score else None, "q1": score.q1 if score else None,

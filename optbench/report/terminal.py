@@ -177,7 +177,7 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[s
         median = Text(fmt_number(score.median if score else None), style=style)
         if score is not None and score.nonfinite:
             median.append(f" ⚠{score.nonfinite}", style="yellow")
-        failed = cell.states.get(str(TrialState.FAILED), 0) + cell.states.get(str(TrialState.TIMEOUT), 0)
+        failed = sum(n for state, n in cell.states.items() if TrialState(state).is_failure)
         if failed:
             median.append(f" ({failed} failed)", style="red")
         row.append(median)
@@ -238,7 +238,7 @@ def comparison(results: Sequence[TrialResult]) -> Group:
 
 def failures(results: Sequence[TrialResult]) -> Table | None:
     """The failed trials with the last line of their error, or ``None`` when none failed."""
-    failed = [r for r in results if r.state in (TrialState.FAILED, TrialState.TIMEOUT)]
+    failed = [r for r in results if r.state.is_failure]
     if not failed:
         return None
     table = Table(title="failed trials", title_justify="left", title_style="bold red")

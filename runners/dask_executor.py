@@ -1,0 +1,92 @@
+"""Trials on a Dask cluster: an existing scheduler (``--scheduler tcp://host:port``) or a LocalCluster.
+
+Install with ``pip install optbench[dask]``. Each trial is one task whose input and output are
+JSON strings. A worker that dies while running a trial makes the scheduler run it again elsewhere,
+at most ``retries`` more times (Dask's ``distributed.scheduler.allowed-failures``); after that the
+trial is recorded as CRASHED and the others go on. With a trial timeout a task runs its trial in a
+child process (``python -m optbench.runners.worker``) that is killed at the deadline: TIMEOUT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+
+from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
+from optbench.runners.executors import TrialFunction
+from optbench.runners.worker import decode, encode, lost, prepare, run_encoded
+
+
+def dask_trial(spec_json: str, plugins: Sequence[str], trial_timeout: float | None) -> str:
+    """The task: run one trial on a Dask worker and return its result as JSON."""
+    if trial_timeout is None:
+        prepare(plugins, 1)
+        return run_encoded(spec_json).decode()
+    env = {**os.environ, "OPTBENCH_WORKER_THREADS": "1"}
+    try:
+        done = subprocess.run([sys.executable, "-m", "optbench.runners.worker", *plugins], input=spec_json,
+                              capture_output=True, text=True, timeout=trial_timeout, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        spec = TrialSpec.from_json(json.loads(spec_json))
+        return encode(lost(spec, TrialState.TIMEOUT, f"killed after the trial timeout of {trial_timeout:g} s")).decode()
+    if done.returncode != 0:
+        spec = TrialSpec.from_json(json.loads(spec_json))
+        tail = (done.stderr.strip().splitlines() or [""])[-1]
+        return encode(lost(spec, TrialState.CRASHED, f"trial process exited with {done.returncode}: {tail}")).decode()
+    return done.stdout
+
+
+class DaskExecutor:
+    """Submits every trial to Dask and yields results as they complete."""
+
+    def __init__(self, *, scheduler: str | None = None, workers: int = 2, trial_timeout: float | None = None,
+                 retries: int = 2, plugins: Sequence[str] = ()) -> None:
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("the Dask executor needs dask[distributed]: pip install 'optbench[dask]'") from None
+        self.trial_timeout = trial_timeout
+        self.plugins = tuple(plugins)
+        # a worker holds one trial at a time (trials are long): none waits behind a slow one, and a
+        # worker's death counts against the trial it was running only
+        dask.config.set({"distributed.scheduler.allowed-failures": retries,
+                         "distributed.scheduler.worker-saturation": 1.0})
+        self._cluster = None
+        if scheduler:
+            try:
+                self._client = Client(scheduler, timeout="10s")
+            except OSError as exc:
+                raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+        else:
+            self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=40)
+            self._client = Client(self._cluster)
+
+    def map(self, fn: TrialFunction, specs: Iterable[TrialSpec]) -> Iterator[TrialResult]:
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        batch = uuid.uuid4().hex[:8]
+        futures = {
+            self._client.submit(dask_trial, json.dumps(spec.to_json()), self.plugins, self.trial_timeout,
+                                key=f"optbench-{spec.key}-{batch}", pure=False): spec
+            for spec in specs
+        }
+        for future in as_completed(futures):
+            spec = futures[future]
+            try:
+                yield decode(future.result())
+            except KilledWorker as exc:
+                yield lost(spec, TrialState.CRASHED, f"the worker running it died on every attempt ({exc})")
+            except Exception as exc:  # an error inside the task outside run_trial's own handling
+                yield lost(spec, TrialState.FAILED, f"{type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()

@@ -1,0 +1,75 @@
+"""The worker side of process-based executors: specs in, results out, as JSON bytes (never pickle).
+
+``serve`` is the loop of a long-lived pool worker; ``python -m optbench.runners.worker`` runs one
+trial from stdin to stdout (Dask's hard timeouts run a trial that way, so it can be killed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from optbench.api import TrialResult, TrialSpec, TrialState
+
+_PREPARED: set[tuple[tuple[str, ...], int | None]] = set()
+
+
+def prepare(plugins: Sequence[str], threads: int | None) -> None:
+    """Load the coordinator's plugins and bound torch's threads, once per process."""
+    key = (tuple(plugins), threads)
+    if key in _PREPARED:
+        return
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    if plugins:
+        from optbench.plugins import load_plugins
+
+        load_plugins(list(plugins))
+    _PREPARED.add(key)
+
+
+def encode(result: TrialResult) -> bytes:
+    return json.dumps(result.to_json()).encode()
+
+
+def decode(data: bytes | str) -> TrialResult:
+    return TrialResult.from_json(json.loads(data))
+
+
+def run_encoded(spec_json: str) -> bytes:
+    from optbench.runners.trial import run_trial
+
+    return encode(run_trial(TrialSpec.from_json(json.loads(spec_json))))
+
+
+def serve(conn: Any, plugins: Sequence[str], threads: int | None) -> None:
+    """Run trials sent over ``conn`` until it closes."""
+    prepare(plugins, threads)
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        conn.send_bytes(run_encoded(data.decode()))
+
+
+def lost(spec: TrialSpec, state: TrialState, reason: str) -> TrialResult:
+    """The result of a trial whose process was killed or died: no values, the reason."""
+    return TrialResult(spec=spec, state=state, reason=reason)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    threads = int(os.environ.get("OPTBENCH_WORKER_THREADS", "0")) or None
+    prepare(args, threads)
+    sys.stdout.buffer.write(run_encoded(sys.stdin.read()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
