@@ -18,6 +18,7 @@ from optbench.api import ConfigError
 
 DEFAULT_STORE = "reports/optbench.sqlite"
 DEFAULT_SUITE = "quick"
+DEFAULT_CHECK_STORE = "reports/check.sqlite"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +69,13 @@ def _count(text: str) -> int:
 
 def _count0(text: str) -> int:
     return _integer(text, 0)
+
+
+def _probability(text: str) -> float:
+    value = _positive(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +129,33 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--out", metavar="DIR", help="report directory (default: reports/run-<id>)")
     report.add_argument("--format", choices=["html", "json", "csv", "markdown"], default="html",
                         help="html (report files, default) or a summary on stdout")
+
+    baseline = commands.add_parser("baseline", help="save a stored run as a regression baseline (JSON)")
+    baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True)
+    save = baseline_commands.add_parser("save", help="write the baseline file of a stored run")
+    save.add_argument("run", nargs="?", type=int, help="run id (default: the latest)")
+    save.add_argument("-o", "--out", required=True, metavar="FILE", help="baseline file to write")
+    save.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
+
+    gate = commands.add_parser(
+        "check", parents=[common], help="compare a rerun (or a stored run) with a baseline; exit 1 on regression",
+        description="Rerun the baseline's trials (or read --run from the store) and report every cell as "
+                    "better / same / worse in quality and speed. Exit 1 on any regression, 0 otherwise.")
+    gate.add_argument("--baseline", required=True, metavar="FILE", help="baseline file from `optbench baseline save`")
+    gate.add_argument("--run", type=int, help="compare this stored run instead of rerunning")
+    gate.add_argument("--store", default=DEFAULT_CHECK_STORE,
+                      help=f"SQLite file for the rerun, or holding --run (default: {DEFAULT_CHECK_STORE})")
+    gate.add_argument("--seeds", type=_seeds, help="rerun with these seeds (default: the baseline's)")
+    gate.add_argument("--jobs", "-j", type=_count, default=1, help="trials in parallel")
+    gate.add_argument("--alpha", type=_probability, default=0.05, help="significance level after Holm (0.05)")
+    gate.add_argument("--min-effect", type=_positive, default=0.1,
+                      help="smallest relative worsening of the median gap that counts (0.1 = 10%%)")
+    gate.add_argument("--tolerance", type=_positive, default=0.1,
+                      help="time ratio above 1 + this counts as slower, when its whole 95%% CI is (0.1)")
+    gate.add_argument("--normalize", action="store_true",
+                      help="compare timings across machines through a calibration workload run on both")
+    gate.add_argument("--format", choices=["table", "json"], default="table")
+    gate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     listing = commands.add_parser("list", parents=[common], help="list problems, optimizers or suites")
     listing.add_argument("what", choices=["problems", "optimizers", "suites"])
@@ -301,6 +336,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "baseline":
+            from optbench.checkcli import cmd_baseline_save
+
+            return cmd_baseline_save(args, argv)
+        if args.command == "check":
+            from optbench.checkcli import cmd_check
+
+            return cmd_check(args)
         build_parser().print_help()
         return 0
     except ConfigError as exc:

@@ -1,0 +1,257 @@
+"""Performance regression checks: a saved baseline and a statistically sound comparison against it.
+
+A baseline keeps every trial's raw result (not medians), the machine fingerprint, package versions
+and a calibration time. ``check`` compares a candidate run cell by cell (problem, optimizer, device):
+
+* **quality** — the final gap (or value) per seed: a one-sided Wilcoxon signed-rank test when the
+  seeds pair up, a one-sided Mann–Whitney U test otherwise, Holm-corrected across all cells, *and*
+  a minimum effect (the median worsens by more than ``min_effect`` relative, and by more than the
+  problem's success target); a cell regresses only when both hold;
+* **speed** — the ratio of median optimizer times with a bootstrap 95% interval; slower only when the
+  whole interval lies above ``1 + tolerance``. Timings are compared only on the same machine
+  fingerprint, unless asked to normalize by the calibration workload measured in both runs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from optbench.api import ConfigError, TrialResult
+from optbench.significance import holm
+
+SCHEMA = "optbench.baseline/1"
+PACKAGES = ("optbench", "torch", "numpy", "scipy", "cma", "nevergrad")
+
+
+def fingerprint() -> dict[str, Any]:
+    """What makes timings comparable: CPU model and count, platform, Python, torch, GPU."""
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "system": platform.system(),
+            "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "gpu": gpu}
+
+
+def package_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def calibrate(rounds: int = 7) -> float:
+    """Median seconds of a fixed CPU workload (matmuls and a sort), the yardstick for normalizing."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    A = torch.randn(256, 256, generator=gen, dtype=torch.float64)
+    values = torch.rand(200_000, generator=gen)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        B = A
+        for _ in range(20):
+            B = torch.tanh(B @ A)
+        torch.sort(values)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    created: float
+    command: str
+    fingerprint: dict[str, Any]
+    packages: dict[str, str | None]
+    calibration_seconds: float
+    results: tuple[TrialResult, ...]
+
+
+def save_baseline(results: Sequence[TrialResult], path: str | Path, *, command: str) -> Path:
+    """Write a versioned JSON baseline of ``results`` (every trial, raw) with this machine's fingerprint."""
+    data = {"schema": SCHEMA, "created": time.time(), "command": command, "fingerprint": fingerprint(),
+            "packages": package_versions(), "calibration_seconds": calibrate(),
+            "trials": [_slim(r) for r in results]}
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+    return target
+
+
+def _slim(result: TrialResult) -> dict[str, Any]:
+    data = result.to_json()
+    data["trace"] = []  # the check compares final outcomes and times; traces stay in the store
+    return data
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no baseline at {path}; create one with `optbench baseline save -o {path}`") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path} is not a readable baseline: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise ConfigError(f"{path} is not an optbench baseline of schema {SCHEMA} (found {found!r})")
+    return Baseline(data["created"], data["command"], data["fingerprint"], data["packages"],
+                    float(data["calibration_seconds"]), tuple(TrialResult.from_json(t) for t in data["trials"]))
+
+
+@dataclass(frozen=True)
+class CellCheck:
+    """One (problem, optimizer, device) of the baseline against the candidate."""
+
+    problem: str
+    optimizer: str
+    device: str
+    n_baseline: int
+    n_candidate: int
+    paired: bool
+    baseline_median: float | None
+    candidate_median: float | None
+    p_value: float | None
+    p_holm: float | None
+    quality: str  # worse, better, same, missing, failing
+    speed_ratio: float | None  # candidate / baseline median time (normalized when asked)
+    speed_ci: tuple[float, float] | None
+    speed: str  # slower, faster, same, not comparable
+
+    @property
+    def regressed(self) -> bool:
+        return self.quality in ("worse", "failing", "missing") or self.speed == "slower"
+
+
+def _key(r: TrialResult) -> tuple[str, str, str]:
+    return r.spec.problem_label, r.spec.optimizer_label, r.spec.device
+
+
+def _score(r: TrialResult) -> float:
+    value = r.gap if r.gap is not None else r.final_value
+    return math.inf if value is None or math.isnan(value) else float(value)
+
+
+Seeded = dict[tuple[int, int], TrialResult]  # results by (seed, instance)
+
+
+def _one_sided_p(base: Seeded, cand: Seeded) -> tuple[float, bool]:
+    """p-value that the candidate's scores are larger (worse); paired by (seed, instance) when possible."""
+    from scipy.stats import mannwhitneyu, wilcoxon
+
+    common = sorted(set(base) & set(cand))
+    if len(common) >= 5:
+        diffs = np.array([_score(cand[k]) - _score(base[k]) for k in common])
+        diffs = np.where(np.isnan(diffs), 0.0, diffs)
+        finite = diffs[np.isfinite(diffs)]
+        if np.isinf(diffs).any():  # a seed became non-finite (or recovered): rank it most extreme
+            big = (np.abs(finite).max() if finite.size else 1.0) * 10 + 1
+            diffs = np.where(np.isposinf(diffs), big, np.where(np.isneginf(diffs), -big, diffs))
+        if not np.any(diffs):
+            return 1.0, True
+        return float(wilcoxon(diffs, alternative="greater", zero_method="zsplit").pvalue), True
+    b = np.array([_score(r) for r in base.values()])
+    c = np.array([_score(r) for r in cand.values()])
+    if b.size < 2 or c.size < 2 or np.all(np.concatenate([b, c]) == b[0]):
+        return 1.0, False
+    top = np.concatenate([b, c])
+    top = top[np.isfinite(top)].max(initial=0.0) + 1.0
+    b, c = np.where(np.isinf(b), top, b), np.where(np.isinf(c), top, c)
+    return float(mannwhitneyu(c, b, alternative="greater").pvalue), False
+
+
+def _ratio_ci(base: Sequence[float], cand: Sequence[float], *, seed: int = 0) -> tuple[float, tuple[float, float]]:
+    """Median-time ratio candidate/baseline with a percentile bootstrap 95% interval."""
+    b, c = np.asarray(base, dtype=np.float64), np.asarray(cand, dtype=np.float64)
+    ratio = float(np.median(c) / np.median(b))
+    rng = np.random.default_rng(seed)
+    rb = np.median(b[rng.integers(0, b.size, (2000, b.size))], axis=1)
+    rc = np.median(c[rng.integers(0, c.size, (2000, c.size))], axis=1)
+    low, high = np.quantile(rc / rb, [0.025, 0.975])
+    return ratio, (float(low), float(high))
+
+
+def check(baseline: Baseline, candidate: Sequence[TrialResult], *, alpha: float = 0.05, min_effect: float = 0.1,
+          tolerance: float = 0.1, time_scale: float | None = None) -> list[CellCheck]:
+    """Compare every cell of the baseline with the candidate.
+
+    Args:
+        time_scale: multiply the baseline's times by this before comparing (calibration ratio
+            candidate/baseline); ``None`` means the timings are not comparable.
+    """
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(lambda: [{}, {}])  # type: ignore[arg-type]
+    for side, results in ((0, baseline.results), (1, candidate)):
+        for r in results:
+            groups[_key(r)][side][(r.spec.seed, r.spec.instance)] = r
+    rows: list[dict[str, Any]] = []
+    for (problem, optimizer, device), (base_all, cand_all) in groups.items():
+        base = {k: r for k, r in base_all.items() if r.state.has_result}
+        cand = {k: r for k, r in cand_all.items() if r.state.has_result}
+        if not base_all:
+            continue  # new in the candidate: nothing to regress against
+        row: dict[str, Any] = {"problem": problem, "optimizer": optimizer, "device": device,
+                               "n_baseline": len(base), "n_candidate": len(cand), "paired": False,
+                               "baseline_median": None, "candidate_median": None, "p": None}
+        if not base:
+            row["quality"] = "same"  # skipped or failing in the baseline too: nothing to compare
+        elif not cand_all:
+            row["quality"] = "missing"
+        elif len(cand) < len(base) and sum(r.state.is_failure for r in cand_all.values()) > sum(
+                r.state.is_failure for r in base_all.values()):
+            row["quality"] = "failing"
+        else:
+            b_scores, c_scores = [_score(r) for r in base.values()], [_score(r) for r in cand.values()]
+            row["baseline_median"], row["candidate_median"] = float(np.median(b_scores)), float(np.median(c_scores))
+            row["p"], row["paired"] = _one_sided_p(base, cand)
+            target = next(iter(base.values())).target or 0.0
+            b_med, c_med = row["baseline_median"], row["candidate_median"]
+            row["effect"] = c_med - b_med > max(min_effect * abs(b_med), target) or (
+                math.isinf(c_med) and not math.isinf(b_med))
+            row["improved"] = b_med - c_med > max(min_effect * abs(b_med), target)
+        b_times = [r.seconds for r in base.values()]
+        c_times = [r.seconds for r in cand.values()]
+        row["speed_ratio"] = row["speed_ci"] = None
+        row["speed"] = "not comparable"
+        if time_scale is not None and len(b_times) >= 2 and len(c_times) >= 2 and min(b_times) > 0:
+            ratio, (low, high) = _ratio_ci([t * time_scale for t in b_times], c_times)
+            row["speed_ratio"], row["speed_ci"] = ratio, (low, high)
+            row["speed"] = "slower" if low > 1 + tolerance else "faster" if high < 1 / (1 + tolerance) else "same"
+        rows.append(row)
+    tested = [r for r in rows if r["p"] is not None]
+    for row, adjusted in zip(tested, holm([r["p"] for r in tested]), strict=True):
+        row["p_holm"] = adjusted
+        row["quality"] = ("worse" if adjusted < alpha and row["effect"]
+                          else "better" if row["improved"] else "same")
+    return [CellCheck(r["problem"], r["optimizer"], r["device"], r["n_baseline"], r["n_candidate"], r["paired"],
+                      r["baseline_median"], r["candidate_median"], r["p"], r.get("p_holm"), r["quality"],
+                      r["speed_ratio"], r["speed_ci"], r["speed"]) for r in rows]
+
+
+def comparable_machines(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("cpu", "cores", "machine", "system", "torch", "gpu")
+    return all(a.get(k) == b.get(k) for k in keys)
