@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-all lint bench bench-gpu clean
+.PHONY: install demo test test-all lint gate baseline bench bench-gpu clean
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,20 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest -q -m "not slow and not gpu" $(PYTEST_ARGS)
+	$(MAKE) gate
+
+# The project's own regression gate: rerun the quick suite at the baseline's 8 seeds and compare.
+# Quality always; speed only on the machine the baseline came from, and only a slowdown whose whole
+# 95% interval is beyond 2x fails, because shared machines drift by 30-50% between runs.
+gate: install
+	$(BIN)/optbench check --baseline reports/baseline-quick.json --jobs 2 --tolerance 1.0 \
+		--store $(or $(TMPDIR),/tmp)/optbench-gate.sqlite -q
+
+# Refresh the committed baseline after an intended change in results.
+baseline: install
+	rm -f reports/baseline.sqlite
+	$(BIN)/optbench compare --suite quick --seeds 8 --jobs 2 --store reports/baseline.sqlite -q > /dev/null
+	$(BIN)/optbench baseline save --store reports/baseline.sqlite -o reports/baseline-quick.json
 
 test-all: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -106,16 +106,18 @@ class ProcessExecutor:
             for slot in busy:
                 spec = slot.spec
                 assert spec is not None
+                closed = False
                 if slot.conn in ready or (slot.process.sentinel in ready and slot.conn.poll()):
                     try:
                         data = slot.conn.recv_bytes()
-                    except (EOFError, OSError):
-                        data = None
+                    except (EOFError, OSError):  # the worker's end closed: it is dying or dead
+                        data, closed = None, True
                     if data is not None:
                         slot.spec = None
                         yield decode(data)
                         continue
-                if slot.process.sentinel in ready or not slot.process.is_alive():
+                if closed or slot.process.sentinel in ready or not slot.process.is_alive():
+                    slot.process.join(5)  # reap it: until then its exit code reads as None
                     code = slot.process.exitcode
                     self._replace(slot)
                     if slot.attempt <= self.retries:

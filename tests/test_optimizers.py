@@ -91,8 +91,15 @@ def test_lstsq_matches_numpy(method, cond):
     x, ev = minimize("lstsq", prob, 5, {"method": method})
     A, b = prob.least_squares()
     expected = np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0]
-    tol = 1e-8 if (method != "cholesky" or cond < 1e4) else 1e-1  # plain normal equations lose cond^2
-    assert np.linalg.norm(x.numpy() - expected) <= tol * np.linalg.norm(expected)
+    if method == "cholesky" and cond >= 1e4:
+        # Forced normal equations square cond(A) to ~1e16: x itself is lost along the small singular
+        # directions (which is why `auto` avoids them), but the objective stays near the optimum.
+        def residual(v):
+            return float(np.sum((A.numpy() @ v - b.numpy()) ** 2))
+
+        assert residual(x.numpy()) <= (1 + 1e-2) * residual(expected)
+    else:
+        assert np.linalg.norm(x.numpy() - expected) <= 1e-8 * np.linalg.norm(expected)
     assert ev.evaluations == 1
 
 

@@ -26,5 +26,6 @@ def check_table(cells: Sequence[CellCheck]) -> Table:
             ratio += f" [{c.speed_ci[0]:.2f}, {c.speed_ci[1]:.2f}]"
         device = f"@{c.device}" if c.device != "cpu" else ""
         table.add_row(c.problem, c.optimizer + device, Text(c.quality, style=_STYLE[c.quality]), medians,
-                      "–" if c.p_holm is None else f"{c.p_holm:.3g}", Text(c.speed, style=_STYLE[c.speed]), ratio)
+                      "–" if c.p_holm is None else f"{c.p_holm:.3g}",
+                      Text("–" if c.speed == "not comparable" else c.speed, style=_STYLE[c.speed]), ratio)
     return table
