@@ -79,7 +79,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 f"{_machine(here)}; quality is checked (pass --normalize to compare timings through a calibration "
                 "workload)")
     cells = check(baseline, candidate, alpha=args.alpha, min_effect=args.min_effect, tolerance=args.tolerance,
-                  time_scale=scale)
+                  time_scale=scale, min_time=args.min_time)
     if args.format == "json":
         sys.stdout.write(json.dumps({"format": "optbench.check/1", "cells": [asdict(c) for c in cells],
                                      "note": note}, indent=2, default=str) + "\n")

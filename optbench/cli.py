@@ -36,10 +36,10 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected a count like 5 or a list like 0,3,7, got {text!r}") from None
     if len(values) == 1 and "," not in text:
         if values[0] < 1:
-            raise argparse.ArgumentTypeError(f"the number of seeds must be >= 1, got {values[0]}")
+            raise argparse.ArgumentTypeError(f"expected a count >= 1 or a list of integers >= 0, got {values[0]}")
         return list(range(values[0]))
     if not values or any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"seeds must be integers >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected integers >= 0 in the list, got {text!r}")
     return values
 
 
@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="smallest relative worsening of the median gap that counts (0.1 = 10%%)")
     gate.add_argument("--tolerance", type=_positive, default=0.1,
                       help="time ratio above 1 + this counts as slower, when its whole 95%% CI is (0.1)")
+    gate.add_argument("--min-time", type=_positive, default=0.01, metavar="SECONDS",
+                      help="judge speed only where a median time reaches this (0.01 s; below, noise dominates)")
     gate.add_argument("--normalize", action="store_true",
                       help="compare timings across machines through a calibration workload run on both")
     gate.add_argument("--format", choices=["table", "json"], default="table")

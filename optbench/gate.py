@@ -144,7 +144,7 @@ class CellCheck:
     quality: str  # worse, better, same, missing, failing
     speed_ratio: float | None  # candidate / baseline median time (normalized when asked)
     speed_ci: tuple[float, float] | None
-    speed: str  # slower, faster, same, not comparable
+    speed: str  # slower, faster, same, too fast (both medians under min_time), not comparable
 
     @property
     def regressed(self) -> bool:
@@ -200,12 +200,14 @@ def _ratio_ci(base: Sequence[float], cand: Sequence[float], *, seed: int = 0) ->
 
 
 def check(baseline: Baseline, candidate: Sequence[TrialResult], *, alpha: float = 0.05, min_effect: float = 0.1,
-          tolerance: float = 0.1, time_scale: float | None = None) -> list[CellCheck]:
+          tolerance: float = 0.1, time_scale: float | None = None, min_time: float = 0.01) -> list[CellCheck]:
     """Compare every cell of the baseline with the candidate.
 
     Args:
         time_scale: multiply the baseline's times by this before comparing (calibration ratio
             candidate/baseline); ``None`` means the timings are not comparable.
+        min_time: cells whose median times are both below this many seconds are "too fast" to
+            judge: at a millisecond, scheduling noise on a shared machine exceeds any tolerance.
     """
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(lambda: [{}, {}])  # type: ignore[arg-type]
     for side, results in ((0, baseline.results), (1, candidate)):
@@ -241,9 +243,14 @@ def check(baseline: Baseline, candidate: Sequence[TrialResult], *, alpha: float 
         row["speed_ratio"] = row["speed_ci"] = None
         row["speed"] = "not comparable"
         if time_scale is not None and len(b_times) >= 2 and len(c_times) >= 2 and min(b_times) > 0:
-            ratio, (low, high) = _ratio_ci([t * time_scale for t in b_times], c_times)
+            scaled = [t * time_scale for t in b_times]
+            ratio, (low, high) = _ratio_ci(scaled, c_times)
             row["speed_ratio"], row["speed_ci"] = ratio, (low, high)
-            row["speed"] = "slower" if low > 1 + tolerance else "faster" if high < 1 / (1 + tolerance) else "same"
+            if max(np.median(scaled), np.median(c_times)) < min_time:
+                row["speed"] = "too fast"
+            else:
+                row["speed"] = ("slower" if low > 1 + tolerance else "faster" if high < 1 / (1 + tolerance)
+                                else "same")
         rows.append(row)
     tested = [r for r in rows if r["p"] is not None]
     for row, adjusted in zip(tested, holm([r["p"] for r in tested]), strict=True):

@@ -70,6 +70,7 @@ def test_sleeping_per_step_is_a_speed_regression(baseline, tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     slow = cells(result)[("sphere(dim=5)", "degradable")]
     assert slow["speed"] == "slower" and slow["speed_ratio"] > 2 and slow["quality"] == "same"
+    assert cells(result)[("sphere(dim=5)", "random")]["speed"] == "too fast"  # sub-millisecond: noise, not judged
 
 
 def test_another_machine_skips_speed_with_a_clear_message_unless_normalized(baseline, tmp_path):

@@ -11,7 +11,7 @@ from optbench.gate import CellCheck
 from optbench.report.terminal import fmt_number
 
 _STYLE = {"worse": "bold red", "failing": "bold red", "missing": "bold red", "slower": "bold red",
-          "better": "green", "faster": "green", "same": "", "not comparable": "dim"}
+          "better": "green", "faster": "green", "same": "", "too fast": "dim", "not comparable": "dim"}
 
 
 def check_table(cells: Sequence[CellCheck]) -> Table:
