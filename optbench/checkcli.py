@@ -42,6 +42,7 @@ def _rerun_specs(results: Sequence[TrialResult], seeds: Sequence[int] | None) ->
 
 def _candidate(args: argparse.Namespace, baseline_results: Sequence[TrialResult]) -> list[TrialResult]:
     from optbench.campaign import run_campaign
+    from optbench.plugins import plugin_specs
     from optbench.runners.executors import make_executor
     from optbench.store import Store
 
@@ -53,7 +54,7 @@ def _candidate(args: argparse.Namespace, baseline_results: Sequence[TrialResult]
     specs = _rerun_specs(baseline_results, args.seeds)
     with Store(args.store) as store:
         store.add_run("optbench check (rerun)", specs)
-        executor = make_executor(jobs=args.jobs, plugins=list(args.plugin or []))
+        executor = make_executor(jobs=args.jobs, plugins=plugin_specs(args.plugin))
         run_campaign(specs, store, executor=executor, rerun=True)  # a fresh measurement, never the stored one
         return store.results(s.key for s in specs)
 

@@ -224,11 +224,12 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
             label = f"{result.spec.problem_label} · {result.spec.optimizer_label}"
             progress.update(task, advance=1, description=label[:40])
 
+        from optbench.plugins import plugin_specs
         from optbench.runners.executors import make_executor
 
         executor = make_executor(jobs=args.jobs, kind=args.executor, scheduler=args.scheduler,
                                  trial_timeout=args.trial_timeout, retries=args.retries,
-                                 plugins=list(args.plugin or []))
+                                 plugins=plugin_specs(args.plugin))
         try:
             with progress:
                 run_campaign(specs, store, executor=executor, rerun=args.rerun, on_result=advance)

@@ -163,8 +163,13 @@ def load_plugin(spec: str) -> None:
     _loaded.add(identity)
 
 
+def plugin_specs(specs: list[str] | None = None) -> list[str]:
+    """Those in ``OPTBENCH_PLUGINS``, then the ``--plugin`` values: what workers must load too."""
+    from_env = [s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(",") if s.strip()]
+    return [*from_env, *(specs or [])]
+
+
 def load_plugins(specs: list[str] | None = None) -> None:
     """Load ``--plugin`` values and those in ``OPTBENCH_PLUGINS``."""
-    from_env = [s for s in os.environ.get(PLUGINS_ENV, "").split(",") if s.strip()]
-    for spec in [*from_env, *(specs or [])]:
+    for spec in plugin_specs(specs):
         load_plugin(spec)

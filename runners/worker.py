@@ -26,10 +26,11 @@ def prepare(plugins: Sequence[str], threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
-    if plugins:
-        from optbench.plugins import load_plugins
+    if plugins:  # the coordinator's full list (environment included): a remote worker has no such environment
+        from optbench.plugins import load_plugin
 
-        load_plugins(list(plugins))
+        for spec in plugins:
+            load_plugin(spec)
     _PREPARED.add(key)
 
 

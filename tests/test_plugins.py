@@ -93,6 +93,14 @@ def test_plugin_file_registers_a_function_problem_and_an_optimizer(tmp_path):
     assert "local_abs" in from_env.stdout
 
 
+def test_a_plugin_from_the_environment_reaches_pool_workers(tmp_path):
+    run = optbench("compare", "--problems", "local_abs", "--optimizers", "local_grid,random", "--seeds", "2",
+                   "--budget", "200", "--device", "cpu", "--jobs", "2", "--store", str(tmp_path / "p.sqlite"), "-q",
+                   OPTBENCH_PLUGINS=str(DATA / "local_plugin.py"))
+    assert run.returncode == 0, run.stderr
+    assert "4 complete" in run.stderr, run.stderr
+
+
 def test_broken_plugin_file_is_one_line_and_exit_2():
     result = optbench("list", "problems", "--plugin", str(DATA / "broken_plugin.py"))
     assert result.returncode == 2
