@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import math
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from optbench.api import Budget, TracePoint, TrialResult, TrialSpec, TrialState
 from optbench.report.document import _inside, safe_name
 
 OPTBENCH = [sys.executable, "-m", "optbench.cli"]
@@ -103,3 +107,179 @@ def test_file_names_from_problem_names_cannot_escape_the_report_directory(tmp_pa
     assert _inside(tmp_path, name).parent == tmp_path.resolve()
     with pytest.raises(ValueError, match="outside"):
         _inside(tmp_path, "../escape.png")
+
+
+# --- readability of the figures and tables (issue 5: looked at in headless Chromium and as PNGs) ---
+
+
+def _trial(optimizer: str, seed: int, trace: list[tuple[float, float, float]], *, device: str = "cpu",
+           state: TrialState = TrialState.COMPLETE, reason: str | None = None, target: float = 1e-6,
+           params: tuple = ()) -> TrialResult:
+    spec = TrialSpec(problem="sphere", optimizer=optimizer, optimizer_params=params, seed=seed,
+                     budget=Budget(evaluations=1000), device=device)
+    points = tuple(TracePoint(evaluations=e, seconds=s, best=b) for e, s, b in trace)
+    if not state.has_result:
+        return TrialResult(spec=spec, state=state, reason=reason, optimal_value=0.0, target=target)
+    hit = next((p for p in points if p.best <= target), None)
+    return TrialResult(spec=spec, state=state, final_value=points[-1].best, optimal_value=0.0, target=target,
+                       evaluations=points[-1].evaluations, seconds=points[-1].seconds, trace=points,
+                       hit_evaluations=hit and hit.evaluations, hit_seconds=hit and hit.seconds)
+
+
+def _descending(seed: int, start: float, end: float, *, seconds: float = 0.5) -> list[tuple[float, float, float]]:
+    evals = np.unique(np.round(np.logspace(0, 3, 30)))
+    gaps = np.logspace(math.log10(start), math.log10(end), evals.size) * (1 + 0.1 * seed)
+    return [(float(e), seconds * float(e) / 1000, float(g)) for e, g in zip(evals, gaps, strict=True)]
+
+
+def _lines(ax, label: str):
+    return [line for line in ax.get_lines() if line.get_label() == label]
+
+
+def test_convergence_curves_end_where_runs_end_and_a_closed_form_does_not_squash_the_rest():
+    from optbench.profiles import group_runs
+    from optbench.report import plots
+
+    closed = [_trial("lstsq", s, [(1.0, 1e-4, s * 1e-18 - 1e-18)]) for s in range(3)]  # 0, ±1e-18: rounding
+    iterative = [_trial("adam", s, _descending(s, 100.0, 1e-7)) for s in range(3)]
+    fig = plots.convergence_figure(group_runs(closed + iterative), "sphere")
+    by_evals, by_seconds = fig.axes[:2]
+    assert max(_lines(by_evals, "lstsq")[0].get_xdata()) <= 1.0  # one evaluation: a point, not a line to 1000
+    assert max(_lines(by_seconds, "lstsq")[0].get_xdata()) <= 1e-4
+    assert max(_lines(by_evals, "adam")[0].get_xdata()) == 1000
+    assert by_evals.get_yscale() == "log" and by_evals.get_ylim()[0] >= 1e-9  # 1e-18 and -1e-18 drawn at 1e-8
+    assert any(line.get_label().startswith("success target") for line in by_evals.get_lines())
+    plots._pyplot().close(fig)
+
+    stuck = [_trial("ga", s, _descending(s, 100.0, 10.0)) for s in range(3)]  # never near the target 1e-6
+    fig = plots.convergence_figure(group_runs(stuck), "sphere")
+    ax = fig.axes[0]
+    assert not any(line.get_label().startswith("success target") for line in ax.get_lines())
+    assert ax.get_ylim()[0] > 1  # the curves fill the panel instead of a sliver above 1e-6
+    assert "not drawn" in ax.get_title(loc="left")
+    plots._pyplot().close(fig)
+
+
+def test_several_devices_get_one_labelled_curve_each():
+    from optbench.profiles import group_runs
+    from optbench.report import plots
+
+    results = [_trial("adam", s, _descending(s, 10.0, 1.0), device=d) for s in range(2) for d in ("cpu", "cuda")]
+    fig = plots.convergence_figure(group_runs(results), "sphere")
+    labels = {line.get_label() for line in fig.axes[0].get_lines()}
+    assert {"adam@cpu", "adam@cuda"} <= labels
+    plots._pyplot().close(fig)
+
+
+@pytest.mark.parametrize(("values", "scale"), [
+    ([0, 0, 1, 3, 8], "linear"),  # solved discrete problem: symlog labelled only 0 and 1
+    ([0, 1e-6, 1e-2, 30], "symlog"),
+    ([6.0, 30.0], "linear"),
+    ([1e-3, 10.0], "log"),
+    ([0.0, 0.0], "linear"),
+])
+def test_y_scale_labels_what_is_there(values, scale):
+    from optbench.report import plots
+
+    plt = plots._pyplot()
+    fig, ax = plt.subplots()
+    ax.plot(range(len(values)), values)
+    assert plots._y_scale(ax, np.asarray(values, dtype=float)) == scale
+    assert ax.get_yscale() == scale
+    if scale == "linear" and min(values) == 0:
+        low, high = ax.get_ylim()
+        top = max(values) or 1.0  # all zero: still a scale above the zero line
+        assert -0.1 * top < low < 0 < top <= high  # no empty negative half
+    plt.close(fig)
+
+
+def test_log_tick_labels_are_short_numbers_that_do_not_collide():
+    from optbench.report import plots
+
+    plt = plots._pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    ax.plot([0.013, 0.25], [1e-8, 100])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plots._tidy_log_axes(ax)
+    fig.canvas.draw()
+    x_labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True) if t.get_text()]
+    assert "0.1" in x_labels and "0.02" in x_labels and not any("times" in t for t in x_labels)
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True)
+                    if t.get_text() and ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1]),
+                   key=lambda b: b.x0)
+    assert all(a.x1 <= b.x0 for a, b in itertools.pairwise(boxes))  # no two labels overlap
+    y_labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert "100" in y_labels and any("10^{-8}" in t for t in y_labels)
+    plt.close(fig)
+
+
+def test_seed_spread_floors_closed_forms_and_colors_each_optimizer_as_everywhere_else():
+    from matplotlib.colors import to_hex
+
+    from optbench.report import plots
+    from optbench.stats import summarize
+
+    results = ([_trial("lstsq", s, [(1.0, 1e-4, 1e-18 * (-1) ** s)]) for s in range(4)]
+               + [_trial("adam", s, _descending(s, 100.0, 0.01)) for s in range(4)]
+               + [_trial("ga", s, _descending(s, 100.0, 1.0)) for s in range(4)])
+    cells = summarize(results)
+    style = plots.styles(["ga", "adam", "lstsq"])
+    fig = plots.seed_spread_figure(cells, "sphere", style)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] >= 1e-9  # not a symlog axis down to -1e-18
+    assert "drawn at" in ax.get_title()
+    colors = [to_hex(c.get_facecolor()[0]) for c in ax.collections]
+    assert colors == [style[c.optimizer]["color"] for c in cells]
+    plots._pyplot().close(fig)
+
+
+def test_every_figure_gets_the_same_style_and_styles_stay_distinct():
+    from optbench.report import plots
+
+    many = plots.styles([f"opt{i}" for i in range(40)] + ["opt0"])
+    assert len(many) == 40 and len({(s["color"], str(s["linestyle"])) for s in many.values()}) == 40
+    assert len({many[f"opt{i}"]["color"] for i in range(10)}) == 10
+    two = plots.styles(["a", "b"])
+    assert two["a"]["linestyle"] != two["b"]["linestyle"]  # coinciding curves stay apart
+
+
+def test_report_uses_one_style_map_for_all_figures(tmp_path, monkeypatch):
+    from optbench.report import document, plots
+
+    seen = []
+    for name in ("ecdfs", "performance_profile", "convergence", "seed_spread"):
+        original = getattr(plots, name)
+
+        def spy(*args, _original=original, style=None, **kwargs):
+            seen.append(style)
+            return _original(*args, style=style, **kwargs)
+
+        monkeypatch.setattr(plots, name, spy)
+    results = ([_trial("ga", s, _descending(s, 100.0, 1e-7)) for s in range(3)]
+               + [_trial("adam", s, _descending(s, 50.0, 1.0), params=(("lr", 0.05),)) for s in range(3)])
+    document.write_report(results, tmp_path, title="t")
+    assert len(seen) == 4 and all(s is seen[0] for s in seen) and set(seen[0]) == {"ga", "adam(lr=0.05)"}
+
+
+def test_html_tables_fit_the_page_and_say_what_is_missing(tmp_path):
+    from optbench.report import document
+
+    bits = "does not run on bits; it needs continuous or params"
+    results = ([_trial("ga", s, _descending(s, 100.0, 1e-7)) for s in range(3)]
+               + [_trial("ga", 3, [], state=TrialState.FAILED, reason="Traceback\nRuntimeError: " + "x" * 150)]
+               + [_trial("random", s, _descending(s, 100.0, 3.0)) for s in range(3)]
+               + [_trial(name, s, [], state=TrialState.SKIPPED, reason=f"{name} {bits}")
+                  for name in ("sgd", "cmaes") for s in range(3)])
+    page = document.write_report(results, tmp_path, title="t").read_text(encoding="utf-8")
+    table = page[page.index("<h3>sphere</h3>"):]
+    table = table[:table.index("</table>")]
+    assert "test metric" not in table and ">device<" not in table  # no column of dashes, one device
+    assert "(1 failed)" in re.sub(r"<[^>]+>", "", table)  # a failed seed does not silently vanish from its row
+    assert "<td class='w'><span class=nw>[" in table  # ranges break between numbers, never inside one
+    assert re.search(r"<span class=nw>\[\d[^<]*e-\d\d,</span> <span class=nw>\d", table)
+    assert page.count(bits) == 1 and "skipped: sgd, cmaes" in page  # one reason, written once
+    failed = page[page.index("<h2>Failed trials</h2>"):]
+    assert "<td class='p'>RuntimeError: xxx" in failed  # the error column wraps instead of widening the page
+    assert "td.w{white-space:normal}" in page and "@media print" in page

@@ -13,13 +13,13 @@ import html
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from optbench.api import TrialResult
+from optbench.api import TrialResult, TrialState
 from optbench.report.export import cell_rows, to_csv, to_json
-from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds
+from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, without_result
 from optbench.stats import Cell, best_per_problem, summarize
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -49,15 +49,20 @@ def _cell_table(cells: Sequence[Cell], tied: set[tuple[str, str, str]]) -> str:
     best = {id(c) for c in best_per_problem(cells).values()}
     several_devices = len({c.device for c in cells}) > 1
     head = ("optimizer", "device", "median", "IQR", "min – max", "mean [95% CI]", "success", "ERT (evals)",
-            "ERT (s)", "time", "evals", "test")
+            "ERT (s)", "time", "evals", "test metric")
     rows = []
     for c in sorted((c for c in cells if c.score is not None), key=lambda c: c.order_key):
         s = c.score
         assert s is not None
         mark = " ★" if id(c) in best else (" ≈" if (c.problem, c.device, c.optimizer) in tied else "")
         ci = f" [{fmt_number(s.ci[0])}, {fmt_number(s.ci[1])}]" if s.ci else ""
+        # seeds without a result would otherwise vanish from a row that has some
+        failed = sum(n for state, n in c.states.items() if TrialState(state).is_failure)
+        caveats = [f"{s.nonfinite} non-finite"] * bool(s.nonfinite) + [f"{failed} failed"] * bool(failed)
         values = (
-            c.optimizer + mark, c.device, fmt_number(s.median), f"[{fmt_number(s.q1)}, {fmt_number(s.q3)}]",
+            c.optimizer + mark, c.device,
+            fmt_number(s.median) + (f" ({', '.join(caveats)})" if caveats else ""),
+            f"[{fmt_number(s.q1)}, {fmt_number(s.q3)}]",
             f"{fmt_number(s.minimum)} – {fmt_number(s.maximum)}", fmt_number(s.mean) + ci,
             f"{c.successes}/{c.with_result}" if c.gap is not None else "–", fmt_evaluations(c.ert_evaluations),
             "–" if c.ert_seconds is None else ("∞" if math.isinf(c.ert_seconds) else fmt_seconds(c.ert_seconds)),
@@ -66,16 +71,32 @@ def _cell_table(cells: Sequence[Cell], tied: set[tuple[str, str, str]]) -> str:
             fmt_number(c.test_metric.median) if c.test_metric else "–",
         )
         rows.append(values)
-    if not several_devices:
-        head, rows = head[:1] + head[2:], [r[:1] + r[2:] for r in rows]
-    return _html_table(head, rows)
+    keep = [i for i, h in enumerate(head) if (h != "device" or several_devices)
+            and (h != "test metric" or any(c.test_metric is not None for c in cells))]
+    head, rows = tuple(head[i] for i in keep), [tuple(r[i] for i in keep) for r in rows]
+    # ranges may break at their spaces (never inside a number) so that the table fits the page
+    return _html_table(head, rows, wrap={h for h in head if h in ("median", "IQR", "min – max", "mean [95% CI]")})
 
 
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    out = ["<div class=scroll><table><thead><tr>", *(f"<th>{html.escape(h)}</th>" for h in head),
+def _html_cell(value: object, *, wrap: bool) -> str:
+    text = html.escape(str(value))
+    if not wrap:
+        return text
+    return " ".join(f"<span class=nw>{part}</span>" for part in text.split(" ") if part)
+
+
+def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]], *, wrap: Collection[str] = (),
+                text: Collection[str] = (), prose: Collection[str] = ()) -> str:
+    """A table; ``wrap`` columns may break between words, ``text`` columns align left, ``prose`` both."""
+    def attrs(h: str) -> str:
+        classes = " ".join(name for name, columns in (("w", wrap), ("t", text), ("p", prose)) if h in columns)
+        return f" class='{classes}'" if classes else ""
+
+    out = ["<div class=scroll><table><thead><tr>", *(f"<th{attrs(h)}>{html.escape(h)}</th>" for h in head),
            "</tr></thead><tbody>"]
     for row in rows:
-        out.append("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>")
+        out.append("<tr>" + "".join(f"<td{attrs(h)}>{_html_cell(v, wrap=h in wrap)}</td>"
+                                    for h, v in zip(head, row, strict=True)) + "</tr>")
     out.append("</tbody></table></div>")
     return "".join(out)
 
@@ -95,10 +116,12 @@ color:#1d1d1f;padding:0 1em}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 h3{font-size:1.05em;margin-top:1.6em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;margin:.6em 0;font-variant-numeric:tabular-nums;font-size:13px}
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}th{background:#f3f3f5}
+th,td{border:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap;vertical-align:top}
+th:first-child,td:first-child,.t,.p{text-align:left}th{background:#f3f3f5}
+td.w{white-space:normal}.nw{white-space:nowrap}td.p{white-space:normal;min-width:16em;overflow-wrap:anywhere}
 img{max-width:100%;height:auto;display:block;margin:.4em 0}.note{color:#666;font-size:.92em}
 code{background:#f3f3f5;padding:0 3px;border-radius:3px}
+@media print{body{max-width:none;margin:0}.scroll{overflow:visible}figure{break-inside:avoid}}
 """
 
 
@@ -110,7 +133,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     """
     from optbench.profiles import group_runs, leaderboard, performance_profiles, runtime_ecdfs
     from optbench.report import plots
-    from optbench.significance import ALPHA, compare_cells, tied_with_best, win_rates
+    from optbench.significance import ALPHA, compare_cells, smallest_p_value, tied_with_best, win_rates
 
     root = Path(out_dir)
     (root / "plots").mkdir(parents=True, exist_ok=True)
@@ -119,6 +142,11 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     tied = tied_with_best(cells, comparisons)
     best = {(c.problem, c.device, c.optimizer) for c in best_per_problem(cells).values()}
     runs = group_runs(results)
+    several_devices = len({c.device for c in cells}) > 1
+    # one color and line style per optimizer in every figure (and per optimizer@device where curves are per device)
+    optimizers = list(dict.fromkeys(c.optimizer for c in cells if c.with_result))
+    per_device = [f"{c.optimizer}@{c.device}" for c in cells if c.with_result] if several_devices else []
+    style = plots.styles(optimizers + per_device)
 
     figures: list[Figure] = []
     standings = leaderboard(cells, tied)
@@ -126,11 +154,11 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     board = [(s.optimizer, str(s.problems), f"{s.average_rank:.2f}", f"{s.best_or_tied}/{s.problems}",
               f"{s.successes}/{s.trials}" if s.trials else "–") for s in standings]
     if runs:
-        figures.append(Figure("ecdf.png", "Runtime ECDFs", plots.ecdfs(*runtime_ecdfs(results))))
+        figures.append(Figure("ecdf.png", "Runtime ECDFs", plots.ecdfs(*runtime_ecdfs(results), style=style)))
         profiles = performance_profiles(cells)
         if profiles[0].problems:
             figures.append(Figure("performance_profiles.png", "Performance profiles",
-                                  plots.performance_profile(*profiles)))
+                                  plots.performance_profile(*profiles, style=style)))
     names, rates = win_rates(cells, comparisons)
     win_rows = [(a, *("–" if math.isnan(rates[i, j]) else f"{rates[i, j]:.0%}" for j in range(len(names))))
                 for i, a in enumerate(names)]
@@ -150,18 +178,18 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         problem_runs = [g for g in runs if g.problem == problem]
         if problem_runs:
             problem_figs.append(Figure(safe_name(f"convergence-{problem}", ".png"), f"Convergence on {problem}",
-                                       plots.convergence(problem_runs, problem)))
+                                       plots.convergence(problem_runs, problem, style=style)))
         if any(c.samples for c in group):
             problem_figs.append(Figure(safe_name(f"seeds-{problem}", ".png"), f"Final score per seed on {problem}",
-                                       plots.seed_spread(group, f"{problem}: final score per seed")))
+                                       plots.seed_spread(group, f"{problem}: final score per seed", style=style)))
         figures += problem_figs
-        missing = [f"{c.optimizer}@{c.device}: {', '.join(f'{n} {s}' for s, n in c.states.items())}"
-                   + (f" ({c.reasons[0]})" if c.reasons else "") for c in group if not c.with_result]
+        missing = [f"{state}: {', '.join(names)}" + (f" ({reason})" if reason else "")
+                   for state, reason, names in without_result(group, show_device=several_devices)]
         outliers = [f"{c.optimizer}: seeds {', '.join(map(str, c.outlier_seeds))}" for c in group if c.outlier_seeds]
         table = _cell_table(group, tied)
         body = [f"<h3>{html.escape(problem)}</h3><p class=note>{html.escape(' · '.join(facts))}</p>", table]
         body += [f"<p class=note>outlier seeds (beyond 3 IQR): {html.escape('; '.join(outliers))}</p>"] * bool(outliers)
-        body += [f"<p class=note>no result: {html.escape('; '.join(missing))}</p>"] * bool(missing)
+        body += [f"<p class=note>no result · {'<br>no result · '.join(map(html.escape, missing))}</p>"] * bool(missing)
         body += [_img(f) for f in problem_figs]
         sections_html.append("".join(body))
         rows = [r for r in cell_rows(group, tied, best) if r["median"] is not None]
@@ -178,14 +206,21 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     for figure in figures:
         _inside(root, f"plots/{figure.name}").write_bytes(figure.png)
     failed = [r for r in results if r.state.is_failure]
-    fail_rows = [(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), str(r.state),
+    fail_head = ("problem", "optimizer", "seed", "device", "state", "error")
+    fail_rows = [(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), r.spec.device, str(r.state),
                   ((r.reason or "").strip().splitlines() or [""])[-1][:160]) for r in failed]
+    if not several_devices:
+        fail_head, fail_rows = fail_head[:3] + fail_head[4:], [r[:3] + r[4:] for r in fail_rows]
     sources = sorted({s for r in results for s in (r.problem_source, r.optimizer_source) if s})
     stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime())
     intro = (f"{len(results)} trials · {len(by_problem)} problems · generated {stamp} · "
              f"sources: {', '.join(sources) or '–'}")
     legend = (f"★ best median; ≈ not significantly different from the best (two-sided Mann–Whitney U, Holm, "
               f"α = {ALPHA}); ERT: COCO's expected running time to the target (∞: never reached).")
+    p_floor = smallest_p_value([c.with_result for c in cells if c.with_result])
+    if p_floor is not None and p_floor >= ALPHA:  # every ≈ then says "too few seeds", not "as good"
+        legend += (f" With this many seeds the smallest possible p-value is {p_floor:.2g}: no difference can be "
+                   "significant; run 5 or more seeds.")
     overview = [f"<h1>{html.escape(title)}</h1><p class=note>{html.escape(intro)}</p>",
                 "<h2>Across problems</h2>", _html_table(board_head, board),
                 f"<p class=note>{html.escape(legend)}</p>"]
@@ -197,7 +232,8 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>", *overview,
             "<h2>Problems</h2>", *sections_html]
     if fail_rows:
-        page += ["<h2>Failed trials</h2>", _html_table(("problem", "optimizer", "seed", "state", "error"), fail_rows)]
+        page += ["<h2>Failed trials</h2>", _html_table(fail_head, fail_rows, text=("optimizer", "device", "state"),
+                                                       prose=("error",))]
     page.append("</body></html>")
     report = _inside(root, "report.html")
     report.write_text("".join(page), encoding="utf-8")
@@ -209,7 +245,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         markdown += ["### Win rate\n", _md_table(("", *names), win_rows)]
     markdown += ["## Problems\n", *sections_md]
     if fail_rows:
-        markdown += ["## Failed trials\n", _md_table(("problem", "optimizer", "seed", "state", "error"), fail_rows)]
+        markdown += ["## Failed trials\n", _md_table(fail_head, fail_rows)]
     _inside(root, "summary.md").write_text("\n".join(markdown), encoding="utf-8")
     rows = cell_rows(cells, tied, best)
     _inside(root, "summary.json").write_text(to_json(rows), encoding="utf-8")

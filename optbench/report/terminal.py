@@ -80,8 +80,12 @@ def _without_name(reason: str, optimizer: str) -> str:
     return reason[len(name) + 1 :] if reason.startswith(name + " ") else reason
 
 
-def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
-    """Optimizers with no result on this problem, grouped by reason (skips are not failures)."""
+def without_result(cells: Sequence[Cell], *, show_device: bool) -> list[tuple[str, str, list[str]]]:
+    """Optimizers with no result on a problem as (state, reason, optimizers), one entry per state and reason.
+
+    The optimizer's own name is cut from the front of the reason, so that one reason shared by
+    several optimizers ("does not run on bits") is written once.
+    """
     groups: dict[tuple[str, str], list[str]] = {}
     for cell in cells:
         if cell.with_result:
@@ -90,14 +94,20 @@ def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
         reason = _without_name(cell.reasons[0], cell.optimizer) if cell.reasons else ""
         label = f"{cell.optimizer}@{cell.device}" if show_device else cell.optimizer
         groups.setdefault((state, reason), []).append(label)
+    return [(state, reason, list(dict.fromkeys(names))) for (state, reason), names in groups.items()]
+
+
+def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
+    """Optimizers with no result on this problem, grouped by reason (skips are not failures)."""
+    groups = without_result(cells, show_device=show_device)
     if not groups:
         return None
     text = Text()
-    for i, ((state, reason), names) in enumerate(groups.items()):
+    for i, (state, reason, names) in enumerate(groups):
         if i:
             text.append("\n")
         text.append(f"{state}: ", style="bold" if state == "skipped" else "bold red")
-        text.append(", ".join(dict.fromkeys(names)))
+        text.append(", ".join(names))
         if reason:
             text.append(f" ({reason})", style="dim")
     return text
