@@ -65,6 +65,40 @@ def smallest_p_value(sizes: Sequence[int]) -> float | None:
     return min(1.0, 2 / math.comb(2 * n, n))
 
 
+def seeds_needed(optimizers: int, alpha: float = ALPHA) -> int:
+    """Seeds per optimizer for which the strongest possible difference survives Holm over all pairs."""
+    pairs = max(1, optimizers * (optimizers - 1) // 2)
+    n = 2
+    while pairs * 2 / math.comb(2 * n, n) >= alpha:
+        n += 1
+    return n
+
+
+def resolution_warning(cells: Sequence[Cell], alpha: float = ALPHA) -> str | None:
+    """A sentence when no difference can be significant: too few seeds for the optimizers compared.
+
+    Holm over the ``k(k-1)/2`` pairs of a problem multiplies the smallest p-value by that many,
+    so 5 seeds separate 2 optimizers but not 6 (the floor is then 15 x 0.0079 = 0.12).
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for cell in cells:
+        if cell.with_result:
+            groups.setdefault((cell.problem, cell.device), []).append(cell.with_result)
+    worst: tuple[float, int, int] | None = None
+    for sizes in groups.values():
+        k, n = len(sizes), int(np.median(sizes))
+        if k < 2:
+            continue
+        floor = min(1.0, k * (k - 1) // 2 * (smallest_p_value(sizes) or 1.0))
+        if worst is None or floor > worst[0]:
+            worst = (floor, n, k)
+    if worst is None or worst[0] < alpha:
+        return None
+    floor, n, k = worst
+    return (f"with {n} seeds and {k} optimizers on a problem the smallest p-value possible after Holm is "
+            f"{floor:.2g}: no difference can be significant; run {seeds_needed(k, alpha)} or more seeds")
+
+
 @dataclass(frozen=True)
 class Comparison:
     """One pair of optimizers on one problem and device."""

@@ -10,7 +10,16 @@ from scipy.stats import mannwhitneyu
 
 from optbench.api import Budget, TrialResult, TrialSpec, TrialState
 from optbench.profiles import leaderboard, performance_profiles
-from optbench.significance import compare_cells, holm, mann_whitney, smallest_p_value, tied_with_best, win_rates
+from optbench.significance import (
+    compare_cells,
+    holm,
+    mann_whitney,
+    resolution_warning,
+    seeds_needed,
+    smallest_p_value,
+    tied_with_best,
+    win_rates,
+)
 from optbench.stats import Spread, bootstrap_mean_ci, summarize
 
 
@@ -33,6 +42,23 @@ def test_mann_whitney_matches_scipy_and_ranks_nan_worst():
 def test_smallest_p_value_of_the_exact_test():
     assert smallest_p_value([3, 3]) == pytest.approx(0.1)
     assert smallest_p_value([5]) == pytest.approx(2 / 252)
+
+
+def test_seeds_needed_accounts_for_holm_over_every_pair():
+    assert seeds_needed(2) == 4  # 2 / C(8, 4) = 0.029 < 0.05; 3 seeds give 0.1
+    assert seeds_needed(6) == 6  # 15 pairs: 5 seeds floor at 0.12, 6 seeds at 15 * 2 / 924 = 0.032
+    assert seeds_needed(8) == 7  # 28 pairs: 6 seeds floor at 0.061
+
+
+def test_resolution_warning_names_the_seeds_that_would_separate_the_optimizers():
+    def campaign(seeds: int, optimizers: int) -> list[TrialResult]:
+        return [_result("p", f"opt{k}", s, float(k * 10 + s)) for k in range(optimizers) for s in range(seeds)]
+
+    assert resolution_warning(summarize(campaign(5, 2))) is None
+    warning = resolution_warning(summarize(campaign(5, 6)))
+    assert warning is not None and "5 seeds and 6 optimizers" in warning and "run 6 or more seeds" in warning
+    assert "0.12" in warning
+    assert resolution_warning(summarize(campaign(6, 6))) is None
 
 
 def test_bootstrap_ci_covers_the_true_mean_about_95_percent_of_the_time():

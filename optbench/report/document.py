@@ -133,7 +133,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     """
     from optbench.profiles import group_runs, leaderboard, performance_profiles, runtime_ecdfs
     from optbench.report import plots
-    from optbench.significance import ALPHA, compare_cells, smallest_p_value, tied_with_best, win_rates
+    from optbench.significance import ALPHA, compare_cells, resolution_warning, tied_with_best, win_rates
 
     root = Path(out_dir)
     (root / "plots").mkdir(parents=True, exist_ok=True)
@@ -217,10 +217,9 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
              f"sources: {', '.join(sources) or '–'}")
     legend = (f"★ best median; ≈ not significantly different from the best (two-sided Mann–Whitney U, Holm, "
               f"α = {ALPHA}); ERT: COCO's expected running time to the target (∞: never reached).")
-    p_floor = smallest_p_value([c.with_result for c in cells if c.with_result])
-    if p_floor is not None and p_floor >= ALPHA:  # every ≈ then says "too few seeds", not "as good"
-        legend += (f" With this many seeds the smallest possible p-value is {p_floor:.2g}: no difference can be "
-                   "significant; run 5 or more seeds.")
+    warning = resolution_warning(cells)
+    if warning:  # every ≈ then says "too few seeds", not "as good"
+        legend += f" {warning[0].upper()}{warning[1:]}."
     overview = [f"<h1>{html.escape(title)}</h1><p class=note>{html.escape(intro)}</p>",
                 "<h2>Across problems</h2>", _html_table(board_head, board),
                 f"<p class=note>{html.escape(legend)}</p>"]

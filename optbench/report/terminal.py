@@ -224,7 +224,7 @@ def leaderboard_table(standings: Sequence[Standing]) -> Table:
 def comparison(results: Sequence[TrialResult]) -> Group:
     """All problem tables of a campaign, in the order problems first appear, then the leaderboard."""
     from optbench.profiles import leaderboard
-    from optbench.significance import ALPHA, compare_cells, smallest_p_value, tied_with_best
+    from optbench.significance import compare_cells, resolution_warning, tied_with_best
 
     cells = summarize(results)
     tied = tied_with_best(cells, compare_cells(cells))
@@ -239,10 +239,9 @@ def comparison(results: Sequence[TrialResult]) -> Group:
         blocks.append(leaderboard_table(leaderboard(cells, tied)))
         blocks.append(Text("≈: not significantly different from the best (two-sided Mann–Whitney U, Holm, "
                            "α = 0.05); avg rank over the problems each optimizer ran", style="dim"))
-    floor = smallest_p_value([c.with_result for c in cells if c.with_result])
-    if floor is not None and floor >= ALPHA:
-        blocks.append(Text(f"with this many seeds the smallest possible p-value is {floor:.2g}: no difference can "
-                           "be significant; run 5 or more seeds", style="yellow"))
+    warning = resolution_warning(cells)
+    if warning:
+        blocks.append(Text(warning, style="yellow"))
     return Group(*blocks)
 
 
