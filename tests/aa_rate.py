@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         worse = [c for c in cells if c["quality"] in ("worse", "failing", "missing")]
         slower = [c for c in cells if c["speed"] == "slower"]
         cells_total += len(cells)
-        compared_speed += sum(c["speed"] != "not comparable" for c in cells)
+        compared_speed += sum(c["speed"] not in ("not comparable", "too fast") for c in cells)
         quality, speed = quality + len(worse), speed + len(slower)
         checks_failed += done.returncode == 1
         flagged = [f"{c['problem']} × {c['optimizer']} ({c['quality']}, {c['speed']})" for c in worse + slower]
