@@ -111,6 +111,53 @@ def test_lstsq_auto_avoids_the_normal_equations_when_ill_conditioned():
     assert np.linalg.norm(x.numpy() - expected) <= 1e-6 * np.linalg.norm(expected)
 
 
+@pytest.mark.parametrize(("cond", "route"), [(1.0, "cholesky"), (1e3, "cholesky"), (1e5, "qr"), (1e9, "qr")])
+def test_lstsq_auto_takes_cholesky_only_when_well_conditioned(cond, route):
+    """cond(A)^2 is the Gram condition: 1e6 passes the 1e7 float64 limit, 1e10 does not."""
+    from optbench.optimizers.lstsq import solve_auto
+
+    prob = make_problem("linreg", {"n": 400, "d": 50, "cond": cond, "noise": 0.5}, instance=1)
+    A, b = prob.least_squares()
+    x, taken = solve_auto(A, b)
+    assert taken == route
+    expected = np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0]
+    assert np.linalg.norm(x.numpy() - expected) <= 1e-7 * np.linalg.norm(expected)
+
+
+@pytest.mark.parametrize(("d", "cond"), [(20, 1.0), (60, 1e2), (60, 3e3), (200, 1e3)])
+def test_lstsq_gram_condition_estimate_is_close_to_the_svd(d, cond):
+    """The O(d^2) estimate is within 15% of the exact 2-norm condition of the Gram matrix."""
+    from optbench.optimizers.lstsq import estimate_gram_cond, factor_normal_equations
+
+    A, _ = make_problem("linreg", {"n": 2 * d, "d": d, "cond": cond}).least_squares()
+    G, L = factor_normal_equations(A)
+    exact = float(torch.linalg.cond(G))
+    assert 0.85 * exact <= estimate_gram_cond(G, L) <= 1.01 * exact
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lstsq_gram_through_numpy_syrk_matches_torch(dtype):
+    from optbench.optimizers.lstsq import SYRK_MIN_DIM, gram
+
+    A = torch.randn(500, SYRK_MIN_DIM + 3, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    G = gram(A)
+    assert G.dtype == dtype and G.shape == (A.shape[1], A.shape[1])
+    torch.testing.assert_close(G, A.T @ A)
+    assert torch.equal(G, G.T)  # syrk fills both triangles from one
+
+
+def test_lstsq_auto_falls_back_to_the_svd_when_rank_deficient():
+    from optbench.optimizers.lstsq import solve_auto
+
+    gen = torch.Generator().manual_seed(0)
+    A = torch.randn(60, 6, generator=gen, dtype=torch.float64)
+    A = torch.cat([A, A[:, :2]], dim=1)  # two repeated columns
+    b = torch.randn(60, generator=gen, dtype=torch.float64)
+    x, taken = solve_auto(A, b)
+    assert taken == "svd"
+    np.testing.assert_allclose(x.numpy(), np.linalg.lstsq(A.numpy(), b.numpy(), rcond=None)[0], rtol=1e-8, atol=1e-10)
+
+
 def test_lstsq_handles_rank_deficient_data():
     from optbench.optimizers.lstsq import solve_qr, solve_svd
 

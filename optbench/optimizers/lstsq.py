@@ -1,7 +1,17 @@
-"""Closed-form linear least squares for problems that expose ``(A, b)``."""
+"""Closed-form linear least squares for problems that expose ``(A, b)``.
+
+``method="auto"`` takes the fastest route that keeps the accuracy: Cholesky on the normal
+equations (one Gram product, ``n d^2``, half the flops of a QR) when the Gram matrix is well
+conditioned, Householder QR when it is not, the SVD when ``A`` is rank deficient. The
+conditioning is estimated from the Cholesky factor itself in ``O(d^2)`` (power iteration for the
+largest eigenvalue, inverse iteration through the factor for the smallest), never by an SVD of
+the Gram matrix, which at ``d = 1000`` costs more than the whole solve.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,28 +21,96 @@ import torch
 from optbench.api import Capability, ConfigError, Optimizer, SpaceKind
 from optbench.evaluator import Evaluator
 
+log = logging.getLogger(__name__)
+
 METHODS = ("auto", "qr", "cholesky", "svd")
-# Cholesky on the normal equations squares the condition number; below this estimate of
-# cond(A)^2 it keeps about 1e-8 relative accuracy in float64, above it QR is used instead.
-CHOLESKY_MAX_GRAM_COND = 1e7
+# Cholesky on the normal equations squares the condition number: its relative error is about
+# cond(A^T A) * eps. `auto` accepts it while that stays below sqrt(eps) with a margin for the
+# estimate, i.e. cond(A^T A) < 0.15 / sqrt(eps): 1e7 in float64 (about 1e-9 relative error).
+CHOLESKY_COND_FACTOR = 0.15
+ESTIMATE_STEPS = 8  # power / inverse iteration steps; each is O(d^2) on a block of a few vectors
+ESTIMATE_VECTORS = 4  # independent random starts, so one unlucky start cannot hide an extreme eigenvalue
+# From this width on, NumPy's `A.T @ A` (BLAS syrk: half the flops of a general product) beats
+# torch's gemm on the CPU; measured on 2 cores at n = 1e5: d = 100: torch 16 ms, NumPy 27 ms;
+# d = 400: 201 vs 165 ms; d = 1000: 1.23 vs 0.83 s.
+SYRK_MIN_DIM = 256
+
+
+def max_gram_cond(dtype: torch.dtype) -> float:
+    """The largest ``cond(A^T A)`` for which ``auto`` trusts the normal equations in ``dtype``."""
+    return CHOLESKY_COND_FACTOR / math.sqrt(torch.finfo(dtype).eps)
+
+
+def gram(A: torch.Tensor) -> torch.Tensor:
+    """``A^T A``, shape ``(d, d)``: the one ``n d^2`` product of the Cholesky route.
+
+    On the CPU, wide matrices go through NumPy, which recognises ``A.T @ A`` and calls the
+    symmetric rank-k update; ``A`` is shared with NumPy, not copied, and so is the result.
+    """
+    if A.device.type == "cpu" and A.dtype in (torch.float32, torch.float64) and A.shape[1] >= SYRK_MIN_DIM:
+        array = A.detach().numpy()
+        return torch.from_numpy(array.T @ array)
+    return A.T @ A
+
+
+def factor_normal_equations(A: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(G, L)``: the Gram matrix and its lower Cholesky factor; ``None`` when ``G`` is not SPD."""
+    G = gram(A)
+    L, info = torch.linalg.cholesky_ex(G)
+    if int(info) != 0:
+        return None
+    return G, L
+
+
+def estimate_gram_cond(G: torch.Tensor, L: torch.Tensor, *, steps: int = ESTIMATE_STEPS) -> float:
+    """Estimate of the 2-norm condition number of ``G = L L^T`` in ``O(d^2)`` per step.
+
+    Power iteration on ``G`` gives its largest eigenvalue and inverse iteration (two triangular
+    solves with ``L``) its smallest, each from a block of random starts. Both Rayleigh-type
+    estimates converge from below; an unconverged estimate is off by at most the gap to the next
+    eigenvalue, so a badly conditioned Gram matrix cannot pass as a well conditioned one.
+
+    Args:
+        G: the symmetric positive definite Gram matrix, shape ``(d, d)``.
+        L: its lower Cholesky factor, shape ``(d, d)``.
+        steps: iterations of each method.
+    """
+    d = G.shape[0]
+    gen = torch.Generator(device=G.device).manual_seed(d)  # deterministic: same route on every run
+    V = torch.rand(d, ESTIMATE_VECTORS, generator=gen, device=G.device, dtype=G.dtype) - 0.5
+    W = V.clone()
+    largest = smallest_inverse = torch.zeros((), device=G.device, dtype=G.dtype)
+    for _ in range(steps):
+        V = V / torch.linalg.vector_norm(V, dim=0)
+        GV = G @ V
+        largest = (V * GV).sum(dim=0).max()  # Rayleigh quotient of G
+        V = GV
+        W = W / torch.linalg.vector_norm(W, dim=0)
+        GiW = torch.cholesky_solve(W, L)
+        smallest_inverse = (W * GiW).sum(dim=0).max()  # Rayleigh quotient of G^{-1}
+        W = GiW
+    estimate = float(largest * smallest_inverse)  # the only host sync of the estimate
+    return estimate if math.isfinite(estimate) and estimate > 0 else math.inf
 
 
 def solve_cholesky(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
     """Normal equations ``(A^T A) x = A^T b`` by Cholesky; ``None`` when the Gram matrix is not SPD."""
-    gram = A.T @ A
-    L, info = torch.linalg.cholesky_ex(gram)
-    if int(info) != 0:
+    factored = factor_normal_equations(A)
+    if factored is None:
         return None
-    return torch.cholesky_solve((A.T @ b).unsqueeze(1), L).squeeze(1)
+    return torch.cholesky_solve((A.T @ b).unsqueeze(1), factored[1]).squeeze(1)
 
 
 def solve_qr(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor | None:
-    """Reduced QR; ``None`` when ``R`` is (numerically) singular."""
-    Q, R = torch.linalg.qr(A, mode="reduced")
+    """Householder QR without forming ``Q`` (``Q^T b`` by reflections); ``None`` when ``R`` is singular."""
+    d = A.shape[1]
+    reflectors, tau = torch.geqrf(A)
+    R = reflectors[:d].triu()
     diag = R.diagonal().abs()
     if float(diag.min()) <= float(diag.max()) * A.shape[0] * torch.finfo(A.dtype).eps:
         return None
-    return torch.linalg.solve_triangular(R, (Q.T @ b).unsqueeze(1), upper=True).squeeze(1)
+    Qtb = torch.ormqr(reflectors, tau, b.unsqueeze(1), left=True, transpose=True)[:d]
+    return torch.linalg.solve_triangular(R, Qtb, upper=True).squeeze(1)
 
 
 def solve_svd(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -40,6 +118,25 @@ def solve_svd(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if A.device.type == "cpu":
         return torch.linalg.lstsq(A, b.unsqueeze(1), driver="gelsd").solution.squeeze(1)
     return torch.linalg.pinv(A) @ b
+
+
+def solve_auto(A: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """The fastest accurate route for ``min ||A x - b||``; returns ``(x, route)``.
+
+    ``route`` is ``"cholesky"``, ``"qr"`` or ``"svd"``, the method that produced ``x``.
+    """
+    if A.shape[0] >= A.shape[1]:
+        factored = factor_normal_equations(A)
+        if factored is not None:
+            G, L = factored
+            cond = estimate_gram_cond(G, L)
+            if cond < max_gram_cond(A.dtype):
+                return torch.cholesky_solve((A.T @ b).unsqueeze(1), L).squeeze(1), "cholesky"
+            log.debug("lstsq: cond(A^T A) ~ %.3g, too large for the normal equations; using QR", cond)
+        x = solve_qr(A, b)
+        if x is not None:
+            return x, "qr"
+    return solve_svd(A, b), "svd"
 
 
 @dataclass(frozen=True)
@@ -67,11 +164,7 @@ class LeastSquares(Optimizer):
         if self.method == "cholesky":
             x = solve_cholesky(A, b)
             return x if x is not None else solve_svd(A, b)
-        if self.method == "auto" and A.shape[0] >= A.shape[1]:
-            gram_cond = float(torch.linalg.cond(A.T @ A)) if A.shape[1] <= 4096 else float("inf")
-            if gram_cond < CHOLESKY_MAX_GRAM_COND:
-                x = solve_cholesky(A, b)
-                if x is not None:
-                    return x
-        x = solve_qr(A, b) if A.shape[0] >= A.shape[1] else None
-        return x if x is not None else solve_svd(A, b)
+        if self.method == "qr":
+            x = solve_qr(A, b) if A.shape[0] >= A.shape[1] else None
+            return x if x is not None else solve_svd(A, b)
+        return solve_auto(A, b)[0]

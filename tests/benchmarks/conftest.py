@@ -1,4 +1,10 @@
-"""Shared helpers for the pytest-benchmark comparisons (run with `make bench`)."""
+"""Shared helpers for the pytest-benchmark comparisons (run with `make bench`).
+
+Every comparison times optbench and its baseline alternately in the same process
+(:func:`interleaved_medians`), checks first that both computed the same thing, and files one
+:class:`Row` with :func:`record`; `make bench` ends with all rows in one table against their
+targets. Targets are reported, never asserted: the machines are shared and timings are noisy.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import torch
@@ -20,6 +28,11 @@ def bench_device() -> str:
     return device
 
 
+def sync_for(device: str | torch.device) -> Callable[[], None]:
+    """What to call before reading the clock: ``torch.cuda.synchronize`` on CUDA, nothing on the CPU."""
+    return torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+
+
 def interleaved_medians(a: Callable[[], object], b: Callable[[], object], *, rounds: int = 15,
                         sync: Callable[[], None] = lambda: None) -> tuple[float, float]:
     """Median wall time of ``a`` and of ``b``, measured alternately so drift hits both alike."""
@@ -32,3 +45,69 @@ def interleaved_medians(a: Callable[[], object], b: Callable[[], object], *, rou
             sync()
             times.append(time.perf_counter() - start)
     return statistics.median(times_a), statistics.median(times_b)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the closing table: a measured ratio or throughput against its target."""
+
+    comparison: str
+    metric: str
+    value: float
+    target: float | None
+    higher_is_better: bool
+    detail: str = ""
+    device: str = "cpu"
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        return self.value >= self.target if self.higher_is_better else self.value <= self.target
+
+
+ROWS: list[Row] = []
+
+
+def record(benchmark: Any, comparison: str, metric: str, value: float, *, target: float | None,
+           higher_is_better: bool = False, detail: str = "", device: str = "cpu", **extra: Any) -> Row:
+    """File a row for the closing table and put it, with ``extra``, into the benchmark's ``extra_info``."""
+    row = Row(comparison, metric, float(value), target, higher_is_better, detail, str(device))
+    ROWS.append(row)
+    benchmark.extra_info.update({"comparison": comparison, metric: row.value, "target": target,
+                                 "target_met": row.met, **extra})
+    return row
+
+
+def _format(value: float) -> str:
+    if value >= 1e5:
+        return f"{value:.3g}".replace("e+0", "e").replace("e+", "e")
+    if value >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if value < 10 else f"{value:.1f}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One table of every recorded ratio and throughput against its target, after pytest-benchmark's own."""
+    if not ROWS:
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="optbench performance against its targets (make bench)", box=box.SIMPLE_HEAVY)
+    for column, justify in (("comparison", "left"), ("metric", "left"), ("measured", "right"),
+                            ("target", "right"), ("met", "center"), ("detail", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in ROWS:
+        target = "—" if row.target is None else f"{'≥' if row.higher_is_better else '≤'} {_format(row.target)}"
+        met = {True: "yes", False: "NO", None: ""}[row.met]
+        device = "" if row.device == "cpu" else f" [{row.device}]"
+        table.add_row(row.comparison + device, row.metric, _format(row.value), target, met, row.detail)
+    console = Console(width=max(terminalreporter._tw.fullwidth, 150), force_terminal=False, color_system=None)
+    with console.capture() as capture:
+        console.print(table)
+    terminalreporter.write_line("")
+    for line in capture.get().rstrip().splitlines():
+        terminalreporter.write_line(line)

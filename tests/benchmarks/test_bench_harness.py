@@ -18,7 +18,7 @@ from optbench.optimizers.cmaes import CMAES
 from optbench.registry import make_problem
 from optbench.seeding import torch_generator
 
-from .conftest import interleaved_medians
+from .conftest import interleaved_medians, record, sync_for
 
 BUDGET = 2000
 DIM = 10
@@ -58,10 +58,12 @@ def _optbench_cmaes(problem, seed: int = 0) -> float:
 def test_cmaes_harness_overhead(benchmark, problem_name, bench_device):
     problem = make_problem(problem_name, {"dim": DIM}, device=bench_device)
     assert _optbench_cmaes(problem) == _plain_pycma(problem)  # identical evaluation sequence
-    sync = torch.cuda.synchronize if bench_device.startswith("cuda") else (lambda: None)
+    sync = sync_for(bench_device)
     ours, plain = interleaved_medians(lambda: _optbench_cmaes(problem), lambda: _plain_pycma(problem),
                                       rounds=15, sync=sync)
-    benchmark.extra_info.update({"optbench_s": ours, "plain_pycma_s": plain, "overhead_ratio": ours / plain})
     benchmark.pedantic(_optbench_cmaes, args=(problem,), rounds=5, iterations=1)
-    print(f"\ncmaes on {problem_name} d={DIM}: optbench {ours * 1e3:.1f} ms, plain pycma {plain * 1e3:.1f} ms, "
-          f"ratio {ours / plain:.3f}")
+    record(benchmark, f"cmaes vs plain pycma ask/tell, {problem_name} d={DIM}, {BUDGET:,} evals", "time ratio",
+           ours / plain, target=1.03, device=bench_device,
+           detail=f"optbench {ours * 1e3:.1f} ms, pycma {plain * 1e3:.1f} ms; "
+                  f"{plain / BUDGET * 1e6:.0f} µs/eval in pycma",
+           optbench_s=ours, plain_pycma_s=plain, overhead_ratio=ours / plain)
