@@ -44,11 +44,16 @@ baseline: install
 test-all: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# pytest-benchmark comparisons of optbench against plain loops and libraries (interleaved, same process);
+# ends with one table of every ratio and throughput against its target. About 3 minutes on 2 cores.
+# OPTBENCH_BENCH_THREADS=1 pins torch to one thread on a machine busy with other jobs.
+BENCH_ARGS := --benchmark-only --benchmark-columns=min,median,mean,rounds --benchmark-sort=name
 bench: install
-	$(BIN)/python -m pytest -q tests/benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds
+	$(BIN)/python -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
 
+# The same benchmarks on CUDA (skipped where there is no GPU), timed with synchronization.
 bench-gpu: install
-	OPTBENCH_BENCH_DEVICE=cuda $(BIN)/python -m pytest -q tests/benchmarks --benchmark-only
+	OPTBENCH_BENCH_DEVICE=cuda $(BIN)/python -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .benchmarks

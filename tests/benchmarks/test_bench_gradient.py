@@ -26,7 +26,7 @@ from optbench.seeding import torch_generator
 from .conftest import interleaved_medians, record, sync_for
 
 BATCH = 64
-STEPS = 600
+STEPS = 500
 CASES = {  # problem label -> (name, params)
     "digits MLP 64-32-10": ("digits", {}),
     "linreg n=20000 d=200": ("linreg", {"n": 20000, "d": 200}),

@@ -20,7 +20,7 @@ import torch
 
 from optbench.api import Budget, BudgetExhausted, Problem
 from optbench.evaluator import Evaluator
-from optbench.optimizers.ga import GeneticAlgorithm
+from optbench.optimizers.ga import GeneticAlgorithm, _bernoulli_sites
 from optbench.optimizers.random_search import RandomSearch
 from optbench.registry import problem_class
 
@@ -126,8 +126,22 @@ def test_random_search_throughput(benchmark, bench_device):
            target=1.03, detail=f"{(ours - bare) / GENERATIONS * 1e6:+.1f} µs per batch", device=bench_device)
 
 
+def _check_mutation_sites(device: str, *, n: int = 100_000, rate: float = 0.01, draws: int = 200) -> None:
+    """The GA's sparse mutation draws an i.i.d. Bernoulli(rate) mask: distinct sites, mean count n * rate."""
+    gen = torch.Generator(device=device).manual_seed(0)
+    counts = []
+    for _ in range(draws):
+        sites = _bernoulli_sites(n, rate, gen, torch.device(device))
+        sites = sites[sites < n]
+        assert bool((sites[1:] > sites[:-1]).all()) and int(sites.min()) >= 0
+        counts.append(sites.numel())
+    spread = math.sqrt(n * rate * (1 - rate) / draws)
+    assert abs(float(np.mean(counts)) - n * rate) < 5 * spread
+
+
 def test_ga_generation_cost(benchmark, bench_device):
     problem, sync = _rastrigin(bench_device), sync_for(bench_device)
+    _check_mutation_sites(bench_device)
     optimizer = GeneticAlgorithm(popsize=POPULATION)
     budget = POPULATION + GENERATIONS * (POPULATION - optimizer.elites)
     assert _optbench(problem, optimizer, budget) == _bare(problem, optimizer, budget)
