@@ -28,6 +28,7 @@ from pathlib import Path
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
 
 SCHEMA_VERSION = 2
+_LOCK_TIMEOUT = 30.0  # seconds a writer waits for another campaign's transaction
 DONE_STATES = (TrialState.COMPLETE.value, TrialState.SKIPPED.value)
 
 _SCHEMA = """
@@ -63,12 +64,7 @@ class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(f"{self.path} is not an optbench store ({exc})") from None
+        self._db, version = self._open()
         if version > SCHEMA_VERSION:
             self._db.close()
             raise ConfigError(
@@ -76,12 +72,41 @@ class Store:
                 f"up to {SCHEMA_VERSION}); upgrade optbench or use another --store"
             )
         if version < SCHEMA_VERSION:
-            with self._write():
+            with self._write():  # another process may have migrated it since we looked: look again
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
                 if version == 1:  # v1 -> v2: claims (the owner of a RUNNING trial)
                     self._db.execute("ALTER TABLE trials ADD COLUMN owner TEXT")
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if version < SCHEMA_VERSION:
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _open(self) -> tuple[sqlite3.Connection, int]:
+        """Connect, switch to WAL and read the schema version.
+
+        Switching a new file to WAL takes an exclusive lock for which SQLite does not wait (its
+        busy handler is not called), so campaigns that open one new store at the same moment get
+        "database is locked"; that is retried here for as long as the write timeout.
+        """
+        delay, deadline = 0.005, time.monotonic() + _LOCK_TIMEOUT
+        while True:
+            db = sqlite3.connect(self.path, timeout=_LOCK_TIMEOUT, isolation_level=None)
+            try:
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                return db, db.execute("PRAGMA user_version").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                db.close()
+                if "locked" not in str(exc):
+                    raise ConfigError(f"{self.path} is not an optbench store ({exc})") from None
+                if time.monotonic() > deadline:
+                    raise ConfigError(f"{self.path} stayed locked by another process for "
+                                      f"{_LOCK_TIMEOUT:.0f} s; try again when it is done") from None
+                time.sleep(delay)
+                delay = min(2 * delay, 0.25)
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                raise ConfigError(f"{self.path} is not an optbench store ({exc})") from None
 
     def close(self) -> None:
         self._db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import sqlite3
 
 import pytest
@@ -77,3 +78,42 @@ def test_a_file_that_is_not_sqlite_is_refused(tmp_path):
 def test_store_uses_wal(tmp_path):
     with Store(tmp_path / "s.sqlite") as store:
         assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _open_and_save(path: str, seed: int, barrier) -> None:
+    barrier.wait()  # every process opens the new file at the same moment
+    with Store(path) as store:
+        store.save(TrialResult(spec=spec(seed), state=TrialState.COMPLETE, final_value=float(seed)))
+
+
+def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path):
+    # Switching a new file to WAL is not covered by SQLite's busy timeout; racing campaigns
+    # used to get "database is locked" here (12-13 of 180 opens failed before the retry).
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        path = str(tmp_path / f"race{attempt}.sqlite")
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_and_save, args=(path, seed, barrier)) for seed in range(6)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert [proc.exitcode for proc in procs] == [0] * 6
+        with Store(path) as store:
+            assert store.count() == 6
+            assert store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_store_locked_past_the_timeout_names_the_lock(tmp_path, monkeypatch):
+    path = tmp_path / "held.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=DELETE")  # so that opening must take the exclusive lock again
+    db.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr("optbench.store._LOCK_TIMEOUT", 0.2)
+    try:
+        with pytest.raises(ConfigError, match="stayed locked by another process"):
+            Store(path)
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
