@@ -45,7 +45,7 @@ test-all: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # pytest-benchmark comparisons of optbench against plain loops and libraries (interleaved, same process);
-# ends with one table of every ratio and throughput against its target. About 3 minutes on 2 cores.
+# ends with one table of every ratio and throughput against its target. About 2 minutes on 2 cores.
 # OPTBENCH_BENCH_THREADS=1 pins torch to one thread on a machine busy with other jobs.
 BENCH_ARGS := --benchmark-only --benchmark-columns=min,median,mean,rounds --benchmark-sort=name
 bench: install

@@ -307,13 +307,15 @@ class Evaluator:
         if limit is not None and self.stopwatch.elapsed() >= limit:
             raise BudgetExhausted(f"time budget of {limit:g} s spent")
 
-    def _observe(self, X: torch.Tensor, values: torch.Tensor, *, start: int | None = None) -> None:
+    def _observe(self, X: torch.Tensor, values: torch.Tensor, *, start: int | None = None,
+                 seconds: float | None = None) -> None:
         """Track the best point and add a trace point when the batch improves on it.
 
         With ``start`` (the units spent before a batch of one-unit points) the trace point is
         placed at the evaluation that found the best value, as COCO counts, not at the batch's end.
         An improving batch is only noted here (a copy of its values, on its device: no host sync);
         its in-batch improvements enter the trace when the trace or the first hit is read.
+        ``seconds`` is the optimizer time to record (default: now).
         """
         n = values.numel()
         if n == 0:
@@ -334,7 +336,8 @@ class Evaluator:
         if not (best_value < self.best_value or self.best_x is None):
             return  # the common case: nothing better in this batch
         self.best_x = X[int(best_index)].detach().clone()
-        seconds = self.stopwatch.elapsed()
+        if seconds is None:
+            seconds = self.stopwatch.elapsed()
         if start is None or n == 1:
             self._read_improvements()  # keep the trace in evaluation order
             at = self.evaluations if start is None else (start + (int(best_index) + 1) * self._unit) / self._unit
@@ -380,22 +383,26 @@ class Evaluator:
             return steps
         array = values.detach().to(torch.float64).cpu().numpy()
         clean = np.where(np.isnan(array), np.inf, array)
-        running = np.minimum.accumulate(clean)
-        before = np.concatenate([[previous], running[:-1]])
-        improved = np.nonzero(running < before)[0]
-        return [(int(i), float(running[i])) for i in improved]
+        # the running best starts from `previous`: a point worse than the best before the batch never counts
+        running = np.minimum.accumulate(np.concatenate([[previous], clean]))
+        improved = np.nonzero(running[1:] < running[:-1])[0]
+        return [(int(i), float(running[i + 1])) for i in improved]
 
     def reaches_target(self, value: float) -> bool:
         """Whether ``value`` is within the problem's target of its known optimum (the success test)."""
         return self._optimum is not None and value - self._optimum <= self._target
 
     def _checkpoint(self, x: torch.Tensor) -> None:
-        """Full objective of a minibatch iterate, untimed and uncounted, for the trace."""
+        """Full objective of a minibatch iterate, untimed and uncounted, for the trace.
+
+        Its bookkeeping is untimed too; the trace point carries the time the iterate was reached.
+        """
+        seconds = self.stopwatch.elapsed()
         with self.stopwatch.paused(), torch.no_grad():
             value = self._problem.evaluate(x.unsqueeze(0))
-        self._last_checkpoint = self.evaluations
-        self._next_checkpoint = max(self.evaluations * self._checkpoint_every, self.evaluations + _EPS)
-        self._observe(x.unsqueeze(0), value)
+            self._last_checkpoint = self.evaluations
+            self._next_checkpoint = max(self.evaluations * self._checkpoint_every, self.evaluations + _EPS)
+            self._observe(x.unsqueeze(0), value, seconds=seconds)
 
     def finalize(self) -> None:
         """Checkpoint the last minibatch iterate (called by the runner after the clock stops)."""

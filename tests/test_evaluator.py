@@ -165,3 +165,19 @@ def test_no_first_hit_without_a_known_optimum_or_before_the_target():
     ev = Evaluator(sphere, Budget(evaluations=10))
     ev.evaluate(sphere.shift.unsqueeze(0) + 1e-3)
     assert ev.first_hit is None
+
+
+@pytest.mark.parametrize("size", [4, 400])  # the small-batch loop and the vectorized path
+def test_trace_never_records_a_point_worse_than_the_best_before_its_batch(size):
+    problem = make_problem("sphere", {"dim": 1})
+    ev = Evaluator(problem, Budget(evaluations=10_000))
+
+    def at_gaps(gaps: torch.Tensor) -> torch.Tensor:  # sphere: the value is the squared distance
+        return (problem.shift + gaps.to(torch.float64).sqrt()).unsqueeze(1)
+
+    second = torch.full((size,), 3.0)
+    second[:4] = torch.tensor([3.0, 2.0, 0.25, 0.01])  # 2 beats 3 but not the 1 before: no trace point
+    ev.evaluate(at_gaps(torch.tensor([4.0, 1.0])))
+    ev.evaluate(at_gaps(second))
+    assert [(p.evaluations, p.best) for p in ev.trace] == [
+        (1, pytest.approx(4.0)), (2, pytest.approx(1.0)), (5, pytest.approx(0.25)), (6, pytest.approx(0.01))]

@@ -231,3 +231,26 @@ def test_gradient_methods_stay_in_the_box():
     x, _ = minimize("sgd", prob, 200, {"lr": 0.5})
     lower, upper = prob.space.bounds()
     assert bool(((x >= lower) & (x <= upper)).all())
+
+
+@pytest.mark.parametrize("rate", [0.003, 0.02, 0.2])  # sparse (geometric gaps) and dense draws
+def test_ga_mutation_sites_are_an_iid_bernoulli_mask(rate):
+    from optbench.optimizers.ga import _bernoulli_sites
+
+    n, draws = 20_000, 300
+    gen = torch.Generator().manual_seed(0)
+    counts, hits = [], torch.zeros(10)
+    for _ in range(draws):
+        sites = _bernoulli_sites(n, rate, gen, torch.device("cpu"))
+        assert bool((sites >= 0).all()) and bool((sites <= n).all())  # n marks "past the end"
+        sites = sites[sites < n]
+        assert bool((sites[1:] > sites[:-1]).all())  # distinct, in order
+        counts.append(sites.numel())
+        hits += torch.bincount(sites * 10 // n, minlength=10)
+    # the count is Binomial(n, rate): its mean within 5 standard errors, its spread within 25%
+    expected, sd = n * rate, (n * rate * (1 - rate)) ** 0.5
+    assert abs(np.mean(counts) - expected) < 5 * sd / draws**0.5
+    assert 0.75 * sd < np.std(counts) < 1.25 * sd
+    # every tenth of the entries is hit equally often (chi-square, 9 degrees of freedom, p ~ 1e-4)
+    chi2 = float(((hits - hits.mean()) ** 2 / hits.mean()).sum())
+    assert chi2 < 33.7

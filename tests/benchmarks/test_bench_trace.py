@@ -8,6 +8,7 @@ values; the evaluator must report the same best value and count every point.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -52,7 +53,10 @@ def test_trace_and_counting_cost(benchmark, bench_device, calls, size):
     evaluator = _through_evaluator(problem, batches)
     assert evaluator.best_value == _direct(problem, batches)
     assert evaluator.points == calls * size and evaluator.remaining == 0
-    assert 1 <= len(evaluator.trace) <= 200  # thinned: at most two points per log bucket
+    trace = evaluator.trace
+    assert 1 <= len(trace) <= 200  # thinned: at most two points per log bucket
+    assert all(a.best > b.best and a.evaluations < b.evaluations for a, b in itertools.pairwise(trace))
+    assert trace[-1].best == evaluator.best_value
     ours, direct = interleaved_medians(lambda: _through_evaluator(problem, batches),
                                        lambda: _direct(problem, batches), rounds=7, sync=sync_for(bench_device))
     benchmark.pedantic(_through_evaluator, args=(problem, batches), rounds=3, iterations=1)
