@@ -82,22 +82,35 @@ class _Trace:
         self.per_decade = per_decade
         self.points: list[TracePoint] = []
         self._pending: TracePoint | None = None
+        self._last_bucket: int | None = None  # the bucket of points[-1]
 
     def _bucket(self, evaluations: float) -> int:
         return math.floor(math.log10(max(evaluations, 1.0)) * self.per_decade)
 
     def add(self, point: TracePoint) -> None:
-        if self.points and self._bucket(point.evaluations) == self._bucket(self.points[-1].evaluations):
+        bucket = self._bucket(point.evaluations)
+        if bucket == self._last_bucket:
             self._pending = point
             return
         if self._pending is not None:
             self.points.append(self._pending)
             self._pending = None
         self.points.append(point)
+        self._last_bucket = bucket
 
     def snapshot(self) -> tuple[TracePoint, ...]:
         tail = (self._pending,) if self._pending is not None else ()
         return (*self.points, *tail)
+
+
+def _steps(values: list[float], previous: float) -> list[tuple[int, float]]:
+    """``(index, value)`` of each value below ``previous`` and every value before it (NaN never is)."""
+    steps, best = [], previous
+    for index, value in enumerate(values):
+        if value < best:
+            best = value
+            steps.append((index, value))
+    return steps
 
 
 class Evaluator:
@@ -120,6 +133,7 @@ class Evaluator:
         checkpoints_per_decade: int = 10,
     ) -> None:
         self._problem = problem
+        self._dim = problem.space.dim
         self.budget = budget
         self.stopwatch = stopwatch or Stopwatch()
         # Costs are kept exactly, as integers in units of 1/n_examples, so fractional minibatch
@@ -228,9 +242,10 @@ class Evaluator:
             BudgetExhausted: the budget is spent; when the batch crossed it, the points that
                 fit were evaluated and their values are on the exception.
         """
-        self._check_time()
-        if X.ndim != 2 or X.shape[1] != self.dim:
-            raise ValueError(f"evaluate expects shape (n, {self.dim}), got {tuple(X.shape)}")
+        if self.budget.seconds is not None:
+            self._check_time()
+        if X.ndim != 2 or X.shape[1] != self._dim:
+            raise ValueError(f"evaluate expects shape (n, {self._dim}), got {tuple(X.shape)}")
         n = X.shape[0]
         fit = n if self._limit is None else min(n, (self._limit - self._spent) // self._unit)
         if fit <= 0 and n > 0:
@@ -241,7 +256,10 @@ class Evaluator:
         start = self._spent
         self._spent += fit * self._unit
         self.points += fit
-        self._observe(X, values, start=start)
+        if 1 < fit <= _SMALL_BATCH and values.device.type == "cpu":
+            self._observe_small(X, values, start, None)
+        else:
+            self._observe(X, values, start=start)
         if fit < n:
             raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
         return values
@@ -264,21 +282,27 @@ class Evaluator:
                 a gradient cannot be cut).
             Unsupported: the problem is not differentiable.
         """
-        if Capability.DIFFERENTIABLE not in self.capabilities:
-            raise Unsupported(f"{self._problem.id} is not differentiable")
-        self._check_time()
-        n_examples = self.n_examples or 1
-        size = n_examples if batch is None else int(batch.numel())
-        units = self._unit if batch is None else size
-        if not self._fits(units):
+        # The hot path of every gradient method: a few microseconds of Python here are a percent
+        # of a small training step, so attributes are read once and no context is entered needlessly.
+        problem = self._problem
+        if Capability.DIFFERENTIABLE not in problem.capabilities:
+            raise Unsupported(f"{problem.id} is not differentiable")
+        if self.budget.seconds is not None:
+            self._check_time()
+        units = size = self._unit if batch is None else batch.numel()
+        if self._limit is not None and self._spent + units > self._limit:
             raise BudgetExhausted(f"a gradient costing {units / self._unit:g} does not fit in {self.remaining:g}")
         point = x.detach()
-        if point.device != self.device or point.dtype != self.dtype:
-            point = point.to(device=self.device, dtype=self.dtype)
+        if point.dtype != problem.dtype or point.device != problem.device:
+            point = point.to(device=problem.device, dtype=problem.dtype)
         point.requires_grad_(True)
-        with torch.enable_grad():
-            loss = self._problem.loss(point, batch=batch)
+        if torch.is_grad_enabled():
+            loss = problem.loss(point, batch=batch)
             (grad,) = torch.autograd.grad(loss, point)
+        else:
+            with torch.enable_grad():
+                loss = problem.loss(point, batch=batch)
+                (grad,) = torch.autograd.grad(loss, point)
         loss = loss.detach()
         self._spent += units
         self._gradient_spent += units
@@ -320,6 +344,9 @@ class Evaluator:
         n = values.numel()
         if n == 0:
             return
+        if start is not None and 1 < n <= _SMALL_BATCH and values.device.type == "cpu":
+            self._observe_small(X, values, start, seconds)
+            return
         if values.device.type == "cpu":  # zero-copy view; NumPy's reduction has far less overhead
             array = values.detach().numpy()
             best_index = int(array.argmin())  # NumPy's argmin stops at the first NaN ...
@@ -349,6 +376,25 @@ class Evaluator:
                 self._read_improvements()
         self.best_value = best_value
 
+    def _observe_small(self, X: torch.Tensor, values: torch.Tensor, start: int, seconds: float | None) -> None:
+        """:meth:`_observe` for a small CPU batch (a CMA-ES generation): one pass over its values.
+
+        Walking ten values in Python costs less than NumPy's reductions, and improvements go into
+        the trace at once, so nothing is copied for later.
+        """
+        steps = _steps(values.detach().numpy().tolist(), self.best_value)
+        if not steps:
+            if self.best_x is None:  # every value NaN: keep a point all the same, as the general path does
+                self.best_x = X[0].detach().clone()
+            return
+        if seconds is None:
+            seconds = self.stopwatch.elapsed()
+        self._read_improvements()  # keep the trace in evaluation order
+        for index, value in steps:
+            self._record((start + (index + 1) * self._unit) / self._unit, seconds, value)
+        index, self.best_value = steps[-1]
+        self.best_x = X[index].detach().clone()
+
     def _record(self, evaluations: float, seconds: float, value: float) -> None:
         point = TracePoint(evaluations, seconds, value)
         self._trace.add(point)
@@ -375,12 +421,7 @@ class Evaluator:
         machinery costs fifteen, and a population method improves in most generations.
         """
         if values.numel() <= _SMALL_BATCH:
-            steps, best = [], previous
-            for index, value in enumerate(values.detach().cpu().tolist()):
-                if value < best:  # NaN never improves
-                    best = value
-                    steps.append((index, value))
-            return steps
+            return _steps(values.detach().cpu().tolist(), previous)
         array = values.detach().to(torch.float64).cpu().numpy()
         clean = np.where(np.isnan(array), np.inf, array)
         # the running best starts from `previous`: a point worse than the best before the batch never counts
@@ -399,7 +440,9 @@ class Evaluator:
         """
         seconds = self.stopwatch.elapsed()
         with self.stopwatch.paused(), torch.no_grad():
-            value = self._problem.evaluate(x.unsqueeze(0))
+            # the full loss through the code path of the training steps (not the batched objective,
+            # which runs a vmapped copy of the model): less memory touched, warm code for the next step
+            value = self._problem.loss(x).reshape(1)
             self._last_checkpoint = self.evaluations
             self._next_checkpoint = max(self.evaluations * self._checkpoint_every, self.evaluations + _EPS)
             self._observe(x.unsqueeze(0), value, seconds=seconds)

@@ -57,17 +57,19 @@ def minimize(name, problem, budget, params=None, seed=0):
     ("random", "onemax", {}, 0.8),
 ])
 def test_each_optimizer_improves_on_its_starting_point(name, problem, params, factor):
-    """The final value is below ``factor`` times the mean value of random starting points."""
+    """The median final value is below ``factor`` times the mean value of random starting points."""
     prob = make_problem(problem, {})
     gen = torch.Generator().manual_seed(0)
     if prob.space.kind == "bits":
         start = float(prob.evaluate(torch.randint(0, 2, (64, prob.space.dim), generator=gen)).mean())
     else:
         start = float(prob.evaluate(torch.stack([prob.initial_point(gen) for _ in range(64)])).mean())
-    x, ev = minimize(name, prob, 600, params)
-    final = float(prob.evaluate(x.reshape(1, -1))[0])
-    assert final - prob.optimal_value < factor * (start - prob.optimal_value)
-    assert ev.evaluations <= 600
+    finals = []
+    for seed in range(3):  # the median of three seeds: one unlucky seed does not decide
+        x, ev = minimize(name, prob, 600, params, seed=seed)
+        finals.append(float(prob.evaluate(x.reshape(1, -1))[0]))
+        assert ev.evaluations <= 600
+    assert float(np.median(finals)) - prob.optimal_value < factor * (start - prob.optimal_value)
 
 
 def test_cmaes_solves_the_sphere_and_keeps_candidates_in_bounds():

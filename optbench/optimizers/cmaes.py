@@ -71,6 +71,8 @@ class CMAES(Optimizer):
                     warnings.simplefilter("ignore")
                     es = cma.CMAEvolutionStrategy(x0, self.sigma0 * width, self._options(evaluator, seed))
                 while not es.stop():
+                    if evaluator.remaining <= 0:  # spent: do not sample a generation that cannot be evaluated
+                        raise BudgetExhausted("evaluation budget spent")
                     population = es.ask()
                     X = torch.as_tensor(np.asarray(population), **to_torch)
                     if lower is not None:

@@ -8,6 +8,7 @@ evaluation of the offspring.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import ClassVar
@@ -20,8 +21,6 @@ from optbench.evaluator import Evaluator
 from optbench.optimizers.random_search import sample
 from optbench.seeding import torch_generator
 
-_SPARSE_BELOW = 0.05  # mutation rates below this draw only the sites that mutate
-
 
 def _rate(name: str, value: object) -> None:
     if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1):
@@ -31,21 +30,29 @@ def _rate(name: str, value: object) -> None:
 def _bernoulli_sites(n: int, rate: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
     """Flat indices where an i.i.d. Bernoulli(``rate``) mask over ``n`` entries is set, in ``O(n rate)``.
 
-    Gaps between successive sites are geometric, so ``n rate`` plus a wide margin of draws
-    covers all ``n`` entries except with negligible probability (the margin is 8 standard
-    deviations and 32). Entries past the end come back as ``n`` rather than being dropped, so
-    no host sync is needed; callers mask them. At high rates a dense draw is cheaper.
+    Gaps between successive sites are Geometric(``rate``), so ``n rate`` plus a wide margin of
+    draws (8 standard deviations and 32; never more than ``n``, which always suffices) covers
+    all ``n`` entries except with negligible probability. Entries past the end come back as
+    ``n`` rather than being dropped, so no host sync is needed; callers mask them or give
+    index ``n`` a spare slot.
     """
     if rate <= 0:
         return torch.empty(0, dtype=torch.long, device=device)
-    if rate >= _SPARSE_BELOW:
-        mask = torch.rand(n, generator=gen, device=device) < rate
-        return torch.where(mask, torch.arange(n, device=device), n)
     expected = n * rate
-    draws = int(expected + 8 * math.sqrt(expected) + 32)
-    u = torch.rand(draws, generator=gen, device=device, dtype=torch.float64)
-    gaps = torch.floor(torch.log1p(-u) / math.log1p(-rate)) + 1  # Geometric(rate) on 1, 2, ...
-    return (gaps.cumsum_(0) - 1).clamp_(max=n).to(torch.long)
+    draws = min(int(expected + 8 * math.sqrt(expected) + 32), n)
+    gaps = torch.empty(draws, dtype=torch.long, device=device).geometric_(rate, generator=gen)  # on 1, 2, ...
+    return gaps.cumsum_(0).sub_(1).clamp_(max=n)
+
+
+def _random_fields(n: int, dtype: torch.dtype, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """``n`` independent uniform integers of ``dtype`` (all its values), flat, from 64-bit draws.
+
+    torch's generator costs about the same per number whatever its width, so one 64-bit draw
+    split into eight bytes or four 16-bit fields is 8 or 4 times cheaper than drawing each.
+    """
+    per_draw = 8 // torch.empty((), dtype=dtype).element_size()
+    draws = torch.empty(-(-n // per_draw), dtype=torch.int64, device=device)
+    return draws.random_(-(2**63), None, generator=gen).view(dtype)[:n]
 
 
 @dataclass(frozen=True)
@@ -84,56 +91,61 @@ class GeneticAlgorithm(Optimizer):
                 and self.mutation_scale > 0):
             raise ConfigError(f"ga: mutation_scale must be a positive number, got {self.mutation_scale!r}")
 
-    def _select(self, fitness: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
-        """Indices of ``n`` tournament winners (lowest value wins), shape ``(n,)``."""
-        contestants = torch.randint(0, fitness.shape[0], (n, self.tournament), generator=gen, device=fitness.device)
-        winner = fitness[contestants].argmin(dim=1)
-        return contestants.gather(1, winner.unsqueeze(1)).squeeze(1)
+    def _mates(self, order: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
+        """Indices of ``n`` tournament winners, shape ``(n,)``, given the population sorted by fitness.
 
-    def _offspring(self, a: torch.Tensor, b: torch.Tensor, space: Space,
-                   bounds: tuple[torch.Tensor, torch.Tensor] | None, gen: torch.Generator, out: torch.Tensor) -> None:
-        """Crossover and mutation of parent pairs ``a[i], b[i]`` (each ``(m, d)``) into ``out`` ``(2m, d)``.
+        With the population sorted, a tournament is the lowest of ``tournament`` random ranks: a
+        pairwise minimum, where gathering the contestants' values and an ``argmin`` cost more.
+        """
+        ranks = torch.randint(0, order.shape[0], (self.tournament, n), generator=gen, device=order.device)
+        best = ranks[0]
+        for row in ranks[1:]:
+            best = torch.minimum(best, row)
+        return order[best]
+
+    def _offspring(self, parents: torch.Tensor, space: Space, mutation: _Mutation, gen: torch.Generator,
+                   out: torch.Tensor) -> None:
+        """Crossover and mutation of the pairs ``parents[i], parents[m + i]`` into ``out``.
 
         A generation is a fixed, small number of tensor operations with no host sync, most of them
-        in place: on the CPU each costs a few microseconds of dispatch whatever its size.
+        in place: on the CPU each costs a few microseconds of dispatch whatever its size, and
+        torch's CPU generator costs about 3 ns per number, so per-coordinate randomness comes
+        from raw 64-bit draws split into 8 or 16-bit fields (4 to 8 fields per number drawn).
 
         Args:
-            a, b: the mates, gathered rows of the population.
+            parents: ``(2m, d)``, the mates gathered from the population.
             space: the search space (bit strings or reals).
-            bounds: ``(lower, upper)`` of shape ``(d,)`` for reals, computed once per run.
+            mutation: the run's mutation settings.
             gen: the run's generator, on the parents' device.
-            out: where the children go, a contiguous slice of the next population (no copy).
+            out: ``2m * d + 1`` entries, a contiguous slice of the next population's buffer; the
+                children are ``out[:-1].view(2m, d)`` and the last entry absorbs mutation sites
+                drawn past the end (so no mask and no host sync is needed).
         """
-        m, d = a.shape
-        device = a.device
-        cross = torch.rand(m, 1, generator=gen, device=device) < self.crossover_rate
-        rate = self.mutation_rate if self.mutation_rate is not None else 1.0 / d
-        flat = out.view(-1)
-        if space.kind is SpaceKind.BITS:
-            mask = torch.rand(m, d, generator=gen, device=device) < 0.5
-            swap = cross & mask
-            torch.where(swap, b, a, out=out[:m])
-            torch.where(swap, a, b, out=out[m:])
-            flips = torch.zeros(flat.numel() + 1, dtype=out.dtype, device=device)
-            flips[_bernoulli_sites(flat.numel(), rate, gen, device)] = 1
-            out.bitwise_xor_(flips[:-1].view_as(out))
+        m, d = parents.shape[0] // 2, parents.shape[1]
+        a, b = parents[:m], parents[m:]
+        children = out[:-1].view(2 * m, d)
+        cross = torch.rand(m, 1, generator=gen, device=parents.device) < self.crossover_rate
+        sites = _bernoulli_sites(children.numel(), mutation.rate, gen, parents.device)
+        if space.kind is SpaceKind.BITS:  # uniform crossover, then independent bit flips
+            swap = (_random_fields(m * d, torch.uint8, gen, parents.device).view(m, d) < 128) & cross
+            torch.where(swap, b, a, out=children[:m])
+            torch.where(swap, a, b, out=children[m:])
+            out[sites] = 1 - out[sites]
             return
-        assert bounds is not None
-        lower, upper = bounds
-        # blend crossover (BLX-0.5 style arithmetic mix with extrapolation): alpha ~ U(-0.5, 1.5)
-        alpha = torch.empty(m, d, device=device, dtype=a.dtype).uniform_(-0.5, 1.5, generator=gen)
-        step = alpha.mul_(cross).mul_(b - a)
-        torch.add(a, step, out=out[:m])
-        torch.sub(b, step, out=out[m:])
+        # blend crossover (BLX-0.5): each coordinate of the children is a + alpha (b - a) and
+        # b - alpha (b - a), alpha ~ U(-0.5, 1.5) per coordinate at 16-bit resolution (steps of
+        # 2^-15 of the parents' distance); alpha = 0 (the parents copied) for pairs not crossed
+        fields = _random_fields(m * d, torch.int16, gen, parents.device).view(m, d)
+        crossed = cross.to(parents.dtype)
+        alpha = torch.addcmul(crossed * (0.5 + 2.0**-16), fields, crossed * 2.0**-15)
+        torch.lerp(a, b, alpha, out=children[:m])
+        torch.lerp(b, a, alpha, out=children[m:])
         # Gaussian mutation of each coordinate with probability `rate`, drawn only where it happens
-        sites = _bernoulli_sites(flat.numel(), rate, gen, device)
-        valid = sites < flat.numel()
-        sites = sites.clamp_(max=flat.numel() - 1)
-        noise = torch.randn(sites.shape, generator=gen, device=device, dtype=a.dtype)
-        noise.mul_(valid).mul_((self.mutation_scale * (upper - lower))[sites % d])
-        flat.index_add_(0, sites, noise)
-        if space.is_bounded:
-            out.clamp_(lower, upper)
+        noise = torch.randn(sites.shape, generator=gen, device=parents.device, dtype=parents.dtype)
+        noise.mul_(mutation.step if mutation.steps is None else mutation.steps[sites % d])
+        out.index_add_(0, sites, noise)
+        if mutation.bounds is not None:
+            children.clamp_(*mutation.bounds)
 
     def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
         gen = torch_generator(rng, evaluator.device)
@@ -143,18 +155,21 @@ class GeneticAlgorithm(Optimizer):
         if space.kind is SpaceKind.PARAMS:  # start around the problem's own initialisation
             cpu_gen = torch_generator(rng, "cpu")
             population = torch.stack([evaluator.initial_point(cpu_gen) for _ in range(self.popsize)])
-        e, m = self.elites, math.ceil((self.popsize - self.elites) / 2)
+        mutation = _Mutation.of(self, space, bounds)
+        e, m, d = self.elites, math.ceil((self.popsize - self.elites) / 2), space.dim
+        # two buffers take turns holding the population: elites on top, children below them, and
+        # one spare entry at the end for mutation sites drawn past the last child
+        buffers = [torch.empty((e + 2 * m) * d + 1, dtype=population.dtype, device=device) for _ in range(2)]
         try:
             fitness = evaluator.evaluate(population)
-            while True:
-                fitness = torch.nan_to_num(fitness, nan=math.inf)
-                mates = self._select(fitness, 2 * m, gen)
-                # the next population is one buffer: elites on top, children written below them
-                following = torch.empty((e + 2 * m, population.shape[1]), dtype=population.dtype, device=device)
-                elite = torch.topk(fitness, e, largest=False).indices
+            for generation in itertools.count():
+                order = torch.argsort(fitness)  # NaN sorts last: it never wins a tournament
+                buffer = buffers[generation % 2]
+                following = buffer[:-1].view(e + 2 * m, d)
+                elite = order[:e]
                 torch.index_select(population, 0, elite, out=following[:e])
-                self._offspring(population.index_select(0, mates[:m]), population.index_select(0, mates[m:]),
-                                space, bounds, gen, following[e:])
+                parents = population.index_select(0, self._mates(order, 2 * m, gen))
+                self._offspring(parents, space, mutation, gen, buffer[e * d:])
                 population = following[: self.popsize]
                 child_fitness = evaluator.evaluate(population[e:])
                 fitness = torch.cat([fitness[elite], child_fitness])
@@ -163,3 +178,23 @@ class GeneticAlgorithm(Optimizer):
         if evaluator.best_x is None:
             raise BudgetExhausted("the budget ran out before the GA evaluated its first population")
         return evaluator.best_x
+
+
+@dataclass(frozen=True)
+class _Mutation:
+    """A run's mutation settings, computed once: per-coordinate rate and Gaussian step, and the box."""
+
+    rate: float
+    step: float  # the step of every coordinate, when all are equal
+    steps: torch.Tensor | None  # per-coordinate steps otherwise
+    bounds: tuple[torch.Tensor, torch.Tensor] | None  # the box to clamp children into, if bounded
+
+    @staticmethod
+    def of(ga: GeneticAlgorithm, space: Space, bounds: tuple[torch.Tensor, torch.Tensor] | None) -> _Mutation:
+        rate = ga.mutation_rate if ga.mutation_rate is not None else 1.0 / space.dim
+        if bounds is None:  # bit strings: flips only
+            return _Mutation(rate, 0.0, None, None)
+        steps = ga.mutation_scale * (bounds[1] - bounds[0])
+        uniform = bool((steps == steps[0]).all())  # one host sync per run
+        return _Mutation(rate, float(steps[0]) if uniform else 0.0, None if uniform else steps,
+                         bounds if space.is_bounded else None)

@@ -40,8 +40,13 @@ _NUMPY_FLOATS = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 def numpy_sampler(space: Space, rng: np.random.Generator, *, dtype: torch.dtype,
-                  bounds: tuple[torch.Tensor, torch.Tensor] | None) -> Callable[[int], torch.Tensor]:
-    """``draw(n)``: ``n`` uniform points ``(n, d)`` of ``space`` on the CPU from NumPy's ``rng``, zero-copy."""
+                  bounds: tuple[torch.Tensor, torch.Tensor] | None, most: int) -> Callable[[int], torch.Tensor]:
+    """``draw(n)``: ``n <= most`` uniform points ``(n, d)`` of ``space`` on the CPU from NumPy's ``rng``.
+
+    Points are drawn into one buffer that NumPy and torch share (no copy) and that every call
+    overwrites: a 400 kB batch allocated afresh each call costs page faults as large as the
+    evaluation of a cheap problem. The evaluator keeps copies of what it keeps (the best point).
+    """
     d = space.dim
     if space.kind is SpaceKind.BITS:
         def draw_bits(n: int) -> torch.Tensor:
@@ -51,11 +56,19 @@ def numpy_sampler(space: Space, rng: np.random.Generator, *, dtype: torch.dtype,
         return draw_bits
     assert bounds is not None
     lower, width = bounds[0], bounds[1] - bounds[0]
-    np_dtype = _NUMPY_FLOATS.get(dtype, np.float64)
+    np_dtype = _NUMPY_FLOATS.get(dtype)
+    if np_dtype is None:  # a dtype NumPy cannot draw: draw float64 and convert
+        def draw_converted(n: int) -> torch.Tensor:
+            return torch.from_numpy(rng.random((n, d))).to(dtype).mul_(width).add_(lower)
+
+        return draw_converted
+    buffer = np.empty((most, d), dtype=np_dtype)
+    shared = torch.from_numpy(buffer)
 
     def draw(n: int) -> torch.Tensor:
-        X = torch.from_numpy(rng.random((n, d), dtype=np_dtype))
-        return (X if X.dtype == dtype else X.to(dtype)).mul_(width).add_(lower)
+        rng.random(out=buffer[:n], dtype=np_dtype)
+        X = shared[:n]
+        return torch.addcmul(lower, X, width, out=X)  # lower + u * width, in place
 
     return draw
 
@@ -76,7 +89,7 @@ class RandomSearch(Optimizer):
         space, device, dtype = evaluator.space, evaluator.device, evaluator.dtype
         bounds = None if space.kind is SpaceKind.BITS else evaluator.bounds()
         if device.type == "cpu":
-            draw = numpy_sampler(space, rng, dtype=dtype, bounds=bounds)
+            draw = numpy_sampler(space, rng, dtype=dtype, bounds=bounds, most=self.batch_size)
         else:
             gen = torch_generator(rng, device)
 

@@ -35,6 +35,7 @@ class TorchOptimOptimizer(TorchOptimizer):
     """A ``torch.optim`` class by name, with its keyword arguments."""
 
     name: ClassVar[str] = "torch"
+    step_takes_closure: ClassVar[bool] = True  # any torch.optim class: LBFGS needs it, the others accept it
 
     optimizer: str = "AdamW"
     options: Params = ()

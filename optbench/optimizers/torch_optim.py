@@ -34,6 +34,10 @@ class TorchOptimizer(Optimizer):
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset({SpaceKind.CONTINUOUS, SpaceKind.PARAMS})
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.DIFFERENTIABLE})
 
+    # whether ``step`` gets the closure (optimizers that evaluate it several times, e.g. LBFGS,
+    # need it); SGD and Adam take one gradient per step, so the closure is called directly
+    step_takes_closure: ClassVar[bool] = False
+
     batch_size: int | None = 64
 
     def __post_init__(self) -> None:
@@ -70,7 +74,11 @@ class TorchOptimizer(Optimizer):
 
         try:
             while True:
-                optimizer.step(closure)
+                if self.step_takes_closure:
+                    optimizer.step(closure)
+                else:
+                    closure()
+                    optimizer.step()
                 if bounds is not None:
                     with torch.no_grad():
                         param.clamp_(bounds[0], bounds[1])
