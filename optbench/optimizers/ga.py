@@ -124,10 +124,12 @@ class GeneticAlgorithm(Optimizer):
         m, d = parents.shape[0] // 2, parents.shape[1]
         a, b = parents[:m], parents[m:]
         children = out[:-1].view(2 * m, d)
-        cross = torch.rand(m, 1, generator=gen, device=parents.device) < self.crossover_rate
+        # 1.0 for the pairs that are recombined, 0.0 for those copied (one draw per pair)
+        real = parents.dtype if parents.is_floating_point() else torch.float32
+        crossed = torch.rand(m, 1, generator=gen, device=parents.device, dtype=real).lt_(self.crossover_rate)
         sites = _bernoulli_sites(children.numel(), mutation.rate, gen, parents.device)
         if space.kind is SpaceKind.BITS:  # uniform crossover, then independent bit flips
-            swap = (_random_fields(m * d, torch.uint8, gen, parents.device).view(m, d) < 128) & cross
+            swap = (_random_fields(m * d, torch.uint8, gen, parents.device).view(m, d) < 128) & crossed.bool()
             torch.where(swap, b, a, out=children[:m])
             torch.where(swap, a, b, out=children[m:])
             out[sites] = 1 - out[sites]
@@ -136,13 +138,15 @@ class GeneticAlgorithm(Optimizer):
         # b - alpha (b - a), alpha ~ U(-0.5, 1.5) per coordinate at 16-bit resolution (steps of
         # 2^-15 of the parents' distance); alpha = 0 (the parents copied) for pairs not crossed
         fields = _random_fields(m * d, torch.int16, gen, parents.device).view(m, d)
-        crossed = cross.to(parents.dtype)
         alpha = torch.addcmul(crossed * (0.5 + 2.0**-16), fields, crossed * 2.0**-15)
         torch.lerp(a, b, alpha, out=children[:m])
         torch.lerp(b, a, alpha, out=children[m:])
         # Gaussian mutation of each coordinate with probability `rate`, drawn only where it happens
-        noise = torch.randn(sites.shape, generator=gen, device=parents.device, dtype=parents.dtype)
-        noise.mul_(mutation.step if mutation.steps is None else mutation.steps[sites % d])
+        noise = torch.empty(sites.shape, device=parents.device, dtype=parents.dtype)
+        if mutation.steps is None:
+            noise.normal_(0.0, mutation.step, generator=gen)
+        else:
+            noise.normal_(generator=gen).mul_(mutation.steps[sites % d])
         out.index_add_(0, sites, noise)
         if mutation.bounds is not None:
             children.clamp_(*mutation.bounds)
