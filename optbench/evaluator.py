@@ -256,10 +256,7 @@ class Evaluator:
         start = self._spent
         self._spent += fit * self._unit
         self.points += fit
-        if 1 < fit <= _SMALL_BATCH and values.device.type == "cpu":
-            self._observe_small(X, values, start, None)
-        else:
-            self._observe(X, values, start=start)
+        self._observe(X, values, start=start)
         if fit < n:
             raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
         return values
@@ -337,8 +334,9 @@ class Evaluator:
 
         With ``start`` (the units spent before a batch of one-unit points) the trace point is
         placed at the evaluation that found the best value, as COCO counts, not at the batch's end.
-        An improving batch is only noted here (a copy of its values, on its device: no host sync);
-        its in-batch improvements enter the trace when the trace or the first hit is read.
+        Small CPU batches are walked at once (:meth:`_observe_small`); a larger improving batch is
+        only noted here (a copy of its values, on its device: no host sync) and its in-batch
+        improvements enter the trace when the trace or the first hit is read.
         ``seconds`` is the optimizer time to record (default: now).
         """
         n = values.numel()
