@@ -348,6 +348,10 @@ class TrialSpec:
     seed: int = 0
     instance: int = 0
     device: str = "cpu"
+    # A study's task (``optbench study``): set, the runner hands the trial to that study's task
+    # instead of the optimizer loop. Empty fields stay out of the JSON, so plain trials keep their keys.
+    study: str = ""
+    study_params: Params = ()
 
     @property
     def problem_label(self) -> str:
@@ -358,13 +362,16 @@ class TrialSpec:
         return format_call(self.optimizer, self.optimizer_params)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.study:
+            del data["study"], data["study_params"]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TrialSpec:
         data = dict(data)
         data["budget"] = Budget(**data["budget"])
-        for name in ("problem_params", "optimizer_params"):
+        for name in ("problem_params", "optimizer_params", "study_params"):
             data[name] = freeze_params(dict(data.get(name) or ()))
         return cls(**data)
 

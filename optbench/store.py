@@ -27,7 +27,7 @@ from pathlib import Path
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _LOCK_TIMEOUT = 30.0  # seconds a writer waits for another campaign's transaction
 DONE_STATES = (TrialState.COMPLETE.value, TrialState.SKIPPED.value)
 
@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at REAL NOT NULL,
     command TEXT NOT NULL,
     keys TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS analyses (
+    run_id INTEGER PRIMARY KEY,
+    study TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at REAL NOT NULL
 );
 """
 
@@ -76,6 +82,7 @@ class Store:
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
                 if version == 1:  # v1 -> v2: claims (the owner of a RUNNING trial)
                     self._db.execute("ALTER TABLE trials ADD COLUMN owner TEXT")
+                # v2 -> v3: the analyses table (a study's derived results), created below
                 if version < SCHEMA_VERSION:
                     for statement in filter(str.strip, _SCHEMA.split(";")):
                         self._db.execute(statement)
@@ -279,6 +286,23 @@ class Store:
     def run_keys(self, run_id: int | None = None) -> list[str]:
         """Trial keys of a run (the latest when ``run_id`` is ``None``)."""
         return self.run(run_id)[1]
+
+    # ------------------------------------------------------------------ analyses
+    def save_analysis(self, run_id: int, study: str, payload: dict) -> None:
+        """Store a study's derived results for a run (JSON; replaces an earlier analysis of it)."""
+        text = json.dumps(payload, sort_keys=True)
+        with self._write():
+            self._db.execute(
+                "INSERT INTO analyses (run_id, study, payload, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(run_id) DO UPDATE SET study = excluded.study, payload = excluded.payload,"
+                " created_at = excluded.created_at",
+                (run_id, study, text, time.time()),
+            )
+
+    def analysis(self, run_id: int) -> tuple[str, dict] | None:
+        """``(study name, payload)`` stored for a run, or ``None`` for a plain campaign."""
+        row = self._db.execute("SELECT study, payload FROM analyses WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else (row[0], json.loads(row[1]))
 
 
 def current_owner() -> str:

@@ -75,7 +75,12 @@ def run_trial(spec: TrialSpec) -> TrialResult:
 
     The optimizer's work is timed (CUDA synchronized); the final evaluation of the
     recommendation and the test metric happen after the clock stops and are not counted.
+    A spec with a ``study`` is that study's task (a training run, a sample) and runs there.
     """
+    if spec.study:
+        from optbench.studies.tasks import run_study_task
+
+        return run_study_task(spec)
     base = TrialResult(
         spec=spec,
         state=TrialState.FAILED,
