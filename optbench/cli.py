@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     gate.add_argument("--format", choices=["table", "json"], default="table")
     gate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
+    commands.add_parser("study", help="studies: seeds, connectivity, lottery, landscape, crossover "
+                                      "(`optbench study --help`)", add_help=False)
     listing = commands.add_parser("list", parents=[common], help="list problems, optimizers or suites")
     listing.add_argument("what", choices=["problems", "optimizers", "suites"])
     commands.add_parser("plugins", parents=[common], help="where each problem and optimizer comes from; broken plugins")
@@ -325,6 +327,13 @@ def cmd_plugins() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        from optbench.studies.command import split_argv
+
+        study_argv = split_argv(argv)  # `optbench study ...` parses its own flags (imported on demand)
+        if study_argv is not None:
+            from optbench.studies.command import main as study_main
+
+            return study_main(study_argv[1], plugins=study_argv[0])
         args = build_parser().parse_args(argv)
         # a report is rebuilt from stored JSON alone: it never imports a plugin
         if args.command != "report" and (getattr(args, "plugin", None) or "OPTBENCH_PLUGINS" in os.environ):

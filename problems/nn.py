@@ -91,9 +91,13 @@ class NetworkProblem(Problem):
         return self._per_example_loss(self._outputs(x, inputs), targets).mean()
 
     def test_metric(self, x: torch.Tensor) -> float:
+        return self._test(self.test_outputs(x), self.test_targets)
+
+    def test_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's outputs on the held-out inputs for weights ``x`` of shape ``(d,)``:
+        shape ``(n_test, k)`` (``k`` classes or outputs). Studies compare functions through these."""
         with torch.no_grad():
-            outputs = self._outputs(x.to(device=self.device, dtype=self.dtype), self.test_inputs)
-        return self._test(outputs, self.test_targets)
+            return self._outputs(x.to(device=self.device, dtype=self.dtype), self.test_inputs)
 
     def _per_example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -102,14 +106,28 @@ class NetworkProblem(Problem):
         raise NotImplementedError
 
 
+LOSSES = ("cross_entropy", "mse")
+
+
+def _loss_name(family: str, loss: Any) -> str:
+    if loss not in LOSSES:
+        raise ConfigError(f"{family}: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    return str(loss)
+
+
 class Classifier(NetworkProblem):
-    """Cross-entropy training; held-out accuracy as the test metric."""
+    """Classification training with cross-entropy (default) or the mean squared error between the
+    outputs and one-hot labels (``loss="mse"``); held-out accuracy as the test metric."""
 
     test_metric_name = "test_accuracy"
     test_metric_higher_is_better = True
     target = 1e-3
+    loss_name = "cross_entropy"
 
     def _per_example_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.loss_name == "mse":
+            onehot = F.one_hot(targets, outputs.shape[-1]).to(outputs.dtype)
+            return ((outputs - onehot) ** 2).sum(dim=-1)
         return F.cross_entropy(outputs, targets, reduction="none")
 
     def _test(self, outputs: torch.Tensor, targets: torch.Tensor) -> float:
@@ -129,11 +147,13 @@ class DigitsMLP(Classifier):
     family = "digits"
     landscape = "training"
 
-    def __init__(self, *, hidden: int = 32, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+    def __init__(self, *, hidden: int = 32, loss: str = "cross_entropy", instance: int = 0, device: Any = "cpu",
+                 dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
         from sklearn.datasets import load_digits
 
         self.hidden = _hidden(self.family, hidden)
+        self.loss_name = _loss_name(self.family, loss)
         images, labels = load_digits(return_X_y=True)
         X = torch.as_tensor(images, dtype=torch.float64) / 16.0
         y = torch.as_tensor(labels, dtype=torch.int64)
@@ -142,7 +162,7 @@ class DigitsMLP(Classifier):
         self._finish(_mlp([64, self.hidden, 10]), X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]])
 
     def params(self) -> dict[str, Any]:
-        return {"hidden": self.hidden}
+        return {"hidden": self.hidden, "loss": self.loss_name}
 
 
 class ModularAddition(Classifier):
@@ -155,9 +175,10 @@ class ModularAddition(Classifier):
     family = "modadd"
     landscape = "training"
 
-    def __init__(self, *, p: int = 23, hidden: int = 64, train_fraction: float = 0.5, instance: int = 0,
-                 device: Any = "cpu", dtype: Any = None) -> None:
+    def __init__(self, *, p: int = 23, hidden: int = 64, train_fraction: float = 0.5, loss: str = "cross_entropy",
+                 instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
+        self.loss_name = _loss_name(self.family, loss)
         if not isinstance(p, int) or p < 2 or not 0 < train_fraction < 1:
             raise ConfigError(f"modadd: need an integer p >= 2 and 0 < train_fraction < 1, got p={p!r}")
         self.p, self.hidden, self.train_fraction = p, _hidden(self.family, hidden), float(train_fraction)
@@ -171,7 +192,7 @@ class ModularAddition(Classifier):
                      y[order[cut:]])
 
     def params(self) -> dict[str, Any]:
-        return {"p": self.p, "hidden": self.hidden, "train_fraction": self.train_fraction}
+        return {"p": self.p, "hidden": self.hidden, "train_fraction": self.train_fraction, "loss": self.loss_name}
 
 
 class ParityMLP(Classifier):
@@ -183,8 +204,9 @@ class ParityMLP(Classifier):
     landscape = "crypto"
 
     def __init__(self, *, n: int = 20, k: int = 3, examples: int = 1024, noise: float = 0.05, hidden: int = 32,
-                 instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+                 loss: str = "cross_entropy", instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
+        self.loss_name = _loss_name(self.family, loss)
         if not (isinstance(n, int) and isinstance(k, int) and 1 <= k <= n and 0 <= noise < 0.5):
             raise ConfigError(f"parity_mlp: need integers 1 <= k <= n and 0 <= noise < 0.5, got n={n}, k={k}")
         self.n, self.k, self.examples, self.noise = n, k, int(examples), float(noise)
@@ -200,7 +222,8 @@ class ParityMLP(Classifier):
         self._finish(_mlp([n, self.hidden, 2], nn.ReLU), *sample(self.examples), *sample(self.examples))
 
     def params(self) -> dict[str, Any]:
-        return {"n": self.n, "k": self.k, "examples": self.examples, "noise": self.noise, "hidden": self.hidden}
+        return {"n": self.n, "k": self.k, "examples": self.examples, "noise": self.noise, "hidden": self.hidden,
+                "loss": self.loss_name}
 
 
 class TeacherStudent(NetworkProblem):
