@@ -165,6 +165,21 @@ class NKLandscape(BitProblem):
     def params(self) -> dict[str, Any]:
         return {"n": self.n, "K": self.K}
 
+    @property
+    def optimum(self) -> torch.Tensor | None:
+        """A minimizing string, shape ``(n,)``, found by enumeration (``n <= 20``); ``None`` above."""
+        if self.n > 20:
+            return None
+        best_value, best = float("inf"), None
+        for start in range(0, 2**self.n, 2**16):
+            codes = torch.arange(start, min(start + 2**16, 2**self.n), device=self.device)
+            X = ((codes.unsqueeze(1) >> torch.arange(self.n, device=self.device)) & 1).to(torch.uint8)
+            values = self._evaluate(self._unmask(X))  # X is the unmasked string, as in _enumerate
+            i = int(values.argmin())
+            if float(values[i]) < best_value:
+                best_value, best = float(values[i]), X[i]
+        return self._masked_optimum(best)
+
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
         bits = self._unmask(X).to(torch.int64)[:, self.neighbours]  # (m, n, K+1)
         index = (bits * self.weights).sum(dim=2)  # (m, n)
