@@ -95,6 +95,7 @@ def _options(cls: Any, args: argparse.Namespace, parser: argparse.ArgumentParser
     common = {"problem", "optimizer", "seeds", "device", "jobs", "executor", "scheduler", "store", "report", "format",
               "quick", "rerun", "quiet", "plugin", "name"}
     extra = {k: v for k, v in vars(args).items() if k not in common}
+    extra["store_path"] = args.store  # a study may read an earlier run of the same store (landscape --from-run)
     return StudyOptions(problem=args.problem or cls.default_problem, optimizer=args.optimizer or cls.default_optimizer,
                         seeds=args.seeds or (cls.quick_seeds if args.quick else cls.default_seeds),
                         device=devices[0], quick=args.quick, extra=extra)
