@@ -1,0 +1,190 @@
+"""``optbench study seeds``: how much do seeds matter out of the training set?
+
+The same network, data and loss are trained N times, varying (a) the initialisation, (b) the data
+order, (c) both, and (d) nothing (a determinism audit: the same seeds twice must give bit-identical
+weights on the CPU). Reported per source of variance: the spread of the test metric (mean, std with a
+bootstrap interval, min, max, best–worst gap, outlier seeds), how often two seeds label a test input
+differently next to the error rate, weight-space against function-space distance, and how the spread
+changes with training length and with the loss (cross-entropy against MSE on a classifier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
+from optbench.parsing import parse_call, split_top_level
+from optbench.studies.base import (
+    Figure,
+    Payload,
+    Study,
+    completed,
+    decode_tensor,
+    encode_tensor,
+    payload,
+    positive_int,
+    task_data,
+    task_result,
+)
+
+SOURCES = ("init", "order", "both", "none")
+SOURCE_TEXT = {"init": "initialisation", "order": "data order", "both": "init + order", "none": "nothing (audit)"}
+
+
+class SeedsStudy(Study):
+    name: ClassVar[str] = "seeds"
+    summary: ClassVar[str] = "how much do seeds matter"
+    question: ClassVar[str] = ("If I train the same network on the same data with the same loss several times, how "
+                               "similar are the results out of the training set, and does that depend on the loss "
+                               "and on how long I train?")
+    default_problem: ClassVar[str] = "digits"
+    default_optimizer: ClassVar[str] = "sgd(lr=0.05, momentum=0.9)"
+    default_seeds: ClassVar[int] = 8
+    quick_seeds: ClassVar[int] = 3
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--epochs", type=int, help="training epochs (default 24; --quick: 4)")
+        parser.add_argument("--checkpoints", help="epochs at which the spread is measured, e.g. 3,6,12,24 "
+                                                  "(default: 1/8, 1/4, 1/2 and all of --epochs)")
+        parser.add_argument("--losses", help="losses to compare on a classifier: cross_entropy,mse (default both; "
+                                              "--quick: cross_entropy)")
+        parser.add_argument("--sources", help=f"sources of variance, from {','.join(SOURCES)} (default all)")
+        parser.add_argument("--width", type=int, help="hidden units of the network (default: the problem's)")
+
+    # ------------------------------------------------------------------ the grid
+    def _settings(self) -> dict[str, Any]:
+        o = self.options
+        epochs = positive_int(o.get("epochs", 4 if o.quick else 24), "epochs", maximum=100_000)
+        text = o.get("checkpoints")
+        if text:
+            try:
+                checkpoints = sorted({int(c) for c in split_top_level(text)})
+            except ValueError:
+                raise ConfigError(f"--checkpoints takes epochs like 3,6,12, got {text!r}") from None
+            if not checkpoints or checkpoints[0] < 1 or checkpoints[-1] > epochs:
+                raise ConfigError(f"--checkpoints must be epochs between 1 and --epochs ({epochs}), got {text!r}")
+        else:
+            checkpoints = sorted({max(1, epochs // 8), max(1, epochs // 4), max(1, epochs // 2), epochs})
+        if checkpoints[-1] != epochs:
+            checkpoints.append(epochs)
+        sources = split_top_level(o.get("sources", ",".join(SOURCES)))
+        bad = [s for s in sources if s not in SOURCES]
+        if bad or not sources:
+            raise ConfigError(f"--sources takes {', '.join(SOURCES)}, got {o.get('sources')!r}")
+        name, params = parse_call(o.problem)
+        if o.get("width") is not None:
+            params["hidden"] = positive_int(o.get("width"), "width", maximum=1_000_000)
+        losses = self._losses(name, params)
+        return {"epochs": epochs, "checkpoints": checkpoints, "sources": sources, "losses": losses,
+                "problem": (name, params)}
+
+    def _losses(self, name: str, params: dict[str, Any]) -> list[str | None]:
+        from optbench.registry import parameters_of, problem_class
+
+        accepts_loss = "loss" in parameters_of(problem_class(name))
+        given = self.options.get("losses")
+        if not accepts_loss:
+            if given:
+                raise ConfigError(f"--losses needs a classifier that takes loss=...; {name} has one loss")
+            return [None]
+        if "loss" in params and not given:
+            return [params.pop("loss")]
+        params.pop("loss", None)
+        losses = split_top_level(given or ("cross_entropy" if self.options.quick else "cross_entropy,mse"))
+        from optbench.problems.nn import LOSSES
+
+        bad = [loss for loss in losses if loss not in LOSSES]
+        if bad or not losses:
+            raise ConfigError(f"--losses takes {', '.join(LOSSES)}, got {given!r}")
+        return list(dict.fromkeys(losses))
+
+    def tasks(self) -> list[TrialSpec]:
+        from optbench.registry import make_problem
+        from optbench.studies.training import require_network, torch_optimizer
+
+        s = self._settings()
+        name, params = s["problem"]
+        o_name, o_params = parse_call(self.options.optimizer)
+        torch_optimizer(o_name, o_params)
+        require_network(make_problem(name, {**params, **({"loss": s["losses"][0]} if s["losses"][0] else {})}),
+                        name)
+        audits = [None] if not self.options.device.startswith("cuda") else [True, False]
+        specs = []
+        for loss, source, seed in itertools.product(s["losses"], s["sources"], range(self.options.seeds)):
+            problem = format_call(name, freeze_params({**params, **({"loss": loss} if loss else {})}))
+            for det in audits if source == "none" else [None]:
+                specs.append(self.spec(problem=problem, seed=seed, budget=float(s["epochs"] + 1), source=source,
+                                       epochs=s["epochs"], checkpoints=tuple(s["checkpoints"]), deterministic=det))
+        return specs
+
+    # ------------------------------------------------------------------ one training run
+    @classmethod
+    def run_task(cls, spec: TrialSpec) -> TrialResult:
+        import torch
+
+        from optbench.runners.devices import device_name
+        from optbench.studies import training
+        from optbench.studies.measures import digest
+
+        p = dict(spec.study_params)
+        problem = training.network_problem(spec)
+        optimizer = training.torch_optimizer(spec.optimizer, dict(spec.optimizer_params))
+        source = p["source"]
+        init_seed = spec.seed if source in ("init", "both") else 0
+        order_seed = spec.seed if source in ("order", "both") else 0
+        per_epoch = training.steps_per_epoch(problem, optimizer)
+        checkpoints = list(p["checkpoints"])
+        with training.deterministic(p.get("deterministic")):
+            x0 = problem.initial_point(training.stream(init_seed, "init"))
+            run = training.train(problem, x0, optimizer=optimizer, epochs=p["epochs"],
+                                 order=training.stream(order_seed, "order"), curve_epochs=checkpoints,
+                                 snapshot_steps=[c * per_epoch for c in checkpoints],
+                                 order_fn=training.seeded_order)  # looked up now, so a test can plant another
+        at = {}
+        for epoch, train_loss, test in run.curve:
+            outputs = problem.test_outputs(run.snapshots[epoch * per_epoch])
+            labels = outputs.argmax(dim=-1).to(torch.int16) if problem.test_metric_higher_is_better else None
+            at[str(epoch)] = {"train_loss": train_loss, "test": test,
+                              "outputs": encode_tensor(labels if labels is not None else outputs.float())}
+        ev = run.evaluator
+        assert ev is not None
+        last = run.curve[-1]
+        return task_result(spec, seconds=run.seconds, final_value=last[1], test_metric=last[2],
+                           evaluations=ev.evaluations, gradient_evaluations=ev.gradient_evaluations,
+                           examples=ev.examples, problem_id=problem.id, device_name=device_name(spec.device),
+                           data={"init_seed": init_seed, "order_seed": order_seed, "steps": run.steps,
+                                 "weights": encode_tensor(run.x), "digest": digest(run.x), "at": at,
+                                 "metric": problem.test_metric_name,
+                                 "higher_is_better": problem.test_metric_higher_is_better})
+
+    # ------------------------------------------------------------------ analysis
+    def analyze(self, results: Sequence[TrialResult]) -> Payload:
+        from optbench.studies.seeds_analysis import analyze
+
+        done, failed = completed(results)
+        s = self._settings()
+        groups: dict[tuple[str, str, Any], list[tuple[int, dict]]] = defaultdict(list)
+        for r in done:
+            p = dict(r.spec.study_params)
+            loss = dict(r.spec.problem_params).get("loss") or "-"
+            groups[(str(loss), p["source"], p.get("deterministic"))].append((r.spec.seed, task_data(r)))
+        tables, findings, data = analyze(groups, s["checkpoints"], self.options.device)
+        settings = self.settings(epochs=s["epochs"], checkpoints=s["checkpoints"], sources=s["sources"],
+                                 losses=[loss or "-" for loss in s["losses"]])
+        return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed)
+
+    @classmethod
+    def figures(cls, data: Payload) -> list[Figure]:
+        from optbench.studies.seeds_analysis import figures
+
+        return figures(data)
+
+
+def decode_outputs(entry: dict) -> Any:
+    """The stored test outputs (labels or outputs) of one checkpoint."""
+    return decode_tensor(entry["outputs"])

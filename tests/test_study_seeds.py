@@ -1,0 +1,106 @@
+"""``optbench study seeds``: the CLI end to end, the determinism audit, and the spread measures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from optbench.cli import main
+from optbench.store import Store
+from optbench.studies import training
+from optbench.studies.measures import bootstrap_std_ci, disagreement, relative_distance, spread
+
+QUICK = ["study", "seeds", "--quick", "--problem", "digits(hidden=8)", "--epochs", "2", "--seeds", "3", "-q"]
+
+
+def _run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    assert main(args) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_cli_runs_the_quick_study_as_stored_trials_and_reports_json(tmp_path):
+    store, report = tmp_path / "s.sqlite", tmp_path / "report"
+    cmd = [sys.executable, "-m", "optbench.cli", *QUICK, "--store", str(store), "--format", "json",
+           "--report", str(report)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["study"] == "seeds" and data["failed_tasks"] == 0
+    titles = [t["title"] for t in data["tables"]]
+    assert any(t.startswith("Spread of test_accuracy") for t in titles)
+    assert any(t.startswith("Determinism audit") for t in titles)
+    spread_table = data["tables"][0]
+    assert [r[1] for r in spread_table["rows"]] == ["init", "data order", "init + order", "nothing"]
+    assert all(r[2] == 3 for r in spread_table["rows"])  # three seeds in every row
+    audit = data["tables"][-1]["rows"][0]
+    assert audit[3] is True and audit[5] == 0.0  # bit-identical on the CPU
+    assert (report / "report.html").is_file() and len(list((report / "plots").glob("*.png"))) == 3
+    with Store(store) as s:  # every task is a stored trial, and the analysis is stored with the run
+        assert s.count() == 12
+        study, stored = s.analysis(s.run()[0])
+        assert study == "seeds" and stored["tables"] == data["tables"]
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0 and "0 to run, 12 already in" in again.stderr  # resumed, nothing rerun
+
+
+def test_the_audit_catches_a_planted_nondeterministic_data_order(tmp_path, capsys, monkeypatch):
+    args = [*QUICK, "--sources", "none", "--store", str(tmp_path / "a.sqlite"), "--format", "json"]
+    honest = _run_json(args, capsys)
+    assert honest["tables"][-1]["rows"][0][3] is True
+
+    def unseeded(n: int, generator: torch.Generator) -> torch.Tensor:
+        del generator  # the planted bug: the order ignores the run's seed
+        return torch.randperm(n)
+
+    monkeypatch.setattr(training, "seeded_order", unseeded)
+    planted = _run_json([*QUICK, "--sources", "none", "--store", str(tmp_path / "b.sqlite"), "--format", "json"],
+                        capsys)
+    row = planted["tables"][-1]["rows"][0]
+    assert row[3] is False and row[4] > 1 and row[5] > 0
+    assert any("NOT reproducible" in f for f in planted["findings"])
+
+
+def test_mse_and_cross_entropy_are_compared_on_a_classifier(tmp_path, capsys):
+    data = _run_json([*QUICK, "--sources", "both", "--losses", "cross_entropy,mse", "--store",
+                      str(tmp_path / "l.sqlite"), "--format", "json"], capsys)
+    assert {r[0] for r in data["tables"][0]["rows"]} == {"cross_entropy", "mse"}
+
+
+@pytest.mark.parametrize("flags", [["--sources", "weather"], ["--checkpoints", "0,2"], ["--losses", "hinge"],
+                                   ["--epochs", "0"], ["--problem", "sphere"], ["--optimizer", "cmaes"],
+                                   ["--problem", "teacher", "--losses", "mse"]])
+def test_bad_study_flags_are_one_line_and_exit_2(tmp_path, capsys, flags):
+    store = tmp_path / "x.sqlite"
+    assert main([*QUICK, *flags, "--store", str(store)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("optbench: error:") and not store.exists()
+
+
+def test_spread_measures_on_hand_made_values():
+    s = spread([0.9, 0.91, 0.92, 0.90, 0.5], [0, 1, 2, 3, 4])
+    assert s["gap"] == pytest.approx(0.42) and s["outliers"] == [4]
+    assert s["std"] == pytest.approx(torch.tensor([0.9, 0.91, 0.92, 0.90, 0.5], dtype=torch.float64).std().item())
+    low, high = bootstrap_std_ci([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert 0 <= low <= high
+    a = torch.tensor([[2.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    b = torch.tensor([[2.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    assert disagreement(a, b) == pytest.approx(1 / 3)
+    w = torch.tensor([3.0, 4.0])
+    assert relative_distance(w, w) == 0.0 and relative_distance(w, -w) == pytest.approx(2.0)
+
+
+def test_masked_training_keeps_pruned_weights_at_zero():
+    from optbench.registry import make_problem
+
+    problem = make_problem("digits", {"hidden": 4})
+    optimizer = training.torch_optimizer("adam", {"lr": 0.01})
+    x0 = problem.initial_point(training.stream(0, "init"))
+    mask = (torch.rand(x0.shape, generator=training.stream(0, "mask")) < 0.5).to(x0.dtype)
+    run = training.train(problem, x0, optimizer=optimizer, epochs=1, order=training.stream(0, "order"), mask=mask)
+    assert torch.count_nonzero(run.x[mask == 0]) == 0
+    assert torch.count_nonzero(run.x[mask == 1]) == int(mask.sum())
+    assert run.evaluator is not None and run.evaluator.examples == problem.n_examples  # one epoch, counted
