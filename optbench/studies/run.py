@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from optbench.api import ConfigError
 from optbench.studies.base import Payload, Study
@@ -17,11 +16,12 @@ def report_dir(args: argparse.Namespace, name: str, run_id: int) -> str:
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse an unusable ``--report`` before anything runs."""
-    if args.report:
-        target = Path(args.report)
-        if target.exists() and not target.is_dir():
-            raise ConfigError(f"--report {args.report} is a file; give a folder for the report")
+    """Refuse an unusable ``--store`` or ``--report`` before anything runs."""
+    from optbench.paths import check_output_dir, check_store_path
+
+    check_store_path(Path(args.store))
+    if args.report is not None:
+        check_output_dir(Path(args.report) if args.report else Path(args.store).parent, what="the report")
 
 
 def run_study(study: Study, args: argparse.Namespace, *, command: str, plugins: list[str]) -> int:
@@ -93,7 +93,17 @@ def write(data: Payload, out_dir: str, *, run_id: int) -> Path:
     return out.write_report(data, figures, out_dir, title=f"optbench study {data['study']} (run {run_id})")
 
 
-def stored(store: Any, run_id: int) -> Payload | None:
-    """The analysis stored for a run, or ``None`` when the run is a plain campaign."""
-    found = store.analysis(run_id)
-    return None if found is None else found[1]
+def redraw(data: Payload, *, run_id: int, fmt: str, out: str | None, store: str) -> int:
+    """``optbench report`` of a study's run: from the stored analysis alone, nothing rerun."""
+    if fmt == "csv":
+        raise ConfigError(f"run {run_id} is a study ({data['study']}); its summary is --format json, markdown "
+                          "or html")
+    if fmt != "html":
+        render(data, "markdown" if fmt == "markdown" else "json")
+        return 0
+    from rich.console import Console
+
+    path = write(data, out or str(Path(store).parent / f"study-{data['study']}-{run_id}"), run_id=run_id)
+    Console(stderr=True, highlight=False).print(f"report of run {run_id} (study {data['study']}): {path}",
+                                                markup=False, soft_wrap=True)
+    return 0
