@@ -154,6 +154,15 @@ LANDSCAPES = {
 }
 
 
+def _id_value(value: Any) -> str:
+    """A parameter value as an id writes it: ``true``, ``1000000.0``, ``0.9x0.999``, no spaces."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return "x".join(_id_value(v) for v in value)
+    return repr(value).replace(" ", "") if not isinstance(value, str) else value.replace(" ", "")
+
+
 class Problem(ABC):
     """A batched objective to minimize, on one device.
 
@@ -188,8 +197,15 @@ class Problem(ABC):
 
     @property
     def id(self) -> str:
-        """A stable id in the COCO style, e.g. ``rastrigin_d10_i3``."""
-        return f"{self.family}_d{self.space.dim}_i{self.instance}"
+        """A stable id in the COCO style, e.g. ``rastrigin_d10_i3``.
+
+        Every parameter off its default that changes the function shows between the dimension
+        and the instance, e.g. ``rastrigin_d10_rotate-true_i3``, so no two functions share an id.
+        """
+        from optbench.registry import distinguishing_params
+
+        extra = "".join(f"_{key}-{_id_value(value)}" for key, value in sorted(distinguishing_params(self).items()))
+        return f"{self.family}_d{self.space.dim}{extra}_i{self.instance}"
 
     # -- evaluation
     def evaluate(self, X: torch.Tensor) -> torch.Tensor:

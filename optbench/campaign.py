@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, freeze_params
 from optbench.parsing import parse_call
-from optbench.registry import make_optimizer, make_problem
+from optbench.registry import canonical_params, make_optimizer, make_problem
 from optbench.store import Store
 
 log = logging.getLogger(__name__)
+
+MAX_TRIALS = 100_000  # trials of one campaign: beyond this, a grid is a typo (or should be split)
+POLL_SECONDS = 0.5  # how often a campaign looks at the trials another campaign on its store is running
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,23 @@ def _validated(calls: Sequence[str], kind: str, instance: int) -> list[tuple[str
             make_problem(name, params, instance=instance, device="cpu")
         else:
             make_optimizer(name, params)
-    return parsed
+    # identity: types checked, defaults dropped, so rastrigin and rastrigin(rotate=False) are one trial
+    return [(name, canonical_params(kind, name, params)) for name, params in parsed]
 
 
 def build_specs(grid: Grid) -> list[TrialSpec]:
     """Every trial of the grid, problem-major; raises :class:`ConfigError` on any bad entry."""
+    if not grid.seeds or not grid.instances:
+        raise ConfigError("no seeds or no instances given")
     if any(s < 0 for s in grid.seeds) or any(i < 0 for i in grid.instances):
         raise ConfigError("seeds and instances must be integers >= 0")
+    total = (len(grid.problems) * len(grid.optimizers) * len(grid.devices) * len(grid.instances)
+             * len(grid.seeds))
+    if total > MAX_TRIALS:
+        raise ConfigError(f"the grid has {total} trials ({len(grid.problems)} problems × {len(grid.optimizers)} "
+                          f"optimizers × {len(grid.devices)} devices × {len(grid.instances)} instances × "
+                          f"{len(grid.seeds)} seeds); at most {MAX_TRIALS} run in one campaign: use fewer seeds "
+                          "or split it")
     problems = [(*parsed, grid.budgets.get(text, grid.budget))
                 for text, parsed in zip(grid.problems, _validated(grid.problems, "problem", grid.instances[0]),
                                         strict=True)]
@@ -77,26 +91,61 @@ def run_campaign(
     rerun: bool = False,
     on_result: Callable[[TrialResult], None] | None = None,
 ) -> list[TrialResult]:
-    """Claim what is missing from the store, run it, and save each result as it arrives.
+    """Run every trial of ``specs`` the store still lacks, sharing the work with other campaigns.
 
-    Returns the results of the trials run now. Interrupting (Ctrl-C) loses only the trials in
-    flight: everything saved so far stays, unfinished claims are given back, and rerunning the
-    campaign resumes. Trials another live campaign has claimed are left to it.
+    Trials are claimed one at a time, as the executor has room for them, so two campaigns on one
+    store split the work between them. Trials another live campaign has claimed are waited for
+    (the store is polled); a claim whose owner died, or that its owner gave back, is taken over.
+    ``on_result`` sees every trial of the campaign as it finishes, here or in the other campaign.
+    With ``rerun``, results stored before this call are run again; ones stored during it are not.
+
+    Returns the results of the trials this process ran. Interrupting (Ctrl-C) loses only the
+    trials in flight: everything saved so far stays, unfinished claims are given back, and
+    rerunning the campaign resumes.
     """
     from optbench.runners.executors import InlineExecutor
     from optbench.runners.trial import run_trial
 
-    claimed = store.claim(specs, rerun=rerun)
     runner = executor or InlineExecutor()
+    since = time.time()  # results saved from here on, by anyone, are this campaign's
+    waiting = {s.key: s for s in store.pending(list(dict.fromkeys(specs)), rerun=rerun)}
     finished: list[TrialResult] = []
+    claimed: set[str] = set()
+
+    def report(result: TrialResult) -> None:
+        if on_result is not None:
+            on_result(result)
+
+    def observe() -> None:
+        """Take in what other campaigns finished since the start."""
+        for result in store.finished_since([k for k in waiting if k not in claimed], since=since):
+            del waiting[result.key]
+            report(result)
+
+    def claims() -> Iterator[TrialSpec]:
+        """Claim the next trial nobody holds, each when the executor has room for it (not all at once:
+        a campaign started a moment later takes the trials this one has not reached yet)."""
+        last_look = time.monotonic()
+        for spec in store.claimable(list(waiting.values()), rerun=rerun, since=since):
+            if time.monotonic() - last_look > POLL_SECONDS:  # the progress counts the other's trials too
+                observe()
+                last_look = time.monotonic()
+            if spec.key in waiting and store.claim([spec], rerun=rerun, since=since):
+                claimed.add(spec.key)
+                yield spec
+
     try:
-        for result in runner.map(run_trial, claimed):  # type: ignore[attr-defined]
-            store.save(result)
-            finished.append(result)
-            if on_result is not None:
-                on_result(result)
+        while waiting:
+            for result in runner.map(run_trial, claims()):  # type: ignore[attr-defined]
+                store.save(result)
+                claimed.discard(result.key)
+                waiting.pop(result.key, None)
+                finished.append(result)
+                report(result)
+            observe()
+            if waiting and not store.claimable([waiting[k] for k in waiting], since=since):
+                time.sleep(POLL_SECONDS)  # all held by live campaigns: wait for them to finish
     finally:
         runner.close()  # type: ignore[attr-defined]
-        done = {r.key for r in finished}
-        store.release([s.key for s in claimed if s.key not in done])
+        store.release(sorted(claimed))
     return finished

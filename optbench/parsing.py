@@ -36,11 +36,13 @@ def split_top_level(text: str) -> list[str]:
 
 _LOWERCASE = {"true": True, "false": False, "null": None, "none": None}
 
+
 def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     """Parse ``name`` or ``name(key=literal, ...)`` into the name and its keyword arguments.
 
     Values are Python literals (numbers, strings, booleans, None, tuples, lists); ``true``,
-    ``false`` and ``null`` are accepted too.
+    ``false`` and ``null`` are accepted too. A key given twice is an error. Types are checked
+    against what the problem or optimizer declares by :func:`optbench.registry.checked_params`.
     """
     text = text.strip()
     name, _, rest = text.partition("(")
@@ -62,6 +64,8 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     for kw in call.keywords:
         if kw.arg is None:
             raise ConfigError(f"'**' is not allowed in {text!r}")
+        if kw.arg in params:  # Python's parser accepts f(a=1, a=2); a silent "last one wins" would hide a typo
+            raise ConfigError(f"{kw.arg} is given twice in {text!r}; give each parameter once")
         if isinstance(kw.value, ast.Name) and kw.value.id in _LOWERCASE:  # rotate=true, as TOML and shells write it
             params[kw.arg] = _LOWERCASE[kw.value.id]
             continue

@@ -21,15 +21,16 @@ class ShiftedFunction(Problem):
     upper: float = 5.0
     shift_range: float = 2.0
     differentiable: bool = True
-    rotated_by_default: bool = False
 
-    def __init__(self, *, dim: int = 10, rotate: bool | None = None, instance: int = 0, device: Any = "cpu",
+    def __init__(self, *, dim: int = 10, rotate: bool = False, instance: int = 0, device: Any = "cpu",
                  dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
             raise ConfigError(f"{self.family}: dim must be a positive integer, got {dim!r}")
+        if not isinstance(rotate, bool):  # a string such as 'false' is truthy: never guess
+            raise ConfigError(f"{self.family}: rotate must be True or False, got {rotate!r}")
         self.dim = dim
-        self.rotate = self.rotated_by_default if rotate is None else bool(rotate)
+        self.rotate = rotate
         self.space = Space.box(dim, self.lower, self.upper)
         gen = instance_generator(self.family, instance)
         shift = (torch.rand(dim, generator=gen, dtype=torch.float64) * 2 - 1) * self.shift_range
@@ -74,7 +75,7 @@ class Rosenbrock(ShiftedFunction):
     landscape = "smooth"
     target = 1e-6
 
-    def __init__(self, *, dim: int = 10, rotate: bool | None = None, instance: int = 0, device: Any = "cpu",
+    def __init__(self, *, dim: int = 10, rotate: bool = False, instance: int = 0, device: Any = "cpu",
                  dtype: Any = None) -> None:
         if isinstance(dim, int) and dim < 2:
             raise ConfigError(f"rosenbrock: dim must be at least 2, got {dim}")
@@ -107,9 +108,8 @@ class Ellipsoid(ShiftedFunction):
     family = "ellipsoid"
     landscape = "smooth"
     target = 1e-8
-    rotated_by_default = True
 
-    def __init__(self, *, dim: int = 10, cond: float = 1e6, rotate: bool | None = None, instance: int = 0,
+    def __init__(self, *, dim: int = 10, cond: float = 1e6, rotate: bool = True, instance: int = 0,
                  device: Any = "cpu", dtype: Any = None) -> None:
         if not (isinstance(cond, int | float) and 1 <= cond <= 1e12):
             raise ConfigError(f"ellipsoid: cond must be in [1, 1e12], got {cond!r}")
@@ -184,7 +184,7 @@ class RuggedBowl(ShiftedFunction):
     target = 1e-6
 
     def __init__(self, *, dim: int = 10, amplitude: float = 10.0, frequency: float = 10.0, ripples: int = 32,
-                 rotate: bool | None = None, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+                 rotate: bool = False, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         if not (amplitude >= 0 and frequency > 0 and isinstance(ripples, int) and ripples >= 1):
             raise ConfigError("rugged: need amplitude >= 0, frequency > 0 and an integer ripples >= 1")
         super().__init__(dim=dim, rotate=rotate, instance=instance, device=device, dtype=dtype)

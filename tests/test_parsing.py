@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from optbench.api import Budget, ConfigError
@@ -103,3 +105,87 @@ def test_suite_without_budget_is_refused(tmp_path):
     path.write_text('problems = ["sphere"]\noptimizers = ["random"]\n')
     with pytest.raises(ConfigError, match="budget"):
         load_suite(str(path))
+
+
+def test_a_key_given_twice_is_an_error():
+    with pytest.raises(ConfigError, match="dim is given twice"):
+        parse_call("sphere(dim=2, dim=3)")
+
+
+@pytest.mark.parametrize(("kind", "text", "message"), [
+    ("problem", "rastrigin(rotate='false')", "rotate='false' is a string, but rotate takes True or False"),
+    ("problem", "rastrigin(rotate=1)", "rotate=1 is an integer, but rotate takes True or False"),
+    ("problem", "sphere(dim=2.0)", "dim=2.0 is a float, but dim takes an integer"),
+    ("problem", "sphere(dim=True)", "dim=True is a bool, but dim takes an integer"),
+    ("problem", "sphere(dim='3')", "dim='3' is a string, but dim takes an integer"),
+    ("problem", "ellipsoid(cond='1e6')", "cond='1e6' is a string, but cond takes a number"),
+    ("optimizer", "sgd(nesterov='yes')", "nesterov='yes' is a string, but nesterov takes True or False"),
+    ("optimizer", "adam(amsgrad='no')", "amsgrad='no' is a string, but amsgrad takes True or False"),
+    ("optimizer", "adam(lr=True)", "lr=True is a bool, but lr takes a number"),
+    ("optimizer", "adam(betas=(0.9, 'x'))", "takes a tuple of 2 numbers"),
+    ("optimizer", "adam(betas=(0.9,))", "takes a tuple of 2 numbers"),
+    ("optimizer", "cmaes(popsize='8')", "popsize='8' is a string, but popsize takes an integer or None"),
+    ("optimizer", "ga(mutation_rate='x')", "takes a number or None"),
+])
+def test_every_parameter_is_checked_against_its_declared_type(kind, text, message):
+    from optbench.registry import make_optimizer, make_problem
+
+    name, params = parse_call(text)
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        if kind == "problem":
+            make_problem(name, params)
+        else:
+            make_optimizer(name, params)
+    assert "\n" not in str(info.value)
+
+
+def test_values_of_the_declared_type_are_accepted_and_ints_stand_for_floats():
+    from optbench.registry import checked_params, make_optimizer, make_problem, optimizer_class
+
+    assert make_problem("rastrigin", {"rotate": True, "dim": 3}).rotation is not None
+    assert make_problem("ellipsoid", {"cond": 100, "dim": 3}).cond == 100.0
+    adam = make_optimizer("adam", {"lr": 1, "betas": [0.8, 0.9], "amsgrad": False})
+    assert adam.lr == 1.0 and isinstance(adam.lr, float) and adam.betas == (0.8, 0.9)
+    assert make_optimizer("cmaes", {"popsize": None}).popsize is None
+    assert checked_params(optimizer_class("ga"), "ga", {"mutation_rate": 0}) == {"mutation_rate": 0.0}
+
+
+def test_the_declared_type_falls_back_to_the_default_when_unannotated():
+    from optbench.registry import checked_params
+
+    class Plain:
+        def __init__(self, *, scale=1.0, flag=False, anything=None, instance=0, device="cpu", dtype=None):
+            pass
+
+    assert checked_params(Plain, "plain", {"scale": 2, "anything": "x"}) == {"scale": 2.0, "anything": "x"}
+    with pytest.raises(ConfigError, match="flag='no' is a string, but flag takes True or False"):
+        checked_params(Plain, "plain", {"flag": "no"})
+
+
+def _specs(problems, optimizers=("random",)):
+    grid = Grid(problems=problems, optimizers=list(optimizers), seeds=[0], instances=[0], devices=["cpu"],
+                budget=Budget(evaluations=10))
+    return build_specs(grid)
+
+
+def test_parameters_at_their_defaults_are_one_trial():
+    specs = _specs(["rastrigin", "rastrigin(rotate=False)", "rastrigin(dim=10)", "rastrigin(rotate=false, dim=10)"],
+                   ["sgd", "sgd(lr=0.01)", "sgd(lr=0.01, nesterov=False)"])
+    assert len(specs) == 1 and specs[0].problem_params == () and specs[0].optimizer_params == ()
+    assert specs[0].problem_label == "rastrigin" and specs[0].optimizer_label == "sgd"
+    ellipsoid = _specs(["ellipsoid(cond=100)", "ellipsoid(cond=100.0)", "ellipsoid(rotate=True, cond=1e2)"])
+    assert len(ellipsoid) == 1 and ellipsoid[0].problem_params == (("cond", 100.0),)
+
+
+def test_parameters_off_their_defaults_are_distinct_trials_with_distinct_ids():
+    from optbench.registry import make_problem
+
+    specs = _specs(["rastrigin", "rastrigin(rotate=True)"])
+    assert len({s.key for s in specs}) == 2
+    plain, rotated = (make_problem(s.problem, dict(s.problem_params)) for s in specs)
+    assert plain.id == "rastrigin_d10_i0" and rotated.id == "rastrigin_d10_rotate-true_i0"
+    ids = {make_problem(name, params, instance=2).id for name, params in [
+        ("ellipsoid", {}), ("ellipsoid", {"rotate": False}), ("ellipsoid", {"cond": 100.0}),
+        ("trap", {}), ("trap", {"k": 5}), ("trap", {"n": 48}), ("rugged", {"amplitude": 1.0}), ("rugged", {})]}
+    assert len(ids) == 8
+    assert make_problem("onemax", {"n": 100}).id == "onemax_d100_i0"  # the dimension is not said twice
