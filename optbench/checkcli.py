@@ -17,10 +17,12 @@ def cmd_baseline_save(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from rich.console import Console
 
     from optbench.gate import save_baseline
+    from optbench.paths import check_output_file
     from optbench.store import Store
 
     if not Path(args.store).is_file():
         raise ConfigError(f"no store at {args.store}; run `optbench compare` first or pass --store FILE")
+    check_output_file(Path(args.out), what="the baseline")
     with Store(args.store) as store:
         run_id, keys = store.run(args.run)
         results = store.results(keys)
@@ -65,7 +67,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from optbench.gate import calibrate, check, comparable_machines, fingerprint, load_baseline
 
     err = Console(stderr=True, highlight=False)
-    baseline = load_baseline(args.baseline)
+    try:
+        baseline = load_baseline(args.baseline)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{args.baseline} is not a baseline (not UTF-8 text); pass a file from "
+                          "`optbench baseline save`") from None
     candidate = _candidate(args, baseline.results)
     here = fingerprint()
     note = None

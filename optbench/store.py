@@ -26,10 +26,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
+from optbench.paths import check_store_path
 
 SCHEMA_VERSION = 3
 _LOCK_TIMEOUT = 30.0  # seconds a writer waits for another campaign's transaction
 DONE_STATES = (TrialState.COMPLETE.value, TrialState.SKIPPED.value)
+_TABLES = {"trials", "runs", "analyses", "sqlite_sequence"}  # everything a store of any version holds
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -69,14 +71,12 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_store_path(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the folder of the store {self.path}: {exc.strerror}") from None
         self._db, version = self._open()
-        if version > SCHEMA_VERSION:
-            self._db.close()
-            raise ConfigError(
-                f"{self.path} was written by a newer optbench (schema {version}, this one reads "
-                f"up to {SCHEMA_VERSION}); upgrade optbench or use another --store"
-            )
         if version < SCHEMA_VERSION:
             with self._write():  # another process may have migrated it since we looked: look again
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -99,9 +99,18 @@ class Store:
         while True:
             db = sqlite3.connect(self.path, timeout=_LOCK_TIMEOUT, isolation_level=None)
             try:
+                db.execute("BEGIN")  # one snapshot: another campaign may be creating the tables right now
+                try:
+                    version = db.execute("PRAGMA user_version").fetchone()[0]
+                    _refuse_foreign(self.path, db, version)  # before anything is written to it
+                finally:
+                    db.execute("COMMIT")
                 if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     db.execute("PRAGMA journal_mode=WAL")
                 return db, db.execute("PRAGMA user_version").fetchone()[0]
+            except ConfigError:
+                db.close()
+                raise
             except sqlite3.OperationalError as exc:
                 db.close()
                 if "locked" not in str(exc):
@@ -174,39 +183,74 @@ class Store:
         return done
 
     # ------------------------------------------------------------------ claims
-    def claim(self, specs: Sequence[TrialSpec], *, rerun: bool = False, owner: str | None = None) -> list[TrialSpec]:
+    def _rows(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None, float]]:
+        """``key -> (state, owner, updated_at)`` of the stored rows among ``keys``."""
+        rows: dict[str, tuple[str, str | None, float]] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows.update((r[0], (r[1], r[2], r[3])) for r in self._db.execute(
+                f"SELECT key, state, owner, updated_at FROM trials WHERE key IN ({marks})", chunk))
+        return rows
+
+    @staticmethod
+    def _open_to(row: tuple[str, str | None, float] | None, *, me: str, rerun: bool, since: float | None) -> bool:
+        """Whether a trial in this stored state may be claimed by ``me``."""
+        if row is None:
+            return True
+        state, holder, updated = row
+        if state == TrialState.RUNNING.value:  # held: only a dead or absent owner gives it up
+            return holder in (None, me) or not owner_alive(holder)
+        if since is not None and updated >= since:  # finished by someone during this campaign
+            return False
+        return rerun or state not in DONE_STATES
+
+    def claimable(self, specs: Sequence[TrialSpec], *, rerun: bool = False, since: float | None = None,
+                  owner: str | None = None) -> list[TrialSpec]:
+        """The specs :meth:`claim` would take now (a read; another process may claim them first)."""
+        me = owner or current_owner()
+        rows = self._rows([s.key for s in specs])
+        return [s for s in dict.fromkeys(specs) if self._open_to(rows.get(s.key), me=me, rerun=rerun, since=since)]
+
+    def claim(self, specs: Sequence[TrialSpec], *, rerun: bool = False, owner: str | None = None,
+              since: float | None = None) -> list[TrialSpec]:
         """Mark the trials this process will run as RUNNING, in one transaction, and return them.
 
-        Skipped: trials finished for good (unless ``rerun``) and trials another live process has
-        claimed. Claims of dead processes (a killed campaign) are taken over.
+        Skipped: trials finished for good (unless ``rerun``), trials another live process has
+        claimed, and trials finished at or after ``since`` (by a campaign running beside the
+        caller's). Claims of dead processes (a killed campaign) are taken over.
         """
         me = owner or current_owner()
         now = time.time()
         claimed: list[TrialSpec] = []
         with self._write():
-            rows = {}
-            keys = [s.key for s in specs]
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows.update((r[0], (r[1], r[2])) for r in self._db.execute(
-                    f"SELECT key, state, owner FROM trials WHERE key IN ({marks})", chunk))
+            rows = self._rows([s.key for s in specs])
             for spec in dict.fromkeys(specs):
-                state, holder = rows.get(spec.key, (None, None))
-                if state in DONE_STATES and not rerun:
-                    continue
-                if state == TrialState.RUNNING.value and holder not in (None, me) and owner_alive(holder):
+                if not self._open_to(rows.get(spec.key), me=me, rerun=rerun, since=since):
                     continue
                 self._db.execute(
                     "INSERT INTO trials (key, problem, optimizer, seed, instance, device, state, spec, result,"
                     " updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)"
-                    " ON CONFLICT(key) DO UPDATE SET state = excluded.state, owner = excluded.owner,"
-                    " updated_at = excluded.updated_at",
+                    # updated_at keeps the time of the stored result, if any: a claim given back
+                    # (release) must not look like a result saved during a running campaign
+                    " ON CONFLICT(key) DO UPDATE SET state = excluded.state, owner = excluded.owner",
                     (spec.key, spec.problem_label, spec.optimizer_label, spec.seed, spec.instance, spec.device,
                      TrialState.RUNNING.value, json.dumps(spec.to_json(), sort_keys=True), now, me),
                 )
                 claimed.append(spec)
         return claimed
+
+    def finished_since(self, keys: Sequence[str], *, since: float) -> list[TrialResult]:
+        """Results among ``keys`` saved at or after ``since`` (by this process or another)."""
+        found: list[TrialResult] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT result FROM trials WHERE key IN ({marks}) AND state != ? AND result IS NOT NULL"
+                " AND updated_at >= ?", (*chunk, TrialState.RUNNING.value, since))
+            found.extend(TrialResult.from_json(json.loads(r[0])) for r in rows)
+        return found
 
     def release(self, keys: Iterable[str], *, owner: str | None = None) -> None:
         """Give back claims that did not finish (Ctrl-C): back to the last result, or gone."""
@@ -303,6 +347,25 @@ class Store:
         """``(study name, payload)`` stored for a run, or ``None`` for a plain campaign."""
         row = self._db.execute("SELECT study, payload FROM analyses WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
+
+
+def _refuse_foreign(path: Path, db: sqlite3.Connection, version: int) -> None:
+    """Raise :class:`ConfigError` for a database optbench must not write to; reads only.
+
+    An empty database (a new file) becomes a store. A database from a newer optbench, or one
+    with tables of its own (somebody's contacts), is left exactly as it is.
+    """
+    if version > SCHEMA_VERSION:
+        raise ConfigError(f"{path} was written by a newer optbench (schema {version}, this one reads "
+                          f"up to {SCHEMA_VERSION}); upgrade optbench or use another --store")
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    objects = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+    if not tables and not objects and version == 0:
+        return
+    if version < 1 or not {"trials", "runs"} <= tables or tables - _TABLES:
+        found = ", ".join(sorted(tables - _TABLES)[:5]) or "no optbench tables"
+        raise ConfigError(f"{path} is an SQLite database but not an optbench store (it has {found}); "
+                          "it was left untouched: pass another --store")
 
 
 def current_owner() -> str:

@@ -18,6 +18,7 @@ from typing import Any
 from optbench.api import Budget, ConfigError
 
 _KEYS = {"description", "seeds", "instances", "budget", "time_budget", "optimizers", "problems"}
+MAX_COUNT = 10_000  # seeds or instances of one suite, as on the command line
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ def _read(name_or_path: str) -> tuple[str, str]:
             return str(path), path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read suite file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                              "save the suite file as UTF-8") from None
     resource = resources.files("optbench.problems") / "suites" / f"{name_or_path}.toml"
     if not resource.is_file():
         known = ", ".join(suite_names())
@@ -56,10 +60,15 @@ def _read(name_or_path: str) -> tuple[str, str]:
 
 def _int_list(value: Any, key: str, where: str) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise ConfigError(f"{where}: {key} must be >= 1, got {value}")
+        if not 1 <= value <= MAX_COUNT:
+            raise ConfigError(f"{where}: {key} must be a count from 1 to {MAX_COUNT}, got {value}")
         return tuple(range(value))
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        bad = next((v for v in value if not 0 <= v < 2**63), None)
+        if bad is not None:
+            raise ConfigError(f"{where}: {key} must hold integers >= 0 (below 2**63), got {bad} in {value!r}")
+        if len(value) > MAX_COUNT:
+            raise ConfigError(f"{where}: {key} may list at most {MAX_COUNT} values, got {len(value)}")
         return tuple(value)
     raise ConfigError(f"{where}: {key} must be a count or a non-empty list of integers, got {value!r}")
 

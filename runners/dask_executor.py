@@ -60,7 +60,7 @@ class DaskExecutor:
         if scheduler:
             try:
                 self._client = Client(scheduler, timeout="10s")
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # refused, timed out, or an address Dask cannot parse
                 raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         else:
             self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
@@ -68,23 +68,39 @@ class DaskExecutor:
             self._client = Client(self._cluster)
 
     def map(self, fn: TrialFunction, specs: Iterable[TrialSpec]) -> Iterator[TrialResult]:
+        """Submit trials as the cluster has room for them (a campaign claims a trial when it is taken from
+        ``specs``), a few more than it has threads so that no worker idles; yield results as they complete."""
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
         batch = uuid.uuid4().hex[:8]
-        futures = {
-            self._client.submit(dask_trial, json.dumps(spec.to_json()), self.plugins, self.trial_timeout,
-                                key=f"optbench-{spec.key}-{batch}", pure=False): spec
-            for spec in specs
-        }
-        for future in as_completed(futures):
-            spec = futures[future]
+        window = max(4, 2 * sum(self._client.nthreads().values()))
+        pending = iter(specs)
+        futures: dict = {}
+
+        def submit() -> bool:
+            spec = next(pending, None)
+            if spec is None:
+                return False
+            future = self._client.submit(dask_trial, json.dumps(spec.to_json()), self.plugins, self.trial_timeout,
+                                         key=f"optbench-{spec.key}-{batch}", pure=False)
+            futures[future] = spec
+            running.add(future)
+            return True
+
+        running = as_completed()
+        while len(futures) < window and submit():
+            pass
+        for future in running:
+            spec = futures.pop(future)
             try:
                 yield decode(future.result())
             except KilledWorker as exc:
                 yield lost(spec, TrialState.CRASHED, f"the worker running it died on every attempt ({exc})")
             except Exception as exc:  # an error inside the task outside run_trial's own handling
                 yield lost(spec, TrialState.FAILED, f"{type(exc).__name__}: {exc}")
+            while len(futures) < window and submit():
+                pass
 
     def close(self) -> None:
         self._client.close()

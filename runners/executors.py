@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Protocol
@@ -79,7 +82,8 @@ class ProcessExecutor:
         parent, child = self._context.Pipe()
         process = self._context.Process(target=serve, args=(child, self.plugins, threads_per_job(self.jobs)),
                                         daemon=True, name="optbench-worker")
-        process.start()
+        with _sigint_ignored():  # inherited: a Ctrl-C while the worker starts up is the coordinator's alone
+            process.start()
         child.close()
         return _Slot(process, parent)
 
@@ -93,14 +97,33 @@ class ProcessExecutor:
         return fresh
 
     def map(self, fn: TrialFunction, specs: Iterable[TrialSpec]) -> Iterator[TrialResult]:
-        queue: deque[tuple[TrialSpec, int]] = deque((s, 1) for s in specs)
-        while queue or any(s.spec is not None for s in self._slots):
-            while queue and (len(self._slots) < self.jobs or any(s.spec is None for s in self._slots)):
+        """Run ``specs``, taking each from the iterable only when a worker is free for it (a campaign
+        claims a trial when it takes it); retries go first."""
+        fresh = iter(specs)
+        retries: deque[tuple[TrialSpec, int]] = deque()
+
+        def following() -> tuple[TrialSpec, int] | None:
+            if retries:
+                return retries.popleft()
+            spec = next(fresh, None)
+            return None if spec is None else (spec, 1)
+
+        exhausted = False
+        while True:
+            while not (exhausted and not retries) and (
+                    len(self._slots) < self.jobs or any(s.spec is None for s in self._slots)):
+                item = following()
+                if item is None:
+                    exhausted = True
+                    break
                 idle = next((s for s in self._slots if s.spec is None), None) or self._append()
-                spec, attempt = queue.popleft()
-                idle.spec, idle.attempt, idle.started = spec, attempt, time.monotonic()
-                idle.conn.send_bytes(json_of(spec))
+                idle.spec, idle.attempt, idle.started = item[0], item[1], time.monotonic()
+                idle.conn.send_bytes(json_of(item[0]))
             busy = [s for s in self._slots if s.spec is not None]
+            if not busy:
+                if exhausted and not retries:
+                    return
+                continue
             ready = set(wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=self._wait(busy)))
             now = time.monotonic()
             for slot in busy:
@@ -121,7 +144,7 @@ class ProcessExecutor:
                     code = slot.process.exitcode
                     self._replace(slot)
                     if slot.attempt <= self.retries:
-                        queue.appendleft((spec, slot.attempt + 1))
+                        retries.appendleft((spec, slot.attempt + 1))
                     else:
                         yield lost(spec, TrialState.CRASHED,
                                    f"worker process died (exit code {code}) on each of {slot.attempt} attempts")
@@ -149,6 +172,19 @@ class ProcessExecutor:
                 slot.process.kill()
                 slot.process.join(2)
         self._slots.clear()
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while a child process is started (it inherits that), where signals can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def json_of(spec: TrialSpec) -> bytes:

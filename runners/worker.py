@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -49,14 +50,24 @@ def run_encoded(spec_json: str) -> bytes:
 
 
 def serve(conn: Any, plugins: Sequence[str], threads: int | None) -> None:
-    """Run trials sent over ``conn`` until it closes."""
+    """Run trials sent over ``conn`` until it closes.
+
+    Ctrl-C reaches every process of the terminal's foreground group; the coordinator alone
+    decides what an interrupt means (it saves what finished and stops its workers), so a worker
+    ignores SIGINT rather than printing a KeyboardInterrupt traceback of its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepare(plugins, threads)
     while True:
         try:
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        conn.send_bytes(run_encoded(data.decode()))
+        result = run_encoded(data.decode())
+        try:
+            conn.send_bytes(result)
+        except OSError:  # the coordinator is gone (killed, or stopped while this trial ran): nobody to tell
+            return
 
 
 def lost(spec: TrialSpec, state: TrialState, reason: str) -> TrialResult:
@@ -65,10 +76,14 @@ def lost(spec: TrialSpec, state: TrialState, reason: str) -> TrialResult:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one trial from stdin; a Ctrl-C ends it quietly (exit 130), its task reports it."""
     args = list(sys.argv[1:] if argv is None else argv)
     threads = int(os.environ.get("OPTBENCH_WORKER_THREADS", "0")) or None
-    prepare(args, threads)
-    sys.stdout.buffer.write(run_encoded(sys.stdin.read()))
+    try:
+        prepare(args, threads)
+        sys.stdout.buffer.write(run_encoded(sys.stdin.read()))
+    except KeyboardInterrupt:
+        return 130
     return 0
 
 
