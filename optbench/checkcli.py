@@ -31,6 +31,11 @@ def cmd_baseline_save(args: argparse.Namespace, argv: Sequence[str]) -> int:
     path = save_baseline(results, args.out, command=shlex.join(["optbench", *argv]))
     Console(stderr=True, highlight=False).print(f"baseline of run {run_id} ({len(results)} trials): {path}",
                                                 markup=False, soft_wrap=True)
+    if getattr(args, "history", None):  # and into the history of commits
+        from optbench.historycli import record_history
+
+        record_history(args.history, results, source="baseline", command=shlex.join(["optbench", *argv]),
+                       err=Console(stderr=True, highlight=False))
     return 0
 
 
@@ -96,6 +101,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         Console().print(check_table(cells))
     if note:
         err.print(note, markup=False, soft_wrap=True)
+    if getattr(args, "history", None):  # the rerun joins the history of commits
+        from optbench.historycli import record_history
+
+        record_history(args.history, candidate, source="check", command=f"optbench check --baseline {args.baseline}",
+                       err=err)
     regressions = [c for c in cells if c.regressed]
     err.print(f"{len(regressions)} regression(s) in {len(cells)} cells" if regressions
               else f"no regression in {len(cells)} cells", markup=False)

@@ -78,6 +78,17 @@ def _probability(text: str) -> float:
     return value
 
 
+def _taus(text: str) -> list[float]:
+    """Moré–Wild tolerances: ``1e-1,1e-3``, each strictly between 0 and 1."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected tolerances like 1e-1,1e-3, got {text!r}") from None
+    if not values or not all(0 < v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected tolerances between 0 and 1 like 1e-1,1e-3, got {text!r}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="optbench", description="Benchmark optimizers on problems, over seeds, on CPU and GPU.")
     parser.add_argument("--version", action="version", version=f"optbench {__version__}")
@@ -120,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--report", metavar="DIR", nargs="?", const="",
                          help="also write the HTML/Markdown report into DIR (default: reports/run-<id>)")
 
+    compare.add_argument("--tau", type=_taus, metavar="LIST",
+                         help="tolerances of the Moré–Wild profiles (default: 1e-1,1e-3,1e-5,1e-7)")
+
     report = commands.add_parser(
         "report", help="HTML and Markdown report of a stored run (no rerun, no plugin imported)",
         description="Write a self-contained HTML report (plots embedded) and a Markdown summary of a stored run.",
@@ -130,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["html", "json", "csv", "markdown"], default="html",
                         help="html (report files, default) or a summary on stdout")
 
+    report.add_argument("--tau", type=_taus, metavar="LIST",
+                        help="tolerances of the Moré–Wild profiles (default: 1e-1,1e-3,1e-5,1e-7)")
+
     baseline = commands.add_parser("baseline", help="save a stored run as a regression baseline (JSON)")
     baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True)
     save = baseline_commands.add_parser("save", help="write the baseline file of a stored run")
@@ -137,11 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("-o", "--out", required=True, metavar="FILE", help="baseline file to write")
     save.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
 
+    save.add_argument("--history", nargs="?", const="reports/history.jsonl", metavar="FILE",
+                      help="also append the run to a history of commits (default file: reports/history.jsonl)")
+
     gate = commands.add_parser(
         "check", parents=[common], help="compare a rerun (or a stored run) with a baseline; exit 1 on regression",
         description="Rerun the baseline's trials (or read --run from the store) and report every cell as "
                     "better / same / worse in quality and speed. Exit 1 on any regression, 0 otherwise.")
-    gate.add_argument("--baseline", required=True, metavar="FILE", help="baseline file from `optbench baseline save`")
+    gate.add_argument("--baseline", metavar="FILE", help="baseline file from `optbench baseline save`")
     gate.add_argument("--run", type=int, help="compare this stored run instead of rerunning")
     gate.add_argument("--store", default=DEFAULT_CHECK_STORE,
                       help=f"SQLite file for the rerun, or holding --run (default: {DEFAULT_CHECK_STORE})")
@@ -158,6 +178,32 @@ def build_parser() -> argparse.ArgumentParser:
                       help="compare timings across machines through a calibration workload run on both")
     gate.add_argument("--format", choices=["table", "json"], default="table")
     gate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    gate.add_argument("--against", metavar="REV",
+                      help="run the campaign on this git revision (a temporary worktree) and on the working tree, "
+                           "interleaved, and report the difference (no baseline needed)")
+    gate.add_argument("--suite", help="with --against and no --baseline: the campaign's suite (default: quick)")
+    gate.add_argument("--history", nargs="?", const="reports/history.jsonl", metavar="FILE",
+                      help="also append the results to a history of commits (default file: reports/history.jsonl)")
+
+    history = commands.add_parser(
+        "history", help="quality and speed across commits, with significant step changes marked",
+        description="Per cell, the median gap and time with 95%% intervals over the commits recorded by "
+                    "`check --history` / `baseline save --history`, and the steps between neighbouring commits "
+                    "that `check`'s tests find significant (Holm-corrected).")
+    history.add_argument("--history", default="reports/history.jsonl", metavar="FILE",
+                         help="history file (default: reports/history.jsonl)")
+    history.add_argument("--machine", metavar="ID", help="whose timeline (default: this machine's, else the latest)")
+    history.add_argument("--html", metavar="DIR", help="also write DIR/history.html with plots")
+    history.add_argument("--format", choices=["table", "json"], default="table")
+    history.add_argument("--last", type=_count, metavar="N", help="show only the latest N commits per cell")
+    history.add_argument("--alpha", type=_probability, default=0.05, help="significance level after Holm (0.05)")
+    history.add_argument("--min-effect", type=_positive, default=0.1,
+                         help="smallest relative worsening of the median gap that counts (0.1 = 10%%)")
+    history.add_argument("--tolerance", type=_positive, default=0.1,
+                         help="time ratio above 1 + this counts as slower, when its whole 95%% CI is (0.1)")
+    history.add_argument("--min-time", type=_positive, default=0.01, metavar="SECONDS",
+                         help="judge speed only where a median time reaches this (0.01 s)")
 
     commands.add_parser("study", help="studies: seeds, connectivity, lottery, landscape, crossover "
                                       "(`optbench study --help`)", add_help=False)
@@ -246,9 +292,9 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
         err.print(f"{elsewhere} trials are being run by another optbench process on this store; "
                   "rerun the command when it is done to see them")
     if args.format == "table":
-        print_comparison(out, results)
+        print_comparison(out, results, taus=args.tau)
     else:
-        _print_summary(results, args.format)
+        _print_summary(results, args.format, taus=args.tau)
     counts = {state: sum(r.state is state for r in results) for state in TrialState}
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     err.print(f"run {run_id}: {summary} · results in {args.store}")
@@ -258,16 +304,16 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from optbench.report.document import write_report
 
         out_dir = args.report or str(Path(args.store).parent / f"run-{run_id}")
-        path = write_report(results, out_dir, title=f"optbench run {run_id}")
+        path = write_report(results, out_dir, title=f"optbench run {run_id}", taus=args.tau)
         err.print(f"report: {path}")
     return 0
 
 
-def _print_summary(results: Sequence[Any], fmt: str) -> None:
+def _print_summary(results: Sequence[Any], fmt: str, *, taus: Sequence[float] | None = None) -> None:
     from optbench.report.export import summary
     from optbench.stats import summarize
 
-    sys.stdout.write(summary(summarize(results), fmt))
+    sys.stdout.write(summary(summarize(results), fmt, results=results, taus=taus))
     if fmt != "csv":
         sys.stdout.write("\n")
 
@@ -291,12 +337,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not results:
         raise ConfigError(f"run {run_id} in {args.store} has no stored results yet")
     if args.format != "html":
-        _print_summary(results, args.format)
+        _print_summary(results, args.format, taus=args.tau)
         return 0
     out = args.out or str(Path(args.store).parent / f"run-{run_id}")
     from optbench.report.document import write_report
 
-    path = write_report(results, out, title=f"optbench run {run_id}")
+    path = write_report(results, out, title=f"optbench run {run_id}", taus=args.tau)
     Console(stderr=True, highlight=False).print(f"report of run {run_id} ({len(results)} trials): {path}",
                                                 markup=False, soft_wrap=True)
     return 0
@@ -352,6 +398,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from optbench.checkcli import cmd_baseline_save
 
             return cmd_baseline_save(args, argv)
+        if args.command == "history":
+            from optbench.historycli import cmd_history
+
+            return cmd_history(args)
+        if args.command == "check" and args.against:
+            from optbench.historycli import cmd_check_against
+
+            return cmd_check_against(args, argv)
+        if args.command == "check" and not args.baseline:
+            raise ConfigError("check needs --baseline FILE (from `optbench baseline save`) or --against REV")
         if args.command == "check":
             from optbench.checkcli import cmd_check
 

@@ -9,6 +9,7 @@ improvement of every log bucket (50 per decade), so hitting times are exact to w
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -181,3 +182,154 @@ def leaderboard(cells: Sequence[Cell], tied: set[tuple[str, str, str]]) -> list[
             trials=sum(c.with_result for c in mine if c.gap is not None),
         ))
     return sorted(out, key=lambda s: (s.average_rank, -s.best_or_tied, s.optimizer))
+
+
+# ---------------------------------------------------------------------------- Moré & Wild (2009)
+
+MORE_WILD_TAUS = (1e-1, 1e-3, 1e-5, 1e-7)
+
+
+@dataclass(frozen=True)
+class Solved:
+    """When each run of one (problem, device) first passed the convergence test at one tolerance.
+
+    ``evaluations`` and ``seconds`` are ``inf`` for runs that never passed; ``budget`` is what each
+    run spent in total (for the expected running time).
+    """
+
+    problem: str
+    device: str
+    optimizer: str
+    dim: int
+    evaluations: np.ndarray  # (runs,)
+    seconds: np.ndarray  # (runs,)
+    budget: np.ndarray  # (runs,) evaluations spent
+
+    @property
+    def ert(self) -> float:
+        """COCO's expected running time in evaluations: all spent to the first pass (or in all) / passes."""
+        hits = np.isfinite(self.evaluations)
+        if not hits.any():
+            return math.inf
+        return float(np.where(hits, self.evaluations, self.budget).sum() / hits.sum())
+
+
+@dataclass(frozen=True)
+class MoreWildProfiles:
+    """Data and performance profiles of Moré & Wild at one tolerance ``tau``.
+
+    A run solves its problem once ``f ≤ f_L + tau·(f0 − f_L)``: ``f_L`` is the known optimum (or the
+    best value any optimizer reached), ``f0`` the problem's common starting level (the median first
+    value of every run on it). Each curve is a right-continuous step function sampled at ``alphas``:
+
+    * data profile: ``d_s(α)`` = mean over problems of the share of ``s``'s runs that solved it within
+      ``α·(n_p + 1)`` evaluations (``n_p`` the dimension: simplex gradients);
+    * performance profile: ``ρ_s(α)`` = share of problems where ``s``'s expected running time is within
+      ``α`` times the best optimizer's.
+
+    Problems where an optimizer has no run count as unsolved by it, so every curve of a tolerance
+    is over the same problem set.
+    """
+
+    tau: float
+    problems: int
+    data_alphas: np.ndarray  # (k,) budgets in simplex gradients, increasing
+    data: dict[str, np.ndarray]  # optimizer -> (k,) share in [0, 1]
+    performance_alphas: np.ndarray  # (m,) ratios >= 1, increasing
+    performance: dict[str, np.ndarray]  # optimizer -> (m,)
+    solved_runs: dict[str, float]  # the data profile's limit: problem-weighted share of runs that solved
+    solved_problems: dict[str, float]  # the performance profile's limit: share of problems solved at all
+
+
+_DIM = re.compile(r"_d(\d+)(?:_|$)")
+
+
+def problem_dimension(problem_id: str) -> int:
+    """The dimension in a COCO-style id (``rastrigin_d10_i3`` -> 10); 0 when it has none (then α counts evaluations)."""
+    match = _DIM.search(problem_id)
+    return int(match.group(1)) if match else 0
+
+
+def convergence_levels(groups: Sequence[Runs]) -> tuple[float, float]:
+    """``(f_L, f0)`` of one problem: the known optimum or best value reached, and the median first value."""
+    first = groups[0].results[0]
+    firsts = [r.trace[0].best for g in groups for r in g.results if math.isfinite(r.trace[0].best)]
+    f0 = float(np.median(firsts)) if firsts else math.inf
+    if first.optimal_value is not None:
+        return float(first.optimal_value), f0
+    bests = [p.best for g in groups for r in g.results for p in r.trace if math.isfinite(p.best)]
+    return (min(bests) if bests else math.inf), f0
+
+
+def solved_runs(results: Sequence[TrialResult], tau: float) -> list[Solved]:
+    """First passage of the convergence test at ``tau`` for every run, per (problem, device, optimizer)."""
+    by_problem: dict[tuple[str, str], list[Runs]] = defaultdict(list)
+    for g in group_runs(results):
+        by_problem[(g.problem, g.device)].append(g)
+    out = []
+    for (problem, device), groups in by_problem.items():
+        f_low, f0 = convergence_levels(groups)
+        level = f_low + tau * max(f0 - f_low, 0.0) if math.isfinite(f0) else f_low
+        dim = problem_dimension(groups[0].results[0].problem_id)
+        for g in groups:
+            evals = np.full(len(g.results), math.inf)
+            secs = np.full(len(g.results), math.inf)
+            for i, r in enumerate(g.results):
+                hit = next((p for p in r.trace if p.best <= level), None)  # best-so-far: the first is the pass
+                if hit is not None:
+                    evals[i], secs[i] = hit.evaluations, hit.seconds
+            out.append(Solved(problem, device, g.optimizer, dim, evals, secs,
+                              np.array([r.evaluations for r in g.results], dtype=np.float64)))
+    return out
+
+
+def _steps(values: Sequence[np.ndarray], extra: Sequence[float] = ()) -> np.ndarray:
+    finite = [v[np.isfinite(v)] for v in values]
+    joined = np.concatenate([*finite, np.asarray(extra, dtype=np.float64)]) if finite or extra else np.array([])
+    return np.unique(joined)
+
+
+def more_wild(results: Sequence[TrialResult], tau: float) -> MoreWildProfiles:
+    """Data and performance profiles at ``tau`` over every (problem, device) with traced runs."""
+    solved = solved_runs(results, tau)
+    problems = list(dict.fromkeys((s.problem, s.device) for s in solved))
+    names = list(dict.fromkeys(s.optimizer for s in solved))
+    table = {(s.problem, s.device, s.optimizer): s for s in solved}
+    scaled = {k: s.evaluations / (s.dim + 1) for k, s in table.items()}
+    alphas = _steps(list(scaled.values()))
+    data: dict[str, np.ndarray] = {}
+    for n in names:
+        per_problem = [np.mean(scaled[(p, d, n)][:, None] <= alphas[None, :], axis=0) if (p, d, n) in scaled
+                       else np.zeros(alphas.shape) for p, d in problems]
+        data[n] = np.mean(per_problem, axis=0) if per_problem else np.zeros(alphas.shape)
+    ratios: dict[str, list[float]] = {n: [] for n in names}
+    for p, d in problems:
+        erts = {n: table[(p, d, n)].ert if (p, d, n) in table else math.inf for n in names}
+        best = min(erts.values())
+        for n in names:
+            ratios[n].append(erts[n] / best if math.isfinite(best) and best > 0 else
+                             (1.0 if best == 0 and erts[n] == 0 else math.inf))
+    r_arrays = {n: np.asarray(v, dtype=np.float64) for n, v in ratios.items()}
+    taus = _steps(list(r_arrays.values()), extra=(1.0,))
+    performance = {n: np.mean(r[:, None] <= taus[None, :], axis=0) if r.size else np.zeros(taus.shape)
+                   for n, r in r_arrays.items()}
+    solved_share = {n: float(np.mean([np.mean(np.isfinite(table[(p, d, n)].evaluations)) if (p, d, n) in table
+                                      else 0.0 for p, d in problems])) if problems else 0.0 for n in names}
+    solved_any = {n: float(np.mean(np.isfinite(r_arrays[n]))) if problems else 0.0 for n in names}
+    return MoreWildProfiles(tau, len(problems), alphas, data, taus, performance, solved_share, solved_any)
+
+
+def more_wild_profiles(results: Sequence[TrialResult],
+                       taus: Sequence[float] = MORE_WILD_TAUS) -> list[MoreWildProfiles]:
+    """:func:`more_wild` at every tolerance, in the order given."""
+    return [more_wild(results, tau) for tau in taus]
+
+
+def cell_solved(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAUS
+                ) -> dict[tuple[str, str, str], dict[float, tuple[int, float]]]:
+    """Per (problem, optimizer, device): at each tau, how many runs solved and their ERT in evaluations."""
+    out: dict[tuple[str, str, str], dict[float, tuple[int, float]]] = defaultdict(dict)
+    for tau in taus:
+        for s in solved_runs(results, tau):
+            out[(s.problem, s.optimizer, s.device)][tau] = (int(np.isfinite(s.evaluations).sum()), s.ert)
+    return dict(out)

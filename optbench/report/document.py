@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optbench.api import TrialResult, TrialState
-from optbench.report.export import cell_rows, to_csv, to_json
+from optbench.report.export import cell_rows
 from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, without_result
 from optbench.stats import Cell, best_per_problem, summarize
 
@@ -125,7 +125,8 @@ code{background:#f3f3f5;padding:0 3px;border-radius:3px}
 """
 
 
-def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: str) -> Path:
+def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: str,
+                 taus: Sequence[float] | None = None) -> Path:
     """Write ``report.html``, ``summary.md``, ``summary.json``, ``summary.csv`` and ``plots/*.png``.
 
     Returns:
@@ -159,6 +160,11 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         if profiles[0].problems:
             figures.append(Figure("performance_profiles.png", "Performance profiles",
                                   plots.performance_profile(*profiles, style=style)))
+        from optbench.report import morewild  # Moré–Wild data and performance profiles at each tolerance
+
+        more_wild_png = morewild.figure(results, tuple(taus or morewild.MORE_WILD_TAUS), style=style)
+        if more_wild_png is not None:
+            figures.append(Figure("more_wild.png", "Moré–Wild data and performance profiles", more_wild_png))
     names, rates = win_rates(cells, comparisons)
     win_rows = [(a, *("–" if math.isnan(rates[i, j]) else f"{rates[i, j]:.0%}" for j in range(len(names))))
                 for i, a in enumerate(names)]
@@ -223,7 +229,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     overview = [f"<h1>{html.escape(title)}</h1><p class=note>{html.escape(intro)}</p>",
                 "<h2>Across problems</h2>", _html_table(board_head, board),
                 f"<p class=note>{html.escape(legend)}</p>"]
-    overview += [_img(f) for f in figures if f.name in ("ecdf.png", "performance_profiles.png")]
+    overview += [_img(f) for f in figures if f.name in ("ecdf.png", "performance_profiles.png", "more_wild.png")]
     if len(names) > 1:
         overview += ["<h3>Win rate</h3><p class=note>Share of the problems both ran where the row optimizer beats "
                      "the column one significantly.</p>", _html_table(("", *names), win_rows)]
@@ -239,7 +245,8 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
 
     markdown = [f"# {title}\n", intro + "\n", "## Across problems\n", _md_table(board_head, board), legend + "\n"]
     markdown += [f"![{f.caption}](plots/{f.name})\n" for f in figures if f.name in ("ecdf.png",
-                                                                                  "performance_profiles.png")]
+                                                                                  "performance_profiles.png",
+                                                                                  "more_wild.png")]
     if len(names) > 1:
         markdown += ["### Win rate\n", _md_table(("", *names), win_rows)]
     markdown += ["## Problems\n", *sections_md]
@@ -247,8 +254,13 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         markdown += ["## Failed trials\n", _md_table(fail_head, fail_rows)]
     _inside(root, "summary.md").write_text("\n".join(markdown), encoding="utf-8")
     rows = cell_rows(cells, tied, best)
-    _inside(root, "summary.json").write_text(to_json(rows), encoding="utf-8")
-    _inside(root, "summary.csv").write_text(to_csv(rows), encoding="utf-8")
+    from optbench.report.morewild import MORE_WILD_TAUS, with_profiles
+    from optbench.report.morewild import markdown as more_wild_md
+
+    with _inside(root, "summary.md").open("a", encoding="utf-8") as md_file:
+        md_file.write("\n" + more_wild_md(results, tuple(taus or MORE_WILD_TAUS)))
+    _inside(root, "summary.json").write_text(with_profiles(rows, results, "json", taus=taus), encoding="utf-8")
+    _inside(root, "summary.csv").write_text(with_profiles(rows, results, "csv", taus=taus), encoding="utf-8")
     return report
 
 

@@ -96,11 +96,17 @@ def to_markdown(rows: Sequence[dict]) -> str:
 FORMATS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
 
 
-def summary(cells: Sequence[Cell], fmt: str) -> str:
-    """The summary of ``cells`` in ``fmt`` (json, csv or markdown)."""
+def summary(cells: Sequence[Cell], fmt: str, *, results: Sequence[Any] | None = None,
+            taus: Sequence[float] | None = None) -> str:
+    """The summary of ``cells`` in ``fmt`` (json, csv or markdown); with ``results`` (their traces)
+    also the Moré–Wild profiles at ``taus`` (see :mod:`optbench.report.morewild`)."""
     from optbench.significance import compare_cells, tied_with_best
     from optbench.stats import best_per_problem
 
     tied = tied_with_best(cells, compare_cells(cells))
     best = {(c.problem, c.device, c.optimizer) for c in best_per_problem(cells).values()}
+    if results is not None:
+        from optbench.report.morewild import with_profiles
+
+        return with_profiles(cell_rows(cells, tied, best), results, fmt, taus=taus)
     return FORMATS[fmt](cell_rows(cells, tied, best))

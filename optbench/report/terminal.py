@@ -260,8 +260,14 @@ def failures(results: Sequence[TrialResult]) -> Table | None:
     return table
 
 
-def print_comparison(console: Console, results: Sequence[TrialResult]) -> None:
+def print_comparison(console: Console, results: Sequence[TrialResult], *,
+                     taus: Sequence[float] | None = None) -> None:
     console.print(comparison(results))
+    from optbench.report.morewild import terminal_table  # Moré–Wild profiles: say something on any problem set
+
+    profiles = terminal_table(results, *([taus] if taus else []))
+    if profiles is not None:
+        console.print(profiles)
     table = failures(results)
     if table is not None:
         console.print(table)
