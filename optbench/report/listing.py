@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from optbench.api import LANDSCAPES, Capability, ConfigError
-from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of
+from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of, source_of
 from optbench.report.terminal import fmt_number
 
 
@@ -65,7 +65,8 @@ def optimizers_table() -> Table:
             continue
         spaces = ", ".join(sorted(str(s) for s in cls.spaces))
         needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
-        table.add_row(f"{prefix}:<name>", spaces, needs, _BRIDGE_HELP[prefix], "bridge")
+        table.add_row(f"{prefix}:<name>", spaces, needs, _BRIDGE_HELP.get(prefix, ""),
+                      f"bridge: {source_of(OPTIMIZERS, prefix + ':')}")
     return table
 
 
@@ -115,3 +116,7 @@ def plugins_table() -> Table:
                 status = Text(str(exc).rsplit("failed to import: ", 1)[-1], style="red")
             table.add_row(group.rsplit(".", 1)[-1], name, f"{entry.distribution} {entry.version}", entry.value, status)
     return table
+    "optuna": "an optuna.samplers class (TPESampler, CmaEsSampler, GPSampler, QMCSampler, RandomSampler) with its "
+              "keywords, through ask-and-tell; n_parallel=N asks N trials per batch (extra: optbench[optuna])",
+    "evotorch": "an evotorch.algorithms class (CMAES, SNES, XNES, PGPE, CEM, GeneticAlgorithm) with its keywords, "
+                "population on the problem's device (extra: optbench[evotorch])",

@@ -1,0 +1,76 @@
+"""IOHexperimenter's PBO suite through its own ``ioh`` package: ``pbo(fid=2, dim=64)``.
+
+Every value comes from ``ioh`` (its C++ problems, one call per batch). PBO functions are
+maximized; optbench minimizes, so the objective is ``-f(x)`` and the optimum ``-f*`` (unknown for
+LABS and NK landscapes, whose optimum ``ioh`` reports as infinite). optbench's instance is IOH's
+instance number: 0 and 1 are the plain function, 2–50 XOR the input and scale and shift the value,
+51–100 permute it (IOHprofiler's convention).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from optbench.api import ConfigError, Problem, Space
+from optbench.extras import require
+
+N_FUNCTIONS = 25
+
+
+class PBO(Problem):
+    """One of IOH's 25 pseudo-Boolean functions (OneMax, LeadingOnes, LABS, Ising, MIS, N-queens, …)."""
+
+    family = "pbo"
+    landscape = "deceptive"
+    target = 0.0  # the optimum itself: PBO values are sums of integer or scaled terms
+
+    def __init__(self, *, fid: int = 1, dim: int = 64, instance: int = 0, device: Any = "cpu",
+                 dtype: Any = None) -> None:
+        super().__init__(instance=instance, device=device, dtype=dtype)
+        if not isinstance(fid, int) or isinstance(fid, bool) or not 1 <= fid <= N_FUNCTIONS:
+            raise ConfigError(f"pbo: fid must be an integer from 1 to {N_FUNCTIONS}, got {fid!r}")
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+            raise ConfigError(f"pbo: dim must be an integer >= 1, got {dim!r}")
+        if not 0 <= self.instance <= 100:
+            raise ConfigError(f"pbo: the instance must be from 0 to 100 (IOH's PBO instances), got {self.instance}")
+        self.fid, self.dim = fid, dim
+        self._f = self._build()
+        meta = self._f.meta_data
+        if meta.n_variables != dim:
+            raise ConfigError(f"pbo: function {fid} ({meta.name}) has no {dim}-bit version; IOH gives it "
+                              f"{meta.n_variables} bits (some need a square number or a multiple of a block size)")
+        self.name = str(meta.name)
+        self.space = Space.bits(dim)
+        best = float(self._f.optimum.y)
+        self.optimal_value = -best if math.isfinite(best) else None
+
+    def _build(self) -> Any:
+        ioh = require("ioh", needed_by="pbo")
+        try:
+            return ioh.get_problem(self.fid, instance=self.instance, dimension=self.dim,
+                                   problem_class=ioh.ProblemClass.PBO)
+        except (RuntimeError, ValueError) as exc:
+            raise ConfigError(f"pbo: ioh cannot build function {self.fid} in {self.dim} bits: {exc}") from None
+
+    def params(self) -> dict[str, Any]:
+        return {"fid": self.fid, "dim": self.dim}
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        """``-f`` of the bit strings ``X`` of shape ``(n, dim)``; returns shape ``(n,)``."""
+        import numpy as np
+
+        bits = np.array(X.detach().cpu().numpy(), dtype=np.int32, order="C")  # a writable copy for ioh
+        values = np.asarray(self._f(bits), dtype=np.float64).reshape(X.shape[0])
+        return torch.from_numpy(-values).to(device=self.device, dtype=self.dtype)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_f"]  # a C++ object: rebuilt from (fid, dim, instance) on the other side
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._f = self._build()
