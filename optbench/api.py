@@ -181,6 +181,7 @@ class Problem(ABC):
     target: float = 1e-8
     capabilities: frozenset[Capability] = frozenset()
     n_examples: int | None = None  # for MINIBATCH problems
+    instances_differ: ClassVar[bool] = True  # False: the instance seed does not change the function
     blind_search_evaluations: float | None = None  # expected evaluations for uniform guessing to hit the target
 
     def __init__(self, *, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
@@ -466,9 +467,23 @@ class TrialResult:
         return self.final_value - self.optimal_value
 
     @property
+    def below_optimum(self) -> bool:
+        """Whether the final value is below the declared optimum by more than the problem's tolerance.
+
+        The tolerance is the target (the gap that counts as success) plus the rounding of the
+        optimum itself (1e-9 relative, as :func:`optbench.testing.check_problem` allows). Such a
+        result means ``optimal_value`` is wrong: it is never a success.
+        """
+        gap = self.gap
+        if gap is None or self.optimal_value is None:
+            return False
+        slack = (self.target or 0.0) + 1e-9 * max(1.0, abs(self.optimal_value))
+        return gap < -slack
+
+    @property
     def success(self) -> bool:
         gap = self.gap
-        return gap is not None and self.target is not None and gap <= self.target
+        return gap is not None and self.target is not None and gap <= self.target and not self.below_optimum
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
+import numbers
 import os
 import sys
 from collections.abc import Callable
@@ -66,7 +68,7 @@ def problem(
     dim: int | None = None,
     bounds: tuple[float, float] | None = None,
     bits: int | None = None,
-    optimal_value: float | None = None,
+    optimal_value: float | Callable[..., float] | None = None,
     target: float = 1e-8,
     differentiable: bool = False,
     landscape: str = "other",
@@ -75,7 +77,12 @@ def problem(
     """Turn a plain batched function ``f(X: (n, d)) -> (n,)`` into a problem class.
 
     Give ``dim`` and ``bounds`` for a continuous box, or ``bits`` for bit strings. The returned
-    class takes ``dim`` (or ``n`` for bits) as a parameter, so ``name(dim=20)`` works too.
+    class takes ``dim`` as a parameter (the default is ``dim``, or ``bits``), so ``name(dim=20)``
+    works too. ``optimal_value`` is a number, or a function of the parameters when the optimum
+    depends on them (``optimal_value=lambda dim: -39.16617 * dim``).
+
+    A plain function has no instance data: every instance is the same function, and the class
+    says so (``instances_differ = False``, which :func:`optbench.testing.check_problem` honours).
     ``landscape`` is one of :data:`optbench.api.LANDSCAPES` (``smooth``, ``rugged``, ``deceptive``,
     ``crypto``, ``training``). ``register=False`` only builds the class (for packages that expose it
     via an entry point).
@@ -90,6 +97,9 @@ def problem(
     if landscape not in LANDSCAPES:
         raise ConfigError(f"problem {name!r}: unknown landscape {landscape!r}; one of {', '.join(LANDSCAPES)}")
 
+    # a wrong optimum fails where it is written (at import), not at the first run
+    _optimum(name, optimal_value, {"dim": bits if bits is not None else dim})
+
     def wrap(fn: Callable[..., Any]) -> type[Problem]:
         default = bits if bits is not None else dim
 
@@ -100,7 +110,7 @@ def problem(
                 raise ConfigError(f"{name}: dim must be a positive integer, got {dim!r}")
             self.dim = dim
             self.space = Space.bits(dim) if bits is not None else Space.box(dim, *bounds)  # type: ignore[misc]
-            self.optimal_value = optimal_value
+            self.optimal_value = _optimum(name, optimal_value, {"dim": dim})
             self.target = target
             self.capabilities = frozenset({Capability.DIFFERENTIABLE} if differentiable else ())
 
@@ -113,6 +123,7 @@ def problem(
             {
                 "family": name,
                 "landscape": landscape,
+                "instances_differ": False,
                 "__init__": __init__,
                 "_evaluate": _evaluate,
                 "params": lambda self: {"dim": self.dim},
@@ -125,6 +136,29 @@ def problem(
         return cls
 
     return wrap
+
+
+def _optimum(name: str, declared: Any, params: dict[str, Any]) -> float | None:
+    """The optimum of a decorated problem: a number, or a function of the parameters it names."""
+    value = declared
+    if callable(declared):
+        try:
+            accepted = inspect.signature(declared).parameters
+        except (TypeError, ValueError):
+            accepted = params  # a builtin without a signature gets every parameter
+        if any(p.kind is p.VAR_KEYWORD for p in getattr(accepted, "values", lambda: [])()):
+            accepted = params
+        try:
+            value = declared(**{k: v for k, v in params.items() if k in accepted})
+        except Exception as exc:
+            call = ", ".join(f"{k}={v!r}" for k, v in params.items())
+            raise ConfigError(f"problem {name!r}: optimal_value({call}) failed: {type(exc).__name__}: {exc}") from None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"problem {name!r}: optimal_value must be a number, None, or a function of the "
+                          f"parameters returning a number; got {type(value).__name__}")
+    return float(value)
 
 
 _loaded: set[str] = set()

@@ -97,6 +97,7 @@ class Cell:
     samples: tuple[float, ...] = ()  # the score of each trial with a result, in seed order
     seeds: tuple[int, ...] = ()  # their seeds (paired with ``samples``)
     instances: tuple[int, ...] = ()
+    below_optimum: int = 0  # trials whose final value is below the declared optimum: optimal_value is wrong
 
     @property
     def outlier_seeds(self) -> list[int]:
@@ -181,18 +182,90 @@ def summarize(results: Iterable[TrialResult]) -> list[Cell]:
                 target=first.target,
                 optimal_value=first.optimal_value,
                 reasons=tuple(reasons),
-                ert_evaluations=expected_running_time([r.evaluations for r in useful],
-                                                      [r.hit_evaluations for r in useful])
+                # a run that ends below the declared optimum reached no real target: no hit
+                ert_evaluations=expected_running_time(
+                    [r.evaluations for r in useful],
+                    [None if r.below_optimum else r.hit_evaluations for r in useful])
                 if first.optimal_value is not None else None,
-                ert_seconds=expected_running_time([r.seconds for r in useful], [r.hit_seconds for r in useful])
+                ert_seconds=expected_running_time(
+                    [r.seconds for r in useful], [None if r.below_optimum else r.hit_seconds for r in useful])
                 if first.optimal_value is not None else None,
                 blind_search_evaluations=first.blind_search_evaluations,
                 samples=tuple(gaps if len(gaps) == len(useful) else [float(r.final_value) for r in useful]),
                 seeds=tuple(r.spec.seed for r in useful),
                 instances=tuple(r.spec.instance for r in useful),
+                below_optimum=sum(r.below_optimum for r in useful),
             )
         )
     return cells
+
+
+def notes(cells: Sequence[Cell], *, show_device: bool = False) -> list[str]:
+    """What a reader must know about one problem's cells besides the numbers, one line each.
+
+    The terminal table, the Markdown summary and the HTML report print the same lines: the
+    optimizers without results (and why), outlier seeds, and a declared optimum that results beat.
+    """
+    lines = []
+    wrong = wrong_optimum_note(cells, show_device=show_device)
+    if wrong:
+        lines.append(wrong)
+    flagged = [(c, c.outlier_seeds) for c in cells if c.outlier_seeds]
+    if flagged:
+        lines.append("outlier seeds (beyond 3 IQR): " + "; ".join(
+            f"{_label(c, show_device)} seed {', '.join(map(str, seeds))}" for c, seeds in flagged))
+    for state, reason, names in without_result(cells, show_device=show_device):
+        lines.append(f"{state}: {', '.join(names)}" + (f" ({reason})" if reason else ""))
+    return lines
+
+
+def wrong_optimum_note(cells: Sequence[Cell], *, show_device: bool = False) -> str | None:
+    """The line saying that results beat one problem's declared optimum, or ``None`` when none did."""
+    wrong = [c for c in cells if c.below_optimum]
+    if not wrong:
+        return None
+    lowest = min((c.gap.minimum for c in wrong if c.gap is not None), default=math.nan)
+    which = "; ".join(f"{_label(c, show_device)} in {c.below_optimum} of {c.with_result}" for c in wrong)
+    return (f"final value below the declared optimum {wrong[0].optimal_value:.6g} by up to {-lowest:.3g} "
+            f"({which}): optimal_value is wrong; those trials are not successes")
+
+
+def _label(cell: Cell, show_device: bool) -> str:
+    return f"{cell.optimizer}@{cell.device}" if show_device else cell.optimizer
+
+
+def _without_name(reason: str, optimizer: str) -> str:
+    name = optimizer.split("(", 1)[0]
+    return reason[len(name) + 1 :] if reason.startswith(name + " ") else reason
+
+
+def without_result(cells: Sequence[Cell], *, show_device: bool) -> list[tuple[str, str, list[str]]]:
+    """Optimizers with no result on a problem as (state, reason, optimizers), one entry per state and reason.
+
+    The optimizer's own name is cut from the front of the reason, so that one reason shared by
+    several optimizers ("does not run on bits") is written once.
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for cell in cells:
+        if cell.with_result:
+            continue
+        state = max(cell.states, key=lambda s: cell.states[s])
+        reason = _without_name(cell.reasons[0], cell.optimizer) if cell.reasons else ""
+        groups.setdefault((state, reason), []).append(_label(cell, show_device))
+    return [(state, reason, list(dict.fromkeys(names))) for (state, reason), names in groups.items()]
+
+
+def table_order(cells: Sequence[Cell]) -> list[Cell]:
+    """The cells with results in the order a problem's table lists them: best first.
+
+    An optimizer's rows stay together (one per device), optimizers ordered by their best row.
+    """
+    shown = [c for c in cells if c.with_result]
+    best_of: dict[str, tuple[float, float, float]] = {}
+    for c in shown:
+        best_of[c.optimizer] = min(best_of.get(c.optimizer, (math.inf, 0.0, math.inf)), c.order_key)
+    devices = list(dict.fromkeys(c.device for c in cells))
+    return sorted(shown, key=lambda c: (best_of[c.optimizer], c.optimizer, devices.index(c.device)))
 
 
 def best_per_problem(cells: Sequence[Cell]) -> dict[tuple[str, str], Cell]:

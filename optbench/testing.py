@@ -45,12 +45,13 @@ def check_problem(
     params: dict[str, Any] | None = None,
     device: str = "cpu",
     n: int = 16,
-    instances_differ: bool = True,
+    instances_differ: bool | None = None,
 ) -> None:
     """Check a registered problem against the contract.
 
     Checks: output shape ``(n,)``, floating dtype and device; determinism for one instance;
-    different instances differ (unless ``instances_differ=False``); the value at the known
+    different instances differ (unless ``instances_differ=False``; by default the problem class's
+    own ``instances_differ``, which ``@problem`` functions set to False); the value at the known
     minimizer (an ``optimum`` attribute) equals ``optimal_value``; no value below a known
     optimum; ``loss(x)`` equals ``evaluate(x[None])`` and has finite gradients where the problem
     is DIFFERENTIABLE; minibatch losses, the test metric and ``(A, b)`` where declared.
@@ -67,6 +68,8 @@ def check_problem(
 
     again = _build(name, params, 0, device).evaluate(X.to(first.device))
     assert torch.equal(torch.nan_to_num(values), torch.nan_to_num(again)), f"{label}: not deterministic by instance"
+    if instances_differ is None:
+        instances_differ = type(first).instances_differ
     if instances_differ:
         second = _build(name, params, 1, device)
         other = second.evaluate(X.to(first.device))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,106 @@ def test_the_plugin_runs_optbench_contract_checks_in_its_own_suite(example_site)
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
+
+
+def _readme_plugin_blocks() -> tuple[str, list[str]]:
+    """The TOML and Python code blocks of the README's "Writing a plugin" section, as they stand."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
+    toml_blocks = re.findall(r"```toml\n(.*?)```", section, flags=re.DOTALL)
+    python_blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(toml_blocks) == 1 and python_blocks, "the README's plugin section lost its example"
+    return toml_blocks[0], python_blocks
+
+
+@pytest.fixture
+def readme_plugin():
+    """The README's plugin registered as its entry point says; unregistered afterwards."""
+    import tomllib
+
+    from optbench.plugins import LOCAL, register_problem
+    from optbench.registry import entries
+
+    toml_text, python_blocks = _readme_plugin_blocks()
+    points = tomllib.loads(toml_text)["project"]["entry-points"]["optbench.problems"]
+    namespace: dict = {"__name__": "optbench_readme_example"}
+    for block in python_blocks:
+        exec(compile(block, "README.md", "exec"), namespace)  # the README's own example, as it stands
+    names = []
+    for name, target in points.items():
+        cls = namespace[target.split(":", 1)[1]]
+        assert cls.family == name, f"the entry point {name} names a class registered as {cls.family}"
+        register_problem(cls)
+        names.append(name)
+    yield names
+    for name in names:
+        LOCAL["optbench.problems"].pop(name, None)
+    entries.cache_clear()
+
+
+def test_the_readme_plugin_example_passes_the_contract_checks_as_written(readme_plugin):
+    import torch
+
+    from optbench.registry import make_problem
+    from optbench.testing import check_optimizer, check_problem
+
+    for name in readme_plugin:
+        check_problem(name)  # as a plugin author would call it: no extra arguments
+        check_problem(name, params={"dim": 7})
+        check_optimizer("cmaes", problem=name, budgets=(13,))
+        with pytest.raises(AssertionError, match="instances 0 and 1 give identical values"):
+            check_problem(name, instances_differ=True)  # the class says why it is exempt, and it is
+    styblinski = make_problem("styblinski", {"dim": 10})
+    minimizer = torch.full((1, 10), -2.903534027771178, dtype=torch.float64)
+    assert styblinski.optimal_value == pytest.approx(-391.6616570377142, rel=1e-12)
+    assert float(styblinski.evaluate(minimizer)[0]) == pytest.approx(styblinski.optimal_value, rel=1e-12)
+
+
+def _plugin_file(tmp_path: Path, optimal_value: str, *, bounds: str = "(-5.0, 5.0)", body: str = "") -> Path:
+    body = body or "0.5 * (X**4 - 16 * X**2 + 5 * X).sum(dim=1)"
+    path = tmp_path / "styb.py"
+    path.write_text("from optbench.plugins import problem\n"
+                    f"@problem('styb', dim=4, bounds={bounds}, optimal_value={optimal_value}, target=1e-4)\n"
+                    f"def styb(X):\n    return {body}\n")
+    return path
+
+
+def test_an_optimum_that_depends_on_the_parameters_runs_in_compare_and_list(tmp_path):
+    plugin = str(_plugin_file(tmp_path, "lambda dim: -39.16616570377142 * dim"))
+    listing = optbench("list", "problems", "--plugin", plugin)
+    assert listing.returncode == 0, listing.stderr
+    assert "-157" in next(line for line in listing.stdout.splitlines() if "styb" in line)
+    run = optbench("compare", "--plugin", plugin, "--problems", "styb(dim=10)", "--optimizers", "cmaes",
+                   "--seeds", "1", "--budget", "300", "--device", "cpu", "--store", str(tmp_path / "s.sqlite"),
+                   "-q")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr and "optimum -392" in run.stdout
+
+
+@pytest.mark.parametrize(("optimal_value", "message"), [
+    ("lambda dim: 1 / 0", "optimal_value(dim=4) failed: ZeroDivisionError"),
+    ("lambda dim: 'low'", "optimal_value must be a number"),
+    ("'-39'", "optimal_value must be a number"),
+])
+def test_a_bad_optimum_is_one_line_at_load(tmp_path, optimal_value, message):
+    result = optbench("list", "problems", "--plugin", str(_plugin_file(tmp_path, optimal_value)))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
+
+
+def test_a_result_below_the_declared_optimum_is_flagged_never_a_success(tmp_path):
+    # f(x) = x1 + x2 on [0, 1]^2 has its minimum 0 at the corner; 1.5 is a wrong optimum that any
+    # search beats (7 of 8 random points already lie below it)
+    plugin = str(_plugin_file(tmp_path, "1.5", bounds="(0.0, 1.0)", body="X.sum(dim=1)").with_name("styb.py"))
+    args = ("compare", "--plugin", plugin, "--problems", "styb(dim=2)", "--optimizers", "random,cmaes",
+            "--seeds", "2", "--budget", "100", "--device", "cpu", "--store", str(tmp_path / "w.sqlite"), "-q")
+    run = optbench(*args)
+    assert run.returncode == 0, run.stderr
+    assert "optimal_value is wrong" in run.stdout and "0/2" in run.stdout and "below optimum" in run.stdout
+    markdown = optbench(*args, "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert "optimal_value is wrong" in markdown.stdout and "| 2 below optimum |" in markdown.stdout
+    report = optbench("report", "--store", str(tmp_path / "w.sqlite"), "-o", str(tmp_path / "rep"))
+    assert report.returncode == 0, report.stderr
+    for name in ("report.html", "summary.md"):
+        assert "optimal_value is wrong" in (tmp_path / "rep" / name).read_text(encoding="utf-8"), name

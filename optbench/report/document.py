@@ -20,7 +20,7 @@ from pathlib import Path
 from optbench.api import TrialResult, TrialState
 from optbench.report.export import cell_rows
 from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, without_result
-from optbench.stats import Cell, best_per_problem, summarize
+from optbench.stats import Cell, best_per_problem, summarize, wrong_optimum_note
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -194,6 +194,8 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         outliers = [f"{c.optimizer}: seeds {', '.join(map(str, c.outlier_seeds))}" for c in group if c.outlier_seeds]
         table = _cell_table(group, tied)
         body = [f"<h3>{html.escape(problem)}</h3><p class=note>{html.escape(' · '.join(facts))}</p>", table]
+        wrong = wrong_optimum_note(group, show_device=several_devices)  # results beat the declared optimum
+        body += [f"<p class=note style='color:#b00020'>⚠ {html.escape(wrong)}</p>"] * bool(wrong)
         body += [f"<p class=note>outlier seeds (beyond 3 IQR): {html.escape('; '.join(outliers))}</p>"] * bool(outliers)
         body += [f"<p class=note>no result · {'<br>no result · '.join(map(html.escape, missing))}</p>"] * bool(missing)
         body += [_img(f) for f in problem_figs]
@@ -206,6 +208,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
                           "–" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
                           _num(r["ert_evaluations"]), "best" if r["best"] else "≈" if r["tied_with_best"] else "")
                          for r in rows])]
+        md += [f"**⚠ {wrong}**\n"] * bool(wrong)
         md += [f"![{f.caption}](plots/{f.name})\n" for f in problem_figs]
         sections_md.append("\n".join(md))
 

@@ -84,13 +84,45 @@ def _md(value: Any) -> str:
 
 
 MARKDOWN_COLUMNS = ("problem", "optimizer", "device", "median", "q1", "q3", "mean", "mean_ci_low", "mean_ci_high",
-                    "success_rate", "ert_evaluations", "median_seconds", "test_metric_median", "tied_with_best")
+                    "success_rate", "ert_evaluations", "median_seconds", "test_metric_median", "tied_with_best",
+                    "notes")
 
 
-def to_markdown(rows: Sequence[dict]) -> str:
+def row_notes(cell: Cell) -> str:
+    """What the terminal table marks in a row: failures, non-finite values, results below the optimum."""
+    score = cell.score
+    failed = sum(n for st, n in cell.states.items() if TrialState(st).is_failure)
+    parts = [f"{failed} failed" if failed else "",
+             f"{score.nonfinite} non-finite" if score is not None and score.nonfinite else "",
+             f"{cell.below_optimum} below optimum" if cell.below_optimum else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def to_markdown(rows: Sequence[dict], notes: Sequence[tuple[str, str]] = ()) -> str:
+    """A Markdown table of ``rows`` in the order given, then one bullet per ``(problem, note)``."""
     head = "| " + " | ".join(MARKDOWN_COLUMNS) + " |\n|" + "---|" * len(MARKDOWN_COLUMNS) + "\n"
-    body = "".join("| " + " | ".join(_md(r[k]) for k in MARKDOWN_COLUMNS) + " |\n" for r in rows)
-    return head + body
+    body = "".join("| " + " | ".join(_md(r.get(k)) for k in MARKDOWN_COLUMNS) + " |\n" for r in rows)
+    tail = "".join(f"- {_md(problem)}: {_md(note)}\n" for problem, note in notes)
+    return head + body + ("\nNotes:\n\n" + tail if tail else "")
+
+
+def markdown_summary(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[tuple[str, str, str]]) -> str:
+    """The Markdown summary as the terminal shows it: problems in the order they first appear, each
+    one's rows best first (the table's order), and the notes the terminal prints under each table."""
+    from optbench.stats import notes, table_order
+
+    by_problem: dict[str, list[Cell]] = {}
+    for cell in cells:
+        by_problem.setdefault(cell.problem, []).append(cell)
+    show_device = len({c.device for c in cells}) > 1
+    rows: list[dict] = []
+    lines: list[tuple[str, str]] = []
+    for problem, group in by_problem.items():
+        ordered = table_order(group)
+        rows += [{**row, "notes": row_notes(cell)}
+                 for cell, row in zip(ordered, cell_rows(ordered, tied, best), strict=True)]
+        lines += [(problem, line) for line in notes(group, show_device=show_device)]
+    return to_markdown(rows, lines)
 
 
 FORMATS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
@@ -105,6 +137,15 @@ def summary(cells: Sequence[Cell], fmt: str, *, results: Sequence[Any] | None = 
 
     tied = tied_with_best(cells, compare_cells(cells))
     best = {(c.problem, c.device, c.optimizer) for c in best_per_problem(cells).values()}
+    if fmt == "markdown":  # for people: each problem's rows best first, with the terminal's notes
+        text = markdown_summary(cells, tied, best)
+        if results is None:
+            return text
+        from optbench.report.morewild import MORE_WILD_TAUS
+        from optbench.report.morewild import markdown as more_wild
+
+        section = more_wild(results, tuple(taus or MORE_WILD_TAUS))
+        return text + ("\n" + section if section else "")
     if results is not None:
         from optbench.report.morewild import with_profiles
 

@@ -11,7 +11,16 @@ from rich.text import Text
 
 from optbench.api import TrialResult, TrialState
 from optbench.profiles import Standing
-from optbench.stats import Cell, Spread, best_per_problem, speedups, summarize
+from optbench.stats import (
+    Cell,
+    Spread,
+    best_per_problem,
+    speedups,
+    summarize,
+    table_order,
+    without_result,
+    wrong_optimum_note,
+)
 
 
 def fmt_number(value: float | None) -> str:
@@ -75,28 +84,6 @@ def fmt_evaluations(value: float | None) -> str:
     return fmt_count(value) if value < 1e6 else f"{value:.2e}"
 
 
-def _without_name(reason: str, optimizer: str) -> str:
-    name = optimizer.split("(", 1)[0]
-    return reason[len(name) + 1 :] if reason.startswith(name + " ") else reason
-
-
-def without_result(cells: Sequence[Cell], *, show_device: bool) -> list[tuple[str, str, list[str]]]:
-    """Optimizers with no result on a problem as (state, reason, optimizers), one entry per state and reason.
-
-    The optimizer's own name is cut from the front of the reason, so that one reason shared by
-    several optimizers ("does not run on bits") is written once.
-    """
-    groups: dict[tuple[str, str], list[str]] = {}
-    for cell in cells:
-        if cell.with_result:
-            continue
-        state = max(cell.states, key=lambda s: cell.states[s])
-        reason = _without_name(cell.reasons[0], cell.optimizer) if cell.reasons else ""
-        label = f"{cell.optimizer}@{cell.device}" if show_device else cell.optimizer
-        groups.setdefault((state, reason), []).append(label)
-    return [(state, reason, list(dict.fromkeys(names))) for (state, reason), names in groups.items()]
-
-
 def _caption(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
     """Optimizers with no result on this problem, grouped by reason (skips are not failures)."""
     groups = without_result(cells, show_device=show_device)
@@ -123,12 +110,19 @@ def _outliers(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
     return text
 
 
+def _wrong_optimum(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
+    """The note that results beat the declared optimum (the first of :func:`notes`, when there)."""
+    note = wrong_optimum_note(cells, show_device=show_device)
+    return None if note is None else Text("⚠ " + note, style="bold red")
+
+
 def problem_block(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[str, str, str]] | None = None) -> Group:
     """Title line, table, outlier seeds and the optimizers without results, for one problem."""
     parts: list[Text | Table] = [Text("\n" + _title(cells[0]), style="bold")]
     if any(c.with_result for c in cells):
         parts.append(problem_table(cells, show_device=show_device, tied=tied))
-    for extra in (_outliers(cells, show_device=show_device), _caption(cells, show_device=show_device)):
+    for extra in (_wrong_optimum(cells, show_device=show_device), _outliers(cells, show_device=show_device),
+                  _caption(cells, show_device=show_device)):
         if extra is not None:
             parts.append(extra)
     return Group(*parts)
@@ -167,16 +161,7 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[s
         table.add_column("test", justify="right", no_wrap=True)
     if show_device:
         table.add_column("speedup", justify="right", no_wrap=True)
-    # an optimizer's rows stay together (one per device), optimizers ordered by their best row
-    best_of: dict[str, tuple[float, float, float]] = {}
-    for c in shown:
-        best_of[c.optimizer] = min(best_of.get(c.optimizer, (math.inf, 0.0, math.inf)), c.order_key)
-    devices = list(dict.fromkeys(c.device for c in cells))
-
-    def order(c: Cell) -> tuple:
-        return (best_of[c.optimizer], c.optimizer, devices.index(c.device))
-
-    for cell in sorted(shown, key=order):
+    for cell in table_order(cells):
         is_best = best.get((cell.problem, cell.device)) is cell
         is_tied = not is_best and (cell.problem, cell.device, cell.optimizer) in tied
         style = "bold green" if is_best else "green" if is_tied else ""
@@ -192,7 +177,10 @@ def problem_table(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[s
             median.append(f" ({failed} failed)", style="red")
         row.append(median)
         row.append(f"[{fmt_number(score.q1)}, {fmt_number(score.q3)}]" if score and score.n > 1 else "")
-        row.append(f"{cell.successes}/{cell.with_result}" if cell.gap is not None else "–")
+        success = Text(f"{cell.successes}/{cell.with_result}" if cell.gap is not None else "–")
+        if cell.below_optimum:
+            success.append(f" ⚠{cell.below_optimum} below optimum", style="bold red")
+        row.append(success)
         row.append(fmt_seconds(cell.seconds.median if cell.seconds else None))
         row.append(fmt_count(cell.evaluations.median if cell.evaluations else None))
         if with_ert:
