@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", parents=[common], help="list problems, optimizers or suites")
     listing.add_argument("what", choices=["problems", "optimizers", "suites"])
     commands.add_parser("plugins", parents=[common], help="where each problem and optimizer comes from; broken plugins")
+    from optbench.exportcli import add_parser as add_export_parser  # COCO / IOHanalyzer data sets (issue 16)
+
+    add_export_parser(commands, store_default=DEFAULT_STORE)
     return parser
 
 
@@ -408,6 +411,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check_against(args, argv)
         if args.command == "check" and not args.baseline:
             raise ConfigError("check needs --baseline FILE (from `optbench baseline save`) or --against REV")
+        if args.command == "export":
+            from rich.console import Console
+
+            from optbench.exportcli import cmd_export
+
+            for line in cmd_export(args):
+                Console(stderr=True, highlight=False).print(line, markup=False, soft_wrap=True)
+            return 0
         if args.command == "check":
             from optbench.checkcli import cmd_check
 
