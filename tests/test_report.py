@@ -283,3 +283,28 @@ def test_html_tables_fit_the_page_and_say_what_is_missing(tmp_path):
     failed = page[page.index("<h2>Failed trials</h2>"):]
     assert "<td class='p'>RuntimeError: xxx" in failed  # the error column wraps instead of widening the page
     assert "td.w{white-space:normal}" in page and "@media print" in page
+
+
+def test_markdown_summary_lists_rows_best_first_with_the_tables_notes():
+    from rich.console import Console
+
+    from optbench.report.export import summary
+    from optbench.report.terminal import comparison
+    from optbench.stats import summarize
+
+    results = [_trial(name, seed, _descending(seed, 10.0, end))  # first seen: worst first
+               for name, end in (("random", 1.0), ("ga", 1e-3), ("cmaes", 1e-9)) for seed in range(4)]
+    results += [_trial("sgd", seed, [], state=TrialState.FAILED, reason="Traceback\nRuntimeError: boom")
+                for seed in range(2)]
+    results += [_trial("adam", 0, _descending(0, 10.0, 1e-2)),
+                _trial("adam", 1, [], state=TrialState.FAILED, reason="Traceback\nValueError: nan step")]
+    cells = summarize(results)
+    markdown = summary(cells, "markdown")
+    rows = [line.split(" | ") for line in markdown.splitlines() if line.startswith("| sphere |")]
+    assert [row[1] for row in rows] == ["cmaes", "ga", "adam", "random"]
+    console = Console(width=200, record=True, color_system=None)
+    console.print(comparison(results))
+    table = [line.split("│")[1].strip(" ≈") for line in console.export_text().splitlines() if line.startswith("│")]
+    assert table == ["cmaes", "ga", "adam", "random"]  # the same order as the terminal table
+    assert rows[2][-1].strip(" |") == "1 failed"
+    assert "- sphere: failed: sgd (RuntimeError: boom)" in markdown  # the table's line for no result
