@@ -1,10 +1,21 @@
-"""Tables for ``optbench list``: what is installed, where it comes from, what it runs on."""
+"""Tables for ``optbench list``: what is installed, where it comes from, what it runs on.
+
+Each listing is a :class:`Listing`, which renders as a table when the console is wide enough for its
+short columns plus a readable width for each long one, and otherwise (at 80 columns, or piped) as
+one short block per entry: the name and the short fields on one line, each long field on its own
+wrapped, indented line. A table squeezed below its natural width would fold a description into a
+column one character wide.
+"""
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -12,16 +23,130 @@ from optbench.api import LANDSCAPES, Capability, ConfigError
 from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of, source_of
 from optbench.report.terminal import fmt_number
 
+# a long column (description, parameters) below this width reads as a column of fragments: stack instead
+LONG_MIN_WIDTH = 28
+INDENT = 4  # of an entry's continuation lines when stacked
+
+Cell = str | Text
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a listing.
+
+    Attributes:
+        header: the table header.
+        long: free text that wraps in the table and gets its own line when stacked.
+        label: how a short value reads when stacked, ``{}`` standing for the value (``"{} seeds"``).
+    """
+
+    header: str
+    long: bool = False
+    label: str = "{}"
+
+
+@dataclass
+class Listing:
+    """Rows under named columns, rendered as a table or, below the width it needs, stacked per entry.
+
+    The first column is the entry's name. Empty cells are left out of the stacked form.
+    """
+
+    title: str
+    columns: Sequence[Column]
+    rows: list[tuple[Cell, ...]] = field(default_factory=list)
+
+    def add_row(self, *cells: Cell) -> None:
+        if len(cells) != len(self.columns):
+            raise ValueError(f"{self.title}: a row has {len(cells)} cells for {len(self.columns)} columns")
+        self.rows.append(cells)
+
+    def table_width(self) -> int:
+        """The narrowest width at which every short column fits unwrapped and every long one gets LONG_MIN_WIDTH."""
+        width = 1  # left border
+        for index, column in enumerate(self.columns):
+            natural = max([cell_len(column.header)] + [cell_len(_plain(row[index])) for row in self.rows])
+            width += (min(natural, LONG_MIN_WIDTH) if column.long else natural) + 3  # padding and a border
+        return width
+
+    def table(self) -> Table:
+        table = Table(title=self.title, title_justify="left")
+        for column in self.columns:
+            if column.long:
+                table.add_column(column.header, overflow="fold", ratio=1, min_width=LONG_MIN_WIDTH)
+            else:
+                table.add_column(column.header, no_wrap=True)
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+    def stacked(self, console: Console, width: int) -> Iterator[Text]:
+        """One block per entry: the name and short fields, then each long field, wrapped to ``width``.
+
+        Continuation lines are indented, so every line but an entry's first starts with spaces.
+        """
+        yield Text(self.title, style="bold")
+        for row in self.rows:
+            (_, name), *rest = zip(self.columns, row, strict=True)
+            fields = [_labelled(column.label, cell) for column, cell in rest if not column.long and _plain(cell)]
+            yield from _packed(console, Text(_plain(name), style="bold"), fields, width)
+            for column, cell in rest:
+                if column.long and _plain(cell):
+                    field_text = Text.assemble(f"{column.header}: ", cell if isinstance(cell, Text) else Text(cell))
+                    yield from _hanging(console, field_text, width, first=INDENT)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.table_width() <= options.max_width:
+            yield self.table()
+        else:
+            yield from self.stacked(console, options.max_width)
+
+
+def _packed(console: Console, name: Text, fields: list[Text], width: int) -> Iterator[Text]:
+    """``name`` and the short ``fields`` on as few lines as fit ``width``, never splitting a field."""
+    line, separator = name, "  "
+    for text in fields:
+        if cell_len(line.plain) + len(separator) + cell_len(text.plain) > width and line.plain.strip():
+            yield from _fitted(console, line, width)
+            line, separator = Text(" " * INDENT), ""
+        line = Text.assemble(line, separator, text)
+        separator = "  ·  "
+    yield from _fitted(console, line, width)
+
+
+def _fitted(console: Console, line: Text, width: int) -> Iterator[Text]:
+    """``line`` as it is when it fits, else folded (a single field wider than the console)."""
+    if cell_len(line.plain) <= width:
+        yield line
+    else:
+        yield from _hanging(console, line, width, first=0)
+
+
+def _hanging(console: Console, text: Text, width: int, *, first: int) -> Iterator[Text]:
+    """``text`` wrapped to ``width`` cells: the first line indented by ``first``, the others by INDENT."""
+    for number, line in enumerate(text.wrap(console, max(width - INDENT, 8), overflow="fold")):
+        line.rstrip()
+        yield Text(" " * (first if number == 0 else INDENT)) + line
+
+
+def _plain(cell: Cell) -> str:
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def _labelled(label: str, cell: Cell) -> Text:
+    before, _, after = label.partition("{}")
+    return Text.assemble(before, cell if isinstance(cell, Text) else Text(cell), after)
+
 
 def _defaults(cls: type) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in parameters_of(cls).items())
 
 
-def problems_table() -> Table:
+def problems_table() -> Listing:
     """Every registered problem built with its defaults: landscape, space, dimension, gradients, optimum."""
-    table = Table(title="problems", title_justify="left")
-    for column in ("name", "landscape", "space", "dim", "grad", "optimum", "parameters", "from"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("name", "landscape", "space", "dim", "grad"))
+    table = Listing("problems", [Column("name"), Column("landscape"), Column("space"), Column("dim", label="dim {}"),
+                                 Column("grad", label="grad {}"), Column("optimum", label="optimum {}"),
+                                 Column("parameters", long=True), Column("from", long=True)])
     rows = []
     for name, entry in entries(PROBLEMS).items():
         source = f"{entry.distribution} {entry.version}"
@@ -41,11 +166,11 @@ def problems_table() -> Table:
     return table
 
 
-def optimizers_table() -> Table:
+def optimizers_table() -> Listing:
     """Every registered optimizer: the spaces it runs on, what it needs, its hyperparameters."""
-    table = Table(title="optimizers", title_justify="left")
-    for column in ("name", "runs on", "needs", "hyperparameters (defaults)", "from"):
-        table.add_column(column, overflow="fold", no_wrap=column == "name")
+    table = Listing("optimizers", [Column("name"), Column("runs on", label="runs on {}"),
+                                   Column("needs", label="needs {}"),
+                                   Column("hyperparameters (defaults)", long=True), Column("from", long=True)])
     for name, entry in entries(OPTIMIZERS).items():
         source = f"{entry.distribution} {entry.version}"
         try:
@@ -77,15 +202,21 @@ _BRIDGE_HELP = {
              "dual_annealing; keywords are the method's options",
     "torch": "any torch.optim class (AdamW, RMSprop, LBFGS, …) with its keywords; batch_size=64 "
              "(None: full gradients)",
+    "optuna": "an optuna.samplers class (TPESampler, CmaEsSampler, GPSampler, QMCSampler, RandomSampler) with its "
+              "keywords, through ask-and-tell; n_parallel=N asks N trials per batch (extra: optbench[optuna])",
+    "evotorch": "an evotorch.algorithms class (CMAES, SNES, XNES, PGPE, CEM, GeneticAlgorithm) with its keywords, "
+                "population on the problem's device (extra: optbench[evotorch])",
 }
 
 
-def suites_table() -> Table:
+def suites_table() -> Listing:
+    """Every named suite: its size, its budget, what it is for."""
     from optbench.suites import load_suite, suite_names
 
-    table = Table(title="suites", title_justify="left")
-    for column in ("name", "problems", "optimizers", "seeds", "trials", "budget", "description"):
-        table.add_column(column, overflow="fold", no_wrap=column != "description")
+    table = Listing("suites", [Column("name"), Column("problems", label="{} problems"),
+                               Column("optimizers", label="{} optimizers"), Column("seeds", label="{} seeds"),
+                               Column("trials", label="{} trials"), Column("budget"),
+                               Column("description", long=True)])
     for name in suite_names():
         suite = load_suite(name)
         budget = " + ".join(
@@ -102,11 +233,10 @@ def suites_table() -> Table:
     return table
 
 
-def plugins_table() -> Table:
+def plugins_table() -> Listing:
     """Every registered name with its source and whether it imports."""
-    table = Table(title="plugins", title_justify="left")
-    for column in ("group", "name", "from", "target", "status"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("group", "name"))
+    table = Listing("plugins", [Column("name"), Column("group"), Column("from", label="from {}"),
+                                Column("target", long=True), Column("status", long=True)])
     for group in (PROBLEMS, OPTIMIZERS):
         for name, entry in entries(group).items():
             try:
@@ -114,9 +244,5 @@ def plugins_table() -> Table:
                 status = Text("ok", style="green")
             except ConfigError as exc:
                 status = Text(str(exc).rsplit("failed to import: ", 1)[-1], style="red")
-            table.add_row(group.rsplit(".", 1)[-1], name, f"{entry.distribution} {entry.version}", entry.value, status)
+            table.add_row(name, group.rsplit(".", 1)[-1], f"{entry.distribution} {entry.version}", entry.value, status)
     return table
-    "optuna": "an optuna.samplers class (TPESampler, CmaEsSampler, GPSampler, QMCSampler, RandomSampler) with its "
-              "keywords, through ask-and-tell; n_parallel=N asks N trials per batch (extra: optbench[optuna])",
-    "evotorch": "an evotorch.algorithms class (CMAES, SNES, XNES, PGPE, CEM, GeneticAlgorithm) with its keywords, "
-                "population on the problem's device (extra: optbench[evotorch])",
