@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from optbench.api import ConfigError
 DEFAULT_STORE = "reports/optbench.sqlite"
 DEFAULT_SUITE = "quick"
 DEFAULT_CHECK_STORE = "reports/check.sqlite"
+MAX_SEEDS = 10_000  # seeds (or instances) of one campaign; more is a typo, and would not fit in memory
+_REPORT_DEFAULT = "default: run-<id> beside the store file, so reports/run-<id> for the default --store"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,17 +32,23 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _seeds(text: str) -> list[int]:
-    """``5`` means seeds 0..4; ``0,3,7`` means exactly those."""
+    """``5`` means seeds 0..4; ``0,3,7`` means exactly those (at most :data:`MAX_SEEDS` of them)."""
+    parts = text.split(",")
+    if len(parts) > MAX_SEEDS + 1:  # before converting: a huge list is refused without being built
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SEEDS} values, got a list of {len(parts)}")
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+        values = [int(part) for part in parts if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a count like 5 or a list like 0,3,7, got {text!r}") from None
     if len(values) == 1 and "," not in text:
-        if values[0] < 1:
-            raise argparse.ArgumentTypeError(f"expected a count >= 1 or a list of integers >= 0, got {values[0]}")
+        if not 1 <= values[0] <= MAX_SEEDS:
+            raise argparse.ArgumentTypeError(f"expected a count from 1 to {MAX_SEEDS} or a list of integers >= 0, "
+                                             f"got {values[0]}")
         return list(range(values[0]))
     if not values or any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected integers >= 0 in the list, got {text!r}")
+    if len(values) > MAX_SEEDS or any(v >= 2**63 for v in values):  # the store keeps them as 64-bit integers
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SEEDS} integers below 2**63, got {text!r}")
     return values
 
 
@@ -92,6 +101,10 @@ def _taus(text: str) -> list[float]:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="optbench", description="Benchmark optimizers on problems, over seeds, on CPU and GPU.")
     parser.add_argument("--version", action="version", version=f"optbench {__version__}")
+    # also before the subcommand (`optbench --plugin FILE list problems`); its own dest, because a
+    # subcommand's default would overwrite a value parsed here
+    parser.add_argument("--plugin", action="append", dest="global_plugin", metavar="FILE_OR_MODULE",
+                        help="load problems/optimizers from a .py file or module (also $OPTBENCH_PLUGINS)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = _Parser(add_help=False)
     common.add_argument("--plugin", action="append", metavar="FILE_OR_MODULE",
@@ -129,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--format", choices=["table", "json", "csv", "markdown"], default="table",
                          help="table (rich, default) or a machine-readable summary on stdout")
     compare.add_argument("--report", metavar="DIR", nargs="?", const="",
-                         help="also write the HTML/Markdown report into DIR (default: reports/run-<id>)")
+                         help=f"also write the HTML/Markdown report into DIR ({_REPORT_DEFAULT})")
 
     compare.add_argument("--tau", type=_taus, metavar="LIST",
                          help="tolerances of the Moré–Wild profiles (default: 1e-1,1e-3,1e-5,1e-7)")
@@ -140,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run", nargs="?", type=int, help="run id as printed by compare (default: the latest)")
     report.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
-    report.add_argument("-o", "--out", metavar="DIR", help="report directory (default: reports/run-<id>)")
+    report.add_argument("-o", "--out", metavar="DIR", help=f"report directory ({_REPORT_DEFAULT})")
     report.add_argument("--format", choices=["html", "json", "csv", "markdown"], default="html",
                         help="html (report files, default) or a summary on stdout")
 
@@ -219,12 +232,38 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------- compare
 
 
-def _joined(values: list[str] | None) -> list[str] | None:
-    if not values:
+def _joined(values: list[str] | None, option: str) -> list[str] | None:
+    """The entries of a repeatable list option; ``None`` when it was not given, an error when given empty."""
+    if values is None:
         return None
     from optbench.parsing import split_top_level
 
-    return [item for value in values for item in split_top_level(value)]
+    items = [item for value in values for item in split_top_level(value)]
+    if not items:
+        raise ConfigError(f"{option} is empty; name at least one, e.g. {option} "
+                          + ('"rastrigin(dim=20),sphere"' if option == "--problems" else '"adam(lr=0.01),cmaes"'))
+    return items
+
+
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://)?(?:\[[0-9A-Fa-f:.]+\]|[\w.\-]+):\d{1,5}$")
+
+
+def _check_execution(args: argparse.Namespace) -> None:
+    """Options that contradict each other or cannot work; checked before anything runs."""
+    kind = args.executor
+    if kind == "inline" and args.jobs > 1:
+        raise ConfigError(f"--jobs {args.jobs} runs trials in parallel, which --executor inline cannot; "
+                          "use --executor process or dask, or drop --executor")
+    if kind == "inline" and args.trial_timeout is not None:
+        raise ConfigError("--trial-timeout kills a trial in its own process, which --executor inline does not "
+                          "start; use --executor process or dask")
+    if args.scheduler is not None:
+        if kind not in (None, "dask"):
+            raise ConfigError(f"--scheduler runs trials on a Dask cluster, not with --executor {kind}; "
+                              "drop one of them")
+        if not _ADDRESS.match(args.scheduler):
+            raise ConfigError(f"--scheduler expects a Dask scheduler address such as tcp://host:8786, "
+                              f"got {args.scheduler!r}")
 
 
 def _grid(args: argparse.Namespace) -> Any:
@@ -240,8 +279,8 @@ def _grid(args: argparse.Namespace) -> Any:
     else:
         budget = Budget(evaluations=suite.budget, seconds=suite.time_budget)
     return Grid(
-        problems=_joined(args.problems) or list(suite.problems),
-        optimizers=_joined(args.optimizers) or list(suite.optimizers),
+        problems=_joined(args.problems, "--problems") or list(suite.problems),
+        optimizers=_joined(args.optimizers, "--optimizers") or list(suite.optimizers),
         seeds=args.seeds or list(suite.seeds),
         instances=args.instances or list(suite.instances),
         devices=resolve_devices(args.device),
@@ -251,17 +290,38 @@ def _grid(args: argparse.Namespace) -> Any:
 
 
 def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from pathlib import Path
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from optbench.api import TrialState
     from optbench.campaign import build_specs, run_campaign
+    from optbench.paths import check_output_dir, check_store_path
     from optbench.report.terminal import print_comparison
     from optbench.store import Store
 
-    out, err = Console(), Console(stderr=True)
+    out, err = Console(), Console(stderr=True, soft_wrap=True)
     specs = build_specs(_grid(args))  # every mistake is found here, before the store is touched
-    with Store(args.store) as store:
+    _check_execution(args)
+    check_store_path(Path(args.store))  # so are outputs that could not be written
+    report_dir = Path(args.report) if args.report else Path(args.store).parent  # run-<id> goes there
+    if args.report is not None:
+        check_output_dir(report_dir, what="the report")
+
+    from optbench.plugins import plugin_specs
+    from optbench.runners.executors import make_executor
+
+    # a scheduler is connected to (and refused) before the store gets a run row
+    executor = make_executor(jobs=args.jobs, kind=args.executor, scheduler=args.scheduler,
+                             trial_timeout=args.trial_timeout, retries=args.retries,
+                             plugins=plugin_specs(args.plugin))
+    try:
+        store = Store(args.store)
+    except BaseException:
+        executor.close()
+        raise
+    with store:
         run_id = store.add_run(shlex.join(["optbench", *argv]), specs)
         todo = len(store.pending(specs, rerun=args.rerun))
         err.print(f"{len(specs)} trials, {todo} to run, {len(specs) - todo} already in {args.store}")
@@ -275,38 +335,27 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
             label = f"{result.spec.problem_label} · {result.spec.optimizer_label}"
             progress.update(task, advance=1, description=label[:40])
 
-        from optbench.plugins import plugin_specs
-        from optbench.runners.executors import make_executor
-
-        executor = make_executor(jobs=args.jobs, kind=args.executor, scheduler=args.scheduler,
-                                 trial_timeout=args.trial_timeout, retries=args.retries,
-                                 plugins=plugin_specs(args.plugin))
         try:
             with progress:
-                run_campaign(specs, store, executor=executor, rerun=args.rerun, on_result=advance)
+                ran = run_campaign(specs, store, executor=executor, rerun=args.rerun, on_result=advance)
         except KeyboardInterrupt:
             done = len(store.done_keys(s.key for s in specs))
             err.print(f"interrupted: {done} of {len(specs)} trials are stored in {args.store}; "
                       "run the same command again to resume")
             return 130
         results = store.results(s.key for s in specs)
-        elsewhere = store.running_elsewhere(s.key for s in specs)
-    if elsewhere:
-        err.print(f"{elsewhere} trials are being run by another optbench process on this store; "
-                  "rerun the command when it is done to see them")
     if args.format == "table":
         print_comparison(out, results, taus=args.tau)
     else:
         _print_summary(results, args.format, taus=args.tau)
     counts = {state: sum(r.state is state for r in results) for state in TrialState}
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
-    err.print(f"run {run_id}: {summary} · results in {args.store}")
+    shared = f" ({len(ran)} run here, {todo - len(ran)} by another optbench process)" if len(ran) < todo else ""
+    err.print(f"run {run_id}: {summary}{shared} · results in {args.store}")
     if args.report is not None:
-        from pathlib import Path
-
         from optbench.report.document import write_report
 
-        out_dir = args.report or str(Path(args.store).parent / f"run-{run_id}")
+        out_dir = args.report or str(report_dir / f"run-{run_id}")
         path = write_report(results, out_dir, title=f"optbench run {run_id}", taus=args.tau)
         err.print(f"report: {path}")
     return 0
@@ -330,10 +379,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
+    from optbench.paths import check_output_dir
     from optbench.store import Store
 
+    if Path(args.store).is_dir():
+        raise ConfigError(f"{args.store} is a folder; pass the store file, e.g. --store {args.store}/optbench.sqlite")
     if not Path(args.store).is_file():
         raise ConfigError(f"no store at {args.store}; run `optbench compare` first or pass --store FILE")
+    if args.format == "html":  # before reading anything: where the report goes must be writable
+        check_output_dir(Path(args.out) if args.out else Path(args.store).parent, what="the report")
     with Store(args.store) as store:
         run_id, keys = store.run(args.run)
         results = store.results(keys)
@@ -389,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from optbench.plugins import load_plugins
 
             load_plugins(args.plugin if args.command else None)
+        if args.global_plugin:  # `optbench --plugin FILE list problems`: as if given after the subcommand
+            args.plugin = [*args.global_plugin, *(getattr(args, "plugin", None) or [])]
         if args.command == "plugins":
             return cmd_plugins()
         if args.command == "compare":
@@ -428,7 +484,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         from rich.console import Console
 
-        Console(stderr=True, highlight=False).print(f"optbench: error: {exc}", markup=False, soft_wrap=True)
+        from optbench.messages import one_line
+
+        # one line, whatever the message holds: a 100 kB name typed by mistake is cut, not echoed
+        Console(stderr=True, highlight=False).print(one_line(f"optbench: error: {exc}"), markup=False,
+                                                    soft_wrap=True)
         return 2
 
 

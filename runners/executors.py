@@ -2,8 +2,9 @@
 
 * :class:`InlineExecutor`: one after the other in this process (the default for one job).
 * :class:`ProcessExecutor`: ``jobs`` long-lived worker processes (spawned, so CUDA and torch's
-  threads start clean). A trial past ``trial_timeout`` has its worker killed and is recorded as
-  TIMEOUT; a worker that dies (segfault, ``os._exit``, out of memory) fails only its trial, which
+  threads start clean). A trial past ``trial_timeout`` (timed from when its worker is ready:
+  start-up is not the trial's) has its worker killed and is recorded as TIMEOUT; a worker that
+  dies (segfault, ``os._exit``, out of memory) fails only its trial, which
   is retried up to ``retries`` times and then recorded as CRASHED; the worker is replaced and the
   other trials go on.
 * :class:`optbench.runners.dask_executor.DaskExecutor`: the same over a Dask cluster.
@@ -28,9 +29,10 @@ from multiprocessing.connection import wait
 from typing import Any, Protocol
 
 from optbench.api import TrialResult, TrialSpec, TrialState
-from optbench.runners.worker import decode, lost, serve
+from optbench.runners.worker import READY, decode, lost, serve
 
 TrialFunction = Callable[[TrialSpec], TrialResult]
+STARTUP_GRACE = 120.0  # seconds a new worker may take to start before its trial's timeout counts
 
 
 class Executor(Protocol):
@@ -59,6 +61,7 @@ class _Slot:
     spec: TrialSpec | None = None
     attempt: int = 0
     started: float = 0.0
+    ready: bool = False  # the worker has started up (spawned, torch imported, plugins loaded)
 
 
 def threads_per_job(jobs: int) -> int:
@@ -135,6 +138,9 @@ class ProcessExecutor:
                         data = slot.conn.recv_bytes()
                     except (EOFError, OSError):  # the worker's end closed: it is dying or dead
                         data, closed = None, True
+                    if data == READY:  # the trial's clock starts when the worker can run it
+                        slot.ready, slot.started = True, time.monotonic()
+                        continue
                     if data is not None:
                         slot.spec = None
                         yield decode(data)
@@ -148,7 +154,7 @@ class ProcessExecutor:
                     else:
                         yield lost(spec, TrialState.CRASHED,
                                    f"worker process died (exit code {code}) on each of {slot.attempt} attempts")
-                elif self.trial_timeout is not None and now - slot.started > self.trial_timeout:
+                elif self.trial_timeout is not None and now - slot.started > self._limit(slot):
                     self._replace(slot)
                     yield lost(spec, TrialState.TIMEOUT, f"killed after the trial timeout of {self.trial_timeout:g} s")
 
@@ -157,10 +163,16 @@ class ProcessExecutor:
         self._slots.append(slot)
         return slot
 
+    def _limit(self, slot: _Slot) -> float:
+        """Seconds ``slot``'s trial may run: the timeout, plus a grace while its worker starts up
+        (spawning and importing torch take seconds on a loaded machine and are not the trial's)."""
+        assert self.trial_timeout is not None
+        return self.trial_timeout + (0.0 if slot.ready else STARTUP_GRACE)
+
     def _wait(self, busy: list[_Slot]) -> float | None:
         if self.trial_timeout is None or not busy:
             return None
-        deadline = min(s.started for s in busy) + self.trial_timeout
+        deadline = min(s.started + self._limit(s) for s in busy)
         return max(0.0, deadline - time.monotonic()) + 0.01
 
     def close(self) -> None:

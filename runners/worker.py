@@ -16,6 +16,7 @@ from typing import Any
 from optbench.api import TrialResult, TrialSpec, TrialState
 
 _PREPARED: set[tuple[tuple[str, ...], int | None]] = set()
+READY = b"ready"  # a pool worker's first message: started up, trials may be timed from now (results are JSON)
 
 
 def prepare(plugins: Sequence[str], threads: int | None) -> None:
@@ -58,6 +59,10 @@ def serve(conn: Any, plugins: Sequence[str], threads: int | None) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepare(plugins, threads)
+    try:
+        conn.send_bytes(READY)
+    except OSError:
+        return
     while True:
         try:
             data = conn.recv_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -59,20 +60,96 @@ def test_a_killed_campaign_resumes_with_every_trial_stored_exactly_once(tmp_path
     assert Counter(s for _, s in after) == {"complete": 30}
 
 
+def _ran_here(stderr: str) -> int:
+    """Trials the campaign ran itself, from its closing line ("... (7 run here, 5 by another ...)")."""
+    last = stderr.strip().splitlines()[-1]
+    match = re.search(r"\((\d+) run here, (\d+) by another optbench process\)", last)
+    if match is None:  # it ran everything itself
+        todo = int(re.search(r"(\d+) to run", stderr).group(1))
+        return todo
+    return int(match.group(1))
+
+
+def _cell(out: str) -> dict:
+    cells = json.loads(out)["cells"]
+    assert len(cells) == 1
+    return cells[0]
+
+
 def test_two_campaigns_on_one_store_share_the_work_without_duplicates(tmp_path):
     store = tmp_path / "c.sqlite"
-    args = [*SLOW, "--seeds", "24", "--store", str(store)]
-    first, second = compare(*args), compare(*args)
-    for proc in (first, second):
-        _, err = proc.communicate(timeout=300)
+    # 1 s trials: the work lasts far longer than a process takes to start, even on a loaded machine
+    args = [*SLOW, "--seeds", "30", "--store", str(store), "--format", "json"]
+    args[args.index("slow_guess(pause=0.02)")] = "slow_guess(pause=0.04)"
+    procs = [compare(*args), compare(*args)]
+    outputs = [proc.communicate(timeout=300) for proc in procs]
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
+        assert "being run by another" not in err
     rows = states(store)
-    assert len(rows) == 24 and Counter(s for _, s in rows) == {"complete": 24}
-    # both did part of the work: claims kept them from running the same trial
+    assert len(rows) == 30 and len({k for k, _ in rows}) == 30 and Counter(s for _, s in rows) == {"complete": 30}
+    ran = [_ran_here(err) for _, err in outputs]
+    assert all(n >= 1 for n in ran), ran  # the work was split: each process ran some trials
+    assert sum(ran) == 30, ran  # and no trial ran twice
+    for out, _ in outputs:  # both print the full table, not only their own part
+        assert _cell(out)["with_result"] == 30
     db = sqlite3.connect(store)
     runs = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     db.close()
     assert runs == 2
+
+
+def test_a_campaign_waits_for_another_and_takes_over_its_claims_when_it_dies(tmp_path):
+    store = tmp_path / "w.sqlite"
+    args = [*SLOW, "--seeds", "30", "--store", str(store), "--format", "json"]
+    first = compare(*args)
+    deadline = time.monotonic() + 120
+    _wait_for_complete(store, 2, deadline)
+    second = compare(*args)
+    while time.monotonic() < deadline:  # until the second holds claims of its own: both are running
+        if first.poll() is not None or _owners(store) >= {first.pid, second.pid}:
+            break
+        time.sleep(0.1)
+    assert first.poll() is None, "the first campaign ended before the second started; make the trials slower"
+    first.send_signal(signal.SIGKILL)
+    first.wait()  # reaped: its claim now belongs to a process that does not exist
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    rows = states(store)
+    assert len(rows) == 30 and Counter(s for _, s in rows) == {"complete": 30}
+    assert _cell(out)["with_result"] == 30
+
+
+def _wait_for_complete(store: Path, count: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if store.exists() and Counter(s for _, s in states(store))["complete"] >= count:
+            return
+        time.sleep(0.2)
+
+
+def _owners(store: Path) -> set[int]:
+    db = sqlite3.connect(store)
+    try:
+        owners = db.execute("SELECT owner FROM trials WHERE state = 'running'").fetchall()
+    finally:
+        db.close()
+    return {int(o.rpartition(":")[2]) for (o,) in owners if o}
+
+
+def test_ctrl_c_with_a_process_pool_prints_one_message_and_no_worker_traceback(tmp_path):
+    store = tmp_path / "i.sqlite"
+    # its own process group, as a terminal's foreground job: SIGINT to the group reaches the workers too
+    proc = compare(*SLOW, "--seeds", "30", "--jobs", "2", "--store", str(store), start_new_session=True)
+    deadline = time.monotonic() + 120
+    _wait_for_complete(store, 2, deadline)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("30 trials, 30 to run"), err
+    assert lines[1].startswith("interrupted: ") and "run the same command again to resume" in lines[1]
+    assert not any(s == "running" for _, s in states(store))  # its claims were given back
 
 
 def test_trial_timeout_kills_a_hung_trial_and_the_campaign_goes_on(tmp_path):

@@ -122,3 +122,29 @@ def test_help_does_not_import_heavy_libraries():
             "print('HEAVY', heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_plugin_option_works_before_and_after_the_subcommand():
+    plugin = str(Path(__file__).parent / "data" / "chaos_plugin.py")
+    for args in (["--plugin", plugin, "list", "optimizers"], ["list", "optimizers", "--plugin", plugin]):
+        result = run(*args)
+        assert result.returncode == 0, result.stderr
+        assert "slow_guess" in result.stdout, args
+    without = run("list", "optimizers")
+    assert "slow_guess" not in without.stdout
+
+
+def test_report_default_folder_is_the_one_help_names(tmp_path):
+    for command in ("report", "compare"):
+        text = " ".join(run(command, "--help").stdout.split())
+        assert "run-<id> beside the store file" in text, command
+    store = tmp_path / "deep" / "r.sqlite"
+    compared = run("compare", "--problems", "sphere(dim=2)", "--optimizers", "random", "--seeds", "2", "--budget", "20",
+                   "--device", "cpu", "-q", "--store", str(store), "--report", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    assert (tmp_path / "deep" / "run-1" / "report.html").is_file()
+    assert not (tmp_path / "reports").exists()
+    (tmp_path / "deep" / "run-1" / "report.html").unlink()
+    reported = run("report", "--store", str(store), cwd=tmp_path)
+    assert reported.returncode == 0, reported.stderr
+    assert (tmp_path / "deep" / "run-1" / "report.html").is_file()

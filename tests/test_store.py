@@ -117,3 +117,48 @@ def test_a_store_locked_past_the_timeout_names_the_lock(tmp_path, monkeypatch):
     finally:
         db.execute("ROLLBACK")
         db.close()
+
+
+def test_a_foreign_database_is_refused_byte_for_byte_untouched(tmp_path):
+    path = tmp_path / "contacts.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE contacts (name TEXT)")
+    db.execute("INSERT INTO contacts VALUES ('Ada')")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match="not an optbench store .it has contacts."):
+        Store(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["contacts.sqlite"]  # no -wal, no -shm
+
+
+def test_a_store_with_an_extra_table_is_not_a_store(tmp_path):
+    path = tmp_path / "mixed.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE contacts (name TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigError, match="not an optbench store"):
+        Store(path)
+
+
+def test_claims_made_during_a_campaign_are_told_apart_from_older_results(tmp_path):
+    import time
+
+    old, fresh, free = spec(0), spec(1), spec(2)
+    with Store(tmp_path / "since.sqlite") as store:
+        store.save(TrialResult(spec=old, state=TrialState.FAILED, reason="earlier"))
+        time.sleep(0.01)  # the campaign starts strictly after the earlier result (a clock tick)
+        since = time.time()
+        # a claim given back keeps the time of the result it had: still an old result, claimable again
+        assert store.claim([old], since=since) == [old]
+        store.release([old.key])
+        assert store.finished_since([old.key], since=since) == []
+        assert store.claimable([old, free], since=since) == [old, free]
+        # a trial another campaign finished after `since`: taken as this campaign's, never run again
+        store.save(TrialResult(spec=fresh, state=TrialState.FAILED, reason="just now"))
+        assert [r.reason for r in store.finished_since([old.key, fresh.key], since=since)] == ["just now"]
+        assert store.claim([fresh], rerun=True, since=since) == []
+        assert store.claimable([old, fresh, free], rerun=True, since=since) == [old, free]
