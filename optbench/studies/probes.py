@@ -145,7 +145,6 @@ def lbfgsb(evaluator: Evaluator, problem: Any, starts: torch.Tensor, *, max_iter
     from scipy.optimize import minimize
     from threadpoolctl import threadpool_limits
 
-    d = problem.space.dim
     bounded = problem.space.kind is SpaceKind.CONTINUOUS
     bounds = list(zip(problem.space.lower, problem.space.upper, strict=True)) if bounded else None
     differentiable = Capability.DIFFERENTIABLE in problem.capabilities
