@@ -1,8 +1,9 @@
 """COCO's bbob suite through its own ``cocoex`` (package ``coco-experiment``): ``bbob(fid=15, dim=10)``.
 
 Every value comes from COCO's C code (``cocoex.BareProblem``), never from a re-implementation:
-optbench's instance is COCO's instance number (the bbob campaigns since 2009 use 1–15; any
-non-negative number is a valid COCO instance), the optimum is COCO's ``f_opt`` and the target is
+optbench's instance is COCO's instance number (the bbob campaigns since 2009 use 1–15), except
+optbench's default instance 0, which COCO's suites do not have: it stands for COCO's instance 1
+(as IOH's PBO instances 0 and 1 are one function). The optimum is COCO's ``f_opt`` and the target is
 COCO's final target, a gap of ``1e-8``. ``cocoex`` evaluates on the CPU (one C call per batch,
 looping inside), so a batch on a GPU is copied to the host and its values back.
 """
@@ -26,6 +27,11 @@ FUNCTIONS = (
 )
 MAX_DIM = 40  # bbob's largest dimension; cocoex crashes the interpreter on some functions beyond ~50
 FINAL_TARGET = 1e-8  # COCO's final target: a gap to f_opt of 1e-8 (the .info files' "Precision")
+
+
+def coco_instance(instance: int) -> int:
+    """COCO's instance number for optbench's ``instance`` (0, optbench's default, is COCO's 1)."""
+    return instance or 1
 
 
 def _check(fid: Any, dim: Any, instance: Any) -> None:
@@ -55,9 +61,10 @@ class BBOB(Problem):
         _check(fid, dim, self.instance)
         cocoex = require("cocoex", needed_by="bbob")
         self.fid, self.dim = fid, dim
+        self.coco_instance = coco_instance(self.instance)
         self.landscape = "smooth" if fid <= 14 else "rugged"
         self.space = Space.box(dim, -5.0, 5.0)
-        self._f = cocoex.BareProblem("bbob", fid, dim, self.instance)
+        self._f = cocoex.BareProblem("bbob", fid, dim, self.coco_instance)
         self.optimal_value = float(self._f.best_value())
         self.coco_id = str(self._f.id)  # e.g. bbob_f015_i01_d10
 
@@ -92,4 +99,4 @@ class BBOB(Problem):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._f = require("cocoex", needed_by="bbob").BareProblem("bbob", self.fid, self.dim, self.instance)
+        self._f = require("cocoex", needed_by="bbob").BareProblem("bbob", self.fid, self.dim, self.coco_instance)

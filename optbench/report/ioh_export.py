@@ -100,7 +100,7 @@ def _replay(ioh: Any, logger: Any, result: TrialResult) -> None:
                                ub=1 if problem_class == ioh.ProblemClass.INTEGER else 1.0)
     problem.set_id(fid)
     problem.set_name(name)
-    problem.set_instance(result.spec.instance)
+    problem.set_instance(result.spec.instance or 1 if result.spec.problem == "bbob" else result.spec.instance)
     problem.attach_logger(logger)
     dtype = np.int32 if problem_class == ioh.ProblemClass.INTEGER else np.float64
     done = 0
