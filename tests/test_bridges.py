@@ -73,6 +73,8 @@ def test_bridges_are_deterministic(name):
     ("ng:CMA", {"popsize": 3}, "configure a family"),
     ("ng:ParametrizedCMA", {"bogus": 1}, "bogus"),
     ("ng:CMA", {"num_workers": 0}, "num_workers"),
+    ("ng:CMA", {"num_workers": True}, "num_workers"),
+    ("ng:CMA", {"num_workers": "4"}, "num_workers"),
     ("scipy:lbfgs", {}, "unknown SciPy method"),
     ("scipy:L-BFGS-B", {"maxiters": 3}, "no option 'maxiters'"),
     ("scipy:differential_evolution", {"bogus": 1}, "no option 'bogus'"),
@@ -103,8 +105,6 @@ def test_bridges_from_the_command_line(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "params", "problem", "pparams", "budget", "tolerance"), [
-    # NGOpt picks a MetaModel optimizer in some settings, which breaks under NumPy >= 2.4
-    # (nevergrad#1612: float() of a one-element array); dim 2 takes a path that works.
     ("ng:NGOpt", {}, "sphere", {"dim": 2}, 500, 1e-6),
     ("ng:TwoPointsDE", {"num_workers": 10}, "sphere", {"dim": 3}, 3000, 1e-3),
     ("scipy:L-BFGS-B", {}, "rosenbrock", {"dim": 2}, 2000, 1e-6),  # d >= 4 has a local minimum
@@ -124,3 +124,75 @@ def test_bridges_solve_problems_they_suit(name, params, problem, pparams, budget
     library = {"ng": "nevergrad", "scipy": "scipy", "torch": "torch"}[name.split(":")[0]]
     assert result.optimizer_source.startswith(library + " ")
     assert result.problem_source.startswith("optbench ")
+
+
+# The Nevergrad optimizers people pick; each must run on a continuous and on a bit-string problem.
+POPULAR_NEVERGRAD = ["NGOpt", "CMA", "DiagonalCMA", "TwoPointsDE", "DE", "PSO", "OnePlusOne", "Shiwa"]
+
+
+def _run(optimizer: str, problem: str, params: dict, budget: int):
+    from optbench.api import TrialSpec, freeze_params
+    from optbench.runners.trial import run_trial
+
+    return run_trial(TrialSpec(problem=problem, optimizer=optimizer, budget=Budget(evaluations=budget),
+                               problem_params=freeze_params(params)))
+
+
+@pytest.mark.parametrize("name", POPULAR_NEVERGRAD)
+@pytest.mark.parametrize(("problem", "params", "budget"), [("rastrigin", {"dim": 10}, 300), ("onemax", {"n": 32}, 200)])
+def test_popular_nevergrad_optimizers_run_on_continuous_and_bit_problems(name, problem, params, budget):
+    from optbench.api import TrialState
+
+    result = _run(f"ng:{name}", problem, params, budget)
+    assert result.state is TrialState.COMPLETE, result.reason
+    assert result.evaluations == budget  # ran to the end of its budget, no early error
+    assert result.final_value < start_value(make_problem(problem, params))
+
+
+@pytest.mark.parametrize(("problem", "params"), [
+    ("sphere", {"dim": 2}),
+    pytest.param("onemax", {"n": 8}, marks=pytest.mark.slow),  # a Gaussian process per step: ~1 min
+])
+def test_nevergrad_bayesian_optimization_runs(problem, params):
+    from optbench.api import TrialState
+
+    result = _run("ng:BO", problem, params, 10)
+    assert result.state is TrialState.COMPLETE, result.reason
+    assert result.evaluations == 10
+
+
+def test_ngopt_through_its_metamodel_on_rastrigin_10():
+    """nevergrad#1612: NGOpt picks MetaModel(CmaFmin2) here; under NumPy >= 2.4 it failed after 118 evaluations."""
+    from optbench.api import TrialState
+    from optbench.optimizers.nevergrad_bridge import _nevergrad
+
+    ng = _nevergrad()
+    chooser = ng.optimizers.registry["NGOpt"](parametrization=ng.p.Array(shape=(10,), lower=-5.12, upper=5.12),
+                                              budget=1000)
+    assert "MetaModel" in type(chooser.optim).__name__  # the test covers the path that broke
+    result = _run("ng:NGOpt", "rastrigin", {"dim": 10}, 1000)
+    assert result.state is TrialState.COMPLETE, result.reason
+    assert result.evaluations == 1000
+
+
+def test_the_metamodel_shim_is_narrow():
+    import builtins
+
+    from nevergrad.optimization import metamodel
+
+    from optbench.optimizers.nevergrad_bridge import _nevergrad, _patch_metamodel, _scalar
+
+    _nevergrad()
+    try:
+        float(np.ones(1))
+        numpy_refuses = False
+    except TypeError:
+        numpy_refuses = True
+    assert _patch_metamodel() is numpy_refuses  # applied exactly where NumPy refuses the conversion
+    assert builtins.float is float  # the builtin itself is never replaced
+    if numpy_refuses:
+        assert metamodel.float is _scalar and metamodel.float(np.array([2.5])) == 2.5
+        with pytest.raises(TypeError):
+            metamodel.float(np.ones(2))  # only one-element arrays convert, as before NumPy 2.4
+        with pytest.raises(TypeError):
+            builtins.float(np.ones(1))  # NumPy elsewhere is untouched

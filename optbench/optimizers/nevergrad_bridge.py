@@ -8,6 +8,8 @@ that allow parallelism) is how many candidates are asked per batched evaluation.
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -19,13 +21,62 @@ import torch
 from optbench.api import BudgetExhausted, ConfigError, Optimizer, Params, SpaceKind
 from optbench.evaluator import Evaluator
 
+log = logging.getLogger(__name__)
+
 
 def _nevergrad() -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # matplotlib and deprecation chatter at import
         import nevergrad
 
+    _patch_metamodel()
     return nevergrad
+
+
+def _scalar(value: Any) -> float:
+    """``float()`` as NumPy < 2.4 had it: a one-element array converts to its element."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return float(value.reshape(()))
+    return float(value)
+
+
+_METAMODEL_BUG = "float(model.predict("
+
+
+@functools.cache
+def _patch_metamodel() -> bool:
+    """Compatibility shim for Nevergrad's MetaModel under NumPy >= 2.4 (Nevergrad issue #1612).
+
+    ``nevergrad.optimization.metamodel.learn_on_k_best`` calls ``float(model.predict(x))`` on a
+    one-element array; NumPy 2.4 made that a ``TypeError``, so ``ng:NGOpt`` (which picks
+    ``MetaModel(CmaFmin2)`` for moderate budgets in a few dimensions) fails after ~100 evaluations.
+    The shim binds the name ``float`` inside that one module to :func:`_scalar`, which takes the
+    single element as NumPy < 2.4 did; nothing else in Nevergrad or NumPy changes. It applies only
+    when the installed NumPy refuses the conversion and the installed Nevergrad still has the call,
+    so a fixed Nevergrad (or an older NumPy) runs untouched.
+
+    Returns:
+        Whether the shim was applied.
+    """
+    try:
+        float(np.ones(1))  # type: ignore[arg-type]
+        return False  # this NumPy still converts one-element arrays
+    except TypeError:
+        pass
+    import inspect
+
+    from nevergrad.optimization import metamodel
+
+    try:
+        source = inspect.getsource(metamodel.learn_on_k_best)
+    except (OSError, TypeError):
+        return False
+    if _METAMODEL_BUG not in source:
+        return False
+    metamodel.float = _scalar  # type: ignore[attr-defined]  # a module global shadows the builtin there only
+    log.debug("nevergrad %s with numpy %s: MetaModel predict() results taken as scalars (nevergrad#1612)",
+              getattr(metamodel, "__version__", ""), np.__version__)
+    return True
 
 
 def _finite(value: float) -> float:
@@ -66,7 +117,7 @@ class NevergradOptimizer(Optimizer):
     num_workers: int = 1
 
     def __post_init__(self) -> None:
-        if not isinstance(self.num_workers, int) or self.num_workers < 1:
+        if not isinstance(self.num_workers, int) or isinstance(self.num_workers, bool) or self.num_workers < 1:
             raise ConfigError(f"ng:{self.optimizer}: num_workers must be an integer >= 1, got {self.num_workers!r}")
         _resolve(self.optimizer, dict(self.options))
 
