@@ -195,7 +195,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         table = _cell_table(group, tied)
         body = [f"<h3>{html.escape(problem)}</h3><p class=note>{html.escape(' · '.join(facts))}</p>", table]
         wrong = wrong_optimum_note(group, show_device=several_devices)  # results beat the declared optimum
-        body += [f"<p class=note style='color:#b00020'>⚠ {html.escape(wrong)}</p>"] * bool(wrong)
+        body += [f"<p class=note style='color:#b00020'>⚠ {html.escape(wrong or '')}</p>"] * bool(wrong)
         body += [f"<p class=note>outlier seeds (beyond 3 IQR): {html.escape('; '.join(outliers))}</p>"] * bool(outliers)
         body += [f"<p class=note>no result · {'<br>no result · '.join(map(html.escape, missing))}</p>"] * bool(missing)
         body += [_img(f) for f in problem_figs]
