@@ -233,8 +233,13 @@ def measure(problem: Any, evaluator: Evaluator, *, sample: int, seed: int, step:
                            "problem_id": problem.id, "sample": sample}
     optima, source = _optimum_points(problem, X, y)
     out["optimum"] = source
-    out["fdc"] = None if optima is None else ft.fitness_distance_correlation(y[finite],
-                                                                              _distances(problem, X, optima)[finite])
+    if optima is not None:
+        dist = _distances(problem, X, optima)
+        # sampled optima are their own nearest optimum: (0, f*) points would correlate by construction
+        use = finite & (dist > 0) if source == "sampled" else finite
+        out["fdc"] = ft.fitness_distance_correlation(y[use], dist[use])
+    else:
+        out["fdc"] = None
     out["skewness"], out["kurtosis"] = ft.skewness(y[finite]), ft.kurtosis(y[finite])
     metric = "cityblock" if bits else "euclidean"
     Xd = X.double().numpy()
