@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 
 from optbench.api import Capability, ConfigError
@@ -20,6 +21,7 @@ from optbench.problems.bits import BitProblem, _positive_int
 from optbench.seeding import instance_generator
 
 MASK32 = 0xFFFFFFFF
+_POWERS_DESC = np.array([1 << (63 - j) for j in range(64)], dtype=np.uint64)  # 2^63, 2^62, ..., 2^0
 _K = [
     0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
     0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
@@ -123,8 +125,26 @@ class ProofOfWork(BitProblem):
         return sha256_single_block(blocks)
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        if X.device.type == "cpu":  # hashlib's C SHA-256 beats the batched torch rounds per core by 20x or more
+            return self._evaluate_hashlib(X)
         zeros = leading_zero_bits(self.digest(X), limit=self.k)
         return (self.k - zeros).to(self.dtype)
+
+    def _evaluate_hashlib(self, X: torch.Tensor) -> torch.Tensor:
+        """The CPU path: one ``hashlib.sha256`` call per candidate on messages packed by NumPy, the
+        leading zeros counted vectorized; bit-exact with the torch path (and with hashlib by definition)."""
+        import hashlib
+
+        m, width = X.shape[0], self.prefix_bytes + self.n // 8
+        messages = np.empty((m, width), dtype=np.uint8)
+        messages[:, : self.prefix_bytes] = self.prefix.numpy()
+        messages[:, self.prefix_bytes :] = np.packbits(X.numpy().astype(np.uint8, copy=False), axis=1)
+        data, sha256 = messages.tobytes(), hashlib.sha256
+        digests = b"".join([sha256(data[i : i + width]).digest() for i in range(0, m * width, width)])
+        heads = np.frombuffer(digests, dtype=">u8")[::4]  # the first 64 bits of each digest; k <= 64
+        # leading zero bits of each head: how many of the 64 thresholds 2^63, 2^62, ... it lies below
+        zeros = (heads[:, None] < _POWERS_DESC[None, :]).sum(axis=1)
+        return torch.from_numpy(np.maximum(self.k - zeros, 0)).to(self.dtype)
 
 
 class SparseParity(BitProblem):

@@ -36,3 +36,29 @@ def test_evaluate_population(benchmark, bench_device, name):
     record(benchmark, f"problem throughput: {problem.id} ({problem.landscape})", "evals/s",
            POPULATION / benchmark.stats.stats.median, target=None, device=bench_device,
            detail=f"one batched call on {POPULATION:,} points", evals_per_s=POPULATION / benchmark.stats.stats.median)
+
+
+def test_pow_cpu_against_a_hashlib_loop(benchmark):
+    """``pow`` on the CPU against a plain Python loop over ``hashlib.sha256`` on prebuilt messages
+    (the issue's reference, 1.18e6 hashes/s on one core); target: as fast per core (ratio >= 1)."""
+    import hashlib
+
+    import numpy as np
+
+    from .conftest import interleaved_medians
+
+    problem = make_problem("pow", {"n": 64, "k": 20}, instance=1)
+    X = torch.randint(0, 2, (100_000, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    prefix = bytes(problem.prefix.tolist())
+    messages = [prefix + row.tobytes() for row in np.packbits(X.numpy(), axis=1)]
+
+    def loop() -> None:
+        sha256 = hashlib.sha256
+        for message in messages:
+            sha256(message).digest()
+
+    ours, reference = interleaved_medians(lambda: problem.evaluate(X), loop, rounds=5)
+    benchmark.pedantic(lambda: problem.evaluate(X), rounds=3, iterations=1)
+    benchmark.group = "pow on the CPU vs hashlib"
+    record(benchmark, "pow evaluate (CPU) ÷ hashlib loop speed", "ratio", reference / ours, target=1.0,
+           higher_is_better=True, detail=f"{X.shape[0] / ours:.3g} hashes/s vs {X.shape[0] / reference:.3g}/s")
