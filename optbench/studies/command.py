@@ -120,11 +120,10 @@ def main(argv: Sequence[str], *, plugins: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv[1:])
     if args.executor == "inline" and args.jobs > 1:
         raise ConfigError("--executor inline runs one task at a time; drop --jobs or use --executor process")
-    all_plugins = [*(plugins or []), *(args.plugin or [])]
-    if all_plugins:
-        from optbench.plugins import load_plugins
+    from optbench.plugins import load_plugins, plugin_specs
 
-        load_plugins(all_plugins)
+    all_plugins = plugin_specs([*(plugins or []), *(args.plugin or [])])  # $OPTBENCH_PLUGINS first
+    load_plugins([*(plugins or []), *(args.plugin or [])])
     from optbench.studies import study_class
     from optbench.studies.run import run_study
 
