@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report.add_argument("--tau", type=_taus, metavar="LIST",
                         help="tolerances of the Moré–Wild profiles (default: 1e-1,1e-3,1e-5,1e-7)")
+    report.add_argument("--reference", metavar="DIR",
+                        help="also draw the run next to a COCO or IOHanalyzer data set (a folder) on one runtime ECDF")
 
     baseline = commands.add_parser("baseline", help="save a stored run as a regression baseline (JSON)")
     baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True)
@@ -451,6 +453,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_compare(args, argv)
         if args.command == "list":
             return cmd_list(args)
+        if args.command == "report" and getattr(args, "reference", None):
+            from rich.console import Console
+
+            from optbench.exportcli import cmd_reference
+
+            lines = cmd_reference(args)  # the data set is read (and refused) before the report is written
+            status = cmd_report(args)
+            for line in lines:
+                Console(stderr=True, highlight=False).print(line, markup=False, soft_wrap=True)
+            return status
         if args.command == "report":
             return cmd_report(args)
         if args.command == "baseline":

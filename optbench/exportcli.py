@@ -41,7 +41,7 @@ def _results(args: argparse.Namespace) -> tuple[int, list[Any]]:
     with Store(args.store) as store:
         run_id, keys = store.run(args.run)
         results = store.results(keys)
-    if args.optimizer:
+    if getattr(args, "optimizer", None):
         labels = {r.spec.optimizer_label for r in results}
         missing = [o for o in args.optimizer if o not in labels]
         if missing:
@@ -88,3 +88,13 @@ def cmd_export(args: argparse.Namespace) -> list[str]:
                  f"({', '.join(f.name for f in report.folders)}); load the folder (or a zip of it) in IOHanalyzer"]
     lines += [f"left out {n} trial(s): {reason}" for reason, n in sorted(report.left_out.items())]
     return lines
+
+
+def cmd_reference(args: argparse.Namespace) -> list[str]:
+    """``optbench report --reference DIR``: the run and a COCO/IOH data set on one ECDF (a PNG in the report folder)."""
+    from optbench.report.reference import write_reference_ecdf
+
+    run_id, results = _results(args)
+    out = Path(args.out) if args.out else Path(args.store).parent / f"run-{run_id}"
+    path, summary = write_reference_ecdf(results, args.reference, out)
+    return [f"run {run_id} next to {args.reference}: {path} ({summary})"]
