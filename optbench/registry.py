@@ -270,6 +270,26 @@ def checked_params(cls: type, name: str, params: dict[str, Any]) -> dict[str, An
     return out
 
 
+def check_library_options(owner: str, target: Any, options: dict[str, Any]) -> None:
+    """Check keywords bound for a library callable (``torch.optim.SGD``, a Nevergrad family) against
+    its annotations; unannotated ones are left to the library, whose defaults do not say every type
+    it takes (``mutation=(0.5, 1)`` also takes a float).
+
+    Raises:
+        ConfigError: one line naming the option, the value and the declared type.
+    """
+    hints = _hints(target)
+    for key, value in options.items():
+        if key not in hints:
+            continue
+        try:
+            conform(value, hints[key])
+        except _MismatchError:
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            got = _GOT.get(type(value), type(value).__name__)
+            raise ConfigError(f"{owner}: {key}={shown} is {got}, but {key} takes {describe(hints[key])}") from None
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal and of the same type (``True == 1`` and ``1 == 1.0`` do not count), tuples and lists alike."""
     if isinstance(a, tuple | list) and isinstance(b, tuple | list):

@@ -89,6 +89,9 @@ def _resolve(name: str, options: dict[str, Any]) -> Any:
     ng = _nevergrad()
     family = getattr(ng.families, name, None)
     if family is not None and isinstance(family, type):
+        from optbench.registry import check_library_options
+
+        check_library_options(f"ng:{name}", family.__init__, options)  # elitist='no' is not False
         try:
             return family(**options)
         except TypeError as exc:

@@ -48,6 +48,9 @@ class TorchOptimOptimizer(TorchOptimizer):
         if unknown:
             valid = ", ".join(k for k in accepted if k not in ("self", "params"))
             raise ConfigError(f"torch:{self.optimizer} has no option {unknown[0]!r}; valid options: {valid}")
+        from optbench.registry import check_library_options
+
+        check_library_options(f"torch:{self.optimizer}", cls.__init__, dict(self.options))  # nesterov='yes'
         try:  # constructing once on a dummy parameter validates the values (e.g. lr < 0)
             cls([torch.zeros(1, requires_grad=True)], **dict(self.options))
         except (ValueError, TypeError) as exc:
