@@ -156,3 +156,19 @@ def normal_equations_forward_bound(A, b, x_ref) -> float:
     if s * E >= 1:
         return math.inf
     return s * (e / float(np.linalg.norm(x_ref)) + E) / (1 - s * E)
+
+
+def ls_objective_bound(A, b, x, *, forward: float, rows: int) -> float:
+    """Bound on ``|fl(f(x)) - f(x*)|`` for ``f(x) = ||A x - b||^2 / rows`` and ``||x - x*|| <= forward ||x||``.
+
+    ``f(x) - f(x*) = ||A (x - x*)||^2 / rows <= (||A||_2 forward ||x||)^2 / rows`` (the residual of ``x*`` is
+    orthogonal to the range of ``A``). Evaluating ``f`` in floating point moves each residual entry by at
+    most ``gamma(n+1) (|A| |x| + |b|)`` and the sum of squares by ``gamma(m+n+2)`` relative, in any order.
+    """
+    A, b, x = _as_numpy(A, b, x)
+    m, n = A.shape
+    r = b - A @ x
+    distance = float(np.linalg.norm(A, 2)) * forward * float(np.linalg.norm(x))
+    spread = float(np.linalg.norm(np.abs(A) @ np.abs(x) + np.abs(b)))
+    evaluation = 2 * float(np.linalg.norm(r)) * gamma(n + 1) * spread + gamma(m + n + 2) * float(r @ r)
+    return (distance**2 + evaluation) / rows

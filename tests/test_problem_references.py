@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from nevergrad.functions import corefuncs
+from numerics import gamma, ls_backward_error, ls_backward_stable_bound, ls_forward_bound, ls_objective_bound
 from scipy.optimize import minimize, rosen
 
 from optbench.registry import make_problem
@@ -26,8 +27,14 @@ def test_rosenbrock_matches_scipy():
     problem = make_problem("rosenbrock", {"dim": 7}, instance=3)
     X = _points(problem)
     ours = problem.evaluate(X).numpy()
-    theirs = [rosen((x - problem.shift + 1.0).numpy()) for x in X]  # our z = x - shift + 1
-    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    Z = X - problem.shift + 1.0  # our z = x - shift + 1, the same IEEE operations as inside the problem
+    theirs = [rosen(z.numpy()) for z in Z]
+    # Each side evaluates a polynomial in z with at most d + 5 roundings along any path, in any order
+    # of summation: |error| <= gamma(d+5) times the polynomial with every term and difference made
+    # nonnegative [H, Ch. 3]; the two sides differ by at most twice that.
+    head, tail = Z[:, :-1].abs(), Z[:, 1:].abs()
+    envelope = (100 * (tail + head**2) ** 2 + (1 + head) ** 2).sum(dim=1).numpy()
+    assert np.all(np.abs(ours - theirs) <= 2 * gamma(problem.space.dim + 5) * envelope)
 
 
 @pytest.mark.parametrize(("name", "params", "reference"), [
@@ -43,6 +50,9 @@ def test_classic_functions_match_nevergrad(name, params, reference):
     X = _points(problem)
     ours = problem.evaluate(X).numpy()
     theirs = [reference((x - problem.shift).numpy()) for x in X]
+    # Not a machine-dependent tolerance: each side is d = 9 terms of at most ~10 roundings and libm calls
+    # of a few ulps on the same z (IEEE subtraction), values O(1..1e8) without cancellation at these
+    # random points, so they agree to ~30 u = 3e-15 relative; 1e-10 only has to catch a wrong formula.
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
@@ -50,11 +60,21 @@ def test_rotation_is_an_orthogonal_change_of_variables():
     plain = make_problem("rastrigin", {"dim": 6, "rotate": False}, instance=1)
     rotated = make_problem("rastrigin", {"dim": 6, "rotate": True}, instance=1)
     R = rotated.rotation
-    torch.testing.assert_close(R @ R.T, torch.eye(6, dtype=R.dtype))
+    d = R.shape[0]
+    # Householder QR's Q is orthogonal to working accuracy [H, Thm 19.4]: |Q Q^T - I| <= 2 sqrt(d) gamma(d^2)
+    # plus gamma(d) for forming the product, elementwise
+    assert bool(((R @ R.T - torch.eye(d, dtype=R.dtype)).abs() <= 2 * math.sqrt(d) * gamma(d * d) + gamma(d)).all())
     X = _points(plain)
     z = (X - plain.shift) @ R.T
-    torch.testing.assert_close(rotated.evaluate(X), torch.tensor([corefuncs.rastrigin(v.numpy()) for v in z],
-                                                                 dtype=torch.float64))
+    ours = rotated.evaluate(X)
+    theirs = torch.tensor([corefuncs.rastrigin(v.numpy()) for v in z], dtype=torch.float64)
+    # The problem forms z with its own product (within gamma(d) |X - s| |R|^T of ours, in any kernel), which
+    # moves f by |f'(z)| = |2 z + 20 pi sin(2 pi z)| per unit; then each side sums d terms of a few
+    # roundings and a cos of a few ulps: gamma(d + 8) times the terms made nonnegative, twice.
+    dz = 2 * gamma(d) * ((X - plain.shift).abs() @ R.abs().T)
+    slope = 2 * z.abs() + 20 * math.pi
+    envelope = (10 + z * z + 10 * torch.cos(2 * math.pi * z).abs()).sum(dim=1)
+    assert bool(((ours - theirs).abs() <= (slope * dz).sum(dim=1) + 2 * gamma(d + 8) * envelope).all())
 
 
 def test_weierstrass_matches_the_published_formula():
@@ -66,8 +86,18 @@ def test_weierstrass_matches_the_published_formula():
         total = sum(0.5**k * math.cos(2 * math.pi * 3**k * (zi + 0.5)) for zi in z for k in range(21))
         return total - len(z) * sum(0.5**k * math.cos(math.pi * 3**k) for k in range(21))
 
-    np.testing.assert_allclose(problem.evaluate(X).numpy(), [published((x - problem.shift).numpy()) for x in X],
-                               rtol=1e-9, atol=1e-9)
+    Z = X - problem.shift
+    ours, theirs = problem.evaluate(X).numpy(), np.array([published(z.numpy()) for z in Z])
+    # Term (i, k) is 0.5^k cos(t) with t = 2 pi 3^k (z_i + 0.5), t formed with at most 4 roundings on
+    # either side (relative 4u each, so |dt| <= 8 u |t|) and cos accurate to a few ulps (4u): the two
+    # sides differ by at most 0.5^k (8 u |t| + 8 u) per term, plus gamma(21 d + 2) on the sum of |terms|
+    # in any order, and the same for the constant (d times a sum at z = 0 with t = pi 3^k).
+    u, k = gamma(1), np.arange(21)
+    t = 2 * math.pi * 3.0**k * np.abs(Z.numpy()[:, :, None] + 0.5)
+    per_term = (0.5**k * (8 * u * t + 8 * u)).sum(axis=(1, 2))
+    constant = Z.shape[1] * (0.5**k * (8 * u * math.pi * 3.0**k + 8 * u)).sum()
+    summation = gamma(21 * Z.shape[1] + 2) * 2 * Z.shape[1] * (0.5**k).sum()
+    assert np.all(np.abs(ours - theirs) <= per_term + constant + summation)
 
 
 def test_schwefel_matches_the_published_formula_and_optimum():
@@ -116,10 +146,18 @@ def test_least_squares_optimum_matches_numpy(name, params):
     n, d = A.shape
     if problem.l2:  # ||Ax-b||^2/n + l2||x||^2 is the least-squares problem of [A; sqrt(n l2) I], [b; 0]
         A, b = np.vstack([A, math.sqrt(n * problem.l2) * np.eye(d)]), np.concatenate([b, np.zeros(d)])
-    x_np = np.linalg.lstsq(A, b, rcond=None)[0]
-    np.testing.assert_allclose(problem.optimum.numpy(), x_np, rtol=1e-7, atol=1e-9)
+    x_np, ours = np.linalg.lstsq(A, b, rcond=None)[0], problem.optimum.numpy()
+    # Both are backward stable (torch's and NumPy's gelsd, different LAPACKs): each is within Wedin's
+    # bound of the exact solution, so they differ by at most the sum (cond 1e4 makes it ~2e-7 here, a
+    # fixed rtol=1e-7 would not be guaranteed); see tests/numerics.py.
+    for x in (ours, x_np):
+        assert ls_backward_error(A, b, x) <= ls_backward_stable_bound(A, b, x)
+    forward = {id(x): ls_forward_bound(A, b, x_np, backward=ls_backward_stable_bound(A, b, x)) for x in (ours, x_np)}
+    assert sum(forward.values()) < 1e-6
+    assert np.linalg.norm(ours - x_np) <= sum(forward.values()) * np.linalg.norm(x_np)
     value = float(problem.evaluate(torch.as_tensor(x_np).unsqueeze(0))[0])
-    assert value == pytest.approx(problem.optimal_value, rel=1e-10)
+    slack = sum(ls_objective_bound(A, b, x, forward=forward[id(x)], rows=n) for x in (ours, x_np))
+    assert abs(value - problem.optimal_value) <= slack
 
 
 @pytest.mark.parametrize(("name", "params"), [("logreg", {"n": 300, "d": 12}), ("cancer", {})])
