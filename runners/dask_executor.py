@@ -40,6 +40,28 @@ def dask_trial(spec_json: str, plugins: Sequence[str], trial_timeout: float | No
     return done.stdout
 
 
+def ignore_sigint() -> None:
+    """Ignore SIGINT in this process, where it can be set (the main thread)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _sigint_plugin() -> object:
+    """A worker plugin that makes every local worker, including restarted ones, ignore SIGINT."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class IgnoreSigint(WorkerPlugin):
+        name = "optbench-ignore-sigint"
+
+        def setup(self, worker: object) -> None:
+            ignore_sigint()
+
+    return IgnoreSigint()
+
+
 class DaskExecutor:
     """Submits every trial to Dask and yields results as they complete."""
 
@@ -63,9 +85,15 @@ class DaskExecutor:
             except (OSError, ValueError) as exc:  # refused, timed out, or an address Dask cannot parse
                 raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         else:
-            self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=40)
+            from optbench.runners.executors import sigint_ignored
+
+            # the local workers share the terminal's process group: a Ctrl-C is the coordinator's to
+            # handle, so they ignore SIGINT (inherited at start, and set again in each restarted worker)
+            with sigint_ignored():
+                self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                             dashboard_address=None, silence_logs=40)
             self._client = Client(self._cluster)
+            self._client.register_plugin(_sigint_plugin())
 
     def map(self, fn: TrialFunction, specs: Iterable[TrialSpec]) -> Iterator[TrialResult]:
         """Submit trials as the cluster has room for them (a campaign claims a trial when it is taken from

@@ -85,7 +85,7 @@ class ProcessExecutor:
         parent, child = self._context.Pipe()
         process = self._context.Process(target=serve, args=(child, self.plugins, threads_per_job(self.jobs)),
                                         daemon=True, name="optbench-worker")
-        with _sigint_ignored():  # inherited: a Ctrl-C while the worker starts up is the coordinator's alone
+        with sigint_ignored():  # inherited: a Ctrl-C while the worker starts up is the coordinator's alone
             process.start()
         child.close()
         return _Slot(process, parent)
@@ -187,7 +187,7 @@ class ProcessExecutor:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def sigint_ignored() -> Iterator[None]:
     """Ignore SIGINT while a child process is started (it inherits that), where signals can be set."""
     if threading.current_thread() is not threading.main_thread():
         yield

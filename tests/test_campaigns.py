@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from optbench.api import Budget, TrialSpec, TrialState, freeze_params
 from optbench.campaign import run_campaign
 from optbench.store import SCHEMA_VERSION, Store
@@ -136,10 +138,14 @@ def _owners(store: Path) -> set[int]:
     return {int(o.rpartition(":")[2]) for (o,) in owners if o}
 
 
-def test_ctrl_c_with_a_process_pool_prints_one_message_and_no_worker_traceback(tmp_path):
+@pytest.mark.parametrize("executor", ["process", "dask"])
+def test_ctrl_c_with_two_jobs_prints_one_message_and_no_worker_traceback(tmp_path, executor):
+    if executor == "dask":
+        pytest.importorskip("distributed")
     store = tmp_path / "i.sqlite"
     # its own process group, as a terminal's foreground job: SIGINT to the group reaches the workers too
-    proc = compare(*SLOW, "--seeds", "30", "--jobs", "2", "--store", str(store), start_new_session=True)
+    proc = compare(*SLOW, "--seeds", "30", "--jobs", "2", "--executor", executor, "--store", str(store),
+                   start_new_session=True)
     deadline = time.monotonic() + 120
     _wait_for_complete(store, 2, deadline)
     os.killpg(proc.pid, signal.SIGINT)
