@@ -207,3 +207,58 @@ def _importable(module: str) -> bool:
     from importlib.util import find_spec
 
     return find_spec(module) is not None
+
+
+def _campaign(problem: str, optimizers: list[str], *, budget: int, instances: list[int]) -> list[TrialResult]:
+    """Trials run in this process through the runner (seeds 0 and 1)."""
+    from optbench.campaign import Grid, build_specs
+    from optbench.runners.trial import run_trial
+
+    specs = build_specs(Grid(problems=[problem], optimizers=optimizers, seeds=[0, 1], instances=instances,
+                             devices=["cpu"], budget=Budget(evaluations=budget), budgets={}))
+    return [run_trial(spec) for spec in specs]
+
+
+@pytest.mark.parametrize("fmt", ["coco", "ioh"])
+def test_reference_ecdf_of_an_export_is_the_runs_own(tmp_path: Path, fmt: str) -> None:
+    """A run's export read back as a reference data set gives the run's own ECDF curve."""
+    if fmt == "coco":
+        _needs("cocoex", "coco")
+        results = _campaign("bbob(fid=8, dim=3)", ["cmaes"], budget=300, instances=[1, 2])
+        from optbench.report.coco_export import write_coco as write
+    else:
+        _needs("ioh", "ioh")
+        results = _campaign("pbo(fid=1, dim=24)", ["ga"], budget=150, instances=[1, 3])
+        from optbench.report.ioh_export import write_ioh as write
+    from optbench.report.reference import ecdf_curves, read_reference, runs_of
+
+    write(results, tmp_path / "data")
+    reference, ours = read_reference(tmp_path / "data"), runs_of(results)
+    assert len(reference) == len(ours) == 4
+    keys = {r.key for r in ours}
+    assert keys == {r.key for r in reference}
+    grid = np.logspace(-1, 3, 200)
+    (mine,), (theirs,) = ecdf_curves(ours, keys, grid).values(), ecdf_curves(reference, keys, grid).values()
+    assert np.array_equal(mine, theirs)
+    assert 0 < mine[-1] <= 1
+
+
+def test_report_reference_cli(tmp_path: Path) -> None:
+    _needs("cocoex", "coco")
+    store = str(tmp_path / "s.sqlite")
+    done = _cli("compare", "--problems", "bbob(fid=1, dim=2)", "--optimizers", "cmaes,random", "--seeds", "2",
+                "--budget", "200", "--store", store, "-q", "--device", "cpu", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    exported = _cli("export", str(tmp_path / "data"), "--format", "coco", "--store", store, "--optimizer", "cmaes",
+                    cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    report = _cli("report", "--store", store, "-o", str(tmp_path / "rep"), "--reference", str(tmp_path / "data"),
+                  cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "rep" / "ecdf-reference.png").stat().st_size > 0 and (tmp_path / "rep" / "report.html").exists()
+    assert "1 shared problem(s)" in report.stderr and "cmaes (ref)" in report.stderr
+    (tmp_path / "empty").mkdir()
+    refused = _cli("report", "--store", store, "-o", str(tmp_path / "rep2"), "--reference", str(tmp_path / "empty"),
+                   cwd=tmp_path)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "no COCO (*.info) or IOHanalyzer (*.json) data" in refused.stderr
