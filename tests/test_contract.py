@@ -74,3 +74,42 @@ def test_the_problem_decorator_refuses_an_unknown_landscape():
 
     with pytest.raises(ConfigError, match="unknown landscape 'bumpy'"):
         problem("x", dim=2, bounds=(-1.0, 1.0), landscape="bumpy", register=False)
+
+
+@pytest.mark.parametrize("group", [PROBLEMS, OPTIMIZERS])
+def test_every_builtin_parameter_declares_a_type_that_is_checked(group):
+    """Type checks are only as good as the declarations: every built-in parameter has a concrete one."""
+    from typing import Any
+
+    from optbench.registry import declared_parameters
+
+    for name, entry in entries(group).items():
+        if entry.distribution != "optbench":
+            continue
+        for parameter in declared_parameters(entry.load()).values():
+            assert parameter.annotation is not Any, f"{name}.{parameter.name} has no declared type"
+
+
+def _flipped(name: str) -> list[tuple[str, bool]]:
+    from optbench.registry import declared_parameters, problem_class
+
+    return [(key, not p.default) for key, p in declared_parameters(problem_class(name)).items()
+            if isinstance(p.default, bool)]
+
+
+@pytest.mark.parametrize("name", [n for n, e in sorted(entries(PROBLEMS).items())
+                                  if e.distribution == "optbench" and _flipped(n)])
+def test_a_switch_off_its_default_changes_the_id_and_the_key_and_at_its_default_changes_neither(name):
+    from optbench.api import Budget
+    from optbench.campaign import Grid, build_specs
+    from optbench.registry import make_problem
+
+    def specs(text: str):
+        return build_specs(Grid(problems=[text], optimizers=["random"], seeds=[0], instances=[0], devices=["cpu"],
+                                budget=Budget(evaluations=1)))
+
+    plain = make_problem(name, {})
+    for key, value in _flipped(name):
+        assert make_problem(name, {key: value}).id != plain.id, f"{name}({key}={value}) shares the id {plain.id}"
+        assert specs(f"{name}({key}={value})")[0].key != specs(name)[0].key
+        assert specs(f"{name}({key}={not value})")[0].key == specs(name)[0].key
