@@ -29,20 +29,27 @@ class Grid:
     devices: Sequence[str]
     budget: Budget
     budgets: Mapping[str, Budget] = field(default_factory=dict)  # per-problem overrides, keyed by problem text
+    # where the problem or optimizer entries were written ("problems" -> "my_suite.toml"), for errors
+    origin: Mapping[str, str] = field(default_factory=dict)
 
 
-def _validated(calls: Sequence[str], kind: str, instance: int) -> list[tuple[str, dict]]:
-    parsed = [parse_call(text) for text in calls]
-    if not parsed:
-        raise ConfigError(f"no {kind}s given")
-    for name, params in parsed:
-        # constructing once checks names, parameter names and values before any trial runs
-        if kind == "problem":
-            make_problem(name, params, instance=instance, device="cpu")
-        else:
-            make_optimizer(name, params)
-    # identity: types checked, defaults dropped, so rastrigin and rastrigin(rotate=False) are one trial
-    return [(name, canonical_params(kind, name, params)) for name, params in parsed]
+def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | None = None) -> list[tuple[str, dict]]:
+    try:
+        parsed = [parse_call(text) for text in calls]
+        if not parsed:
+            raise ConfigError(f"no {kind}s given")
+        for name, params in parsed:
+            # constructing once checks names, parameter names and values before any trial runs
+            if kind == "problem":
+                make_problem(name, params, instance=instance, device="cpu")
+            else:
+                make_optimizer(name, params)
+        # identity: types checked, defaults dropped, so rastrigin and rastrigin(rotate=False) are one trial
+        return [(name, canonical_params(kind, name, params)) for name, params in parsed]
+    except ConfigError as exc:
+        if origin is None:
+            raise
+        raise ConfigError(f"{origin}: {kind}s: {exc}") from None  # a suite's mistake names the file and key
 
 
 def build_specs(grid: Grid) -> list[TrialSpec]:
@@ -59,9 +66,10 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
                           f"{len(grid.seeds)} seeds); at most {MAX_TRIALS} run in one campaign: use fewer seeds "
                           "or split it")
     problems = [(*parsed, grid.budgets.get(text, grid.budget))
-                for text, parsed in zip(grid.problems, _validated(grid.problems, "problem", grid.instances[0]),
+                for text, parsed in zip(grid.problems, _validated(grid.problems, "problem", grid.instances[0],
+                                                                  origin=grid.origin.get("problems")),
                                         strict=True)]
-    optimizers = _validated(grid.optimizers, "optimizer", 0)
+    optimizers = _validated(grid.optimizers, "optimizer", 0, origin=grid.origin.get("optimizers"))
     specs = [
         TrialSpec(
             problem=p_name,

@@ -280,14 +280,19 @@ def _grid(args: argparse.Namespace) -> Any:
         budget, budgets = Budget(evaluations=args.budget, seconds=args.time_budget), {}
     else:
         budget = Budget(evaluations=suite.budget, seconds=suite.time_budget)
+    problems = _joined(args.problems, "--problems")
+    optimizers = _joined(args.optimizers, "--optimizers")
+    origin = {key: suite.source for key, given in (("problems", problems), ("optimizers", optimizers))
+              if given is None}  # a mistake in the suite's own entries names the suite file and the key
     return Grid(
-        problems=_joined(args.problems, "--problems") or list(suite.problems),
-        optimizers=_joined(args.optimizers, "--optimizers") or list(suite.optimizers),
+        problems=problems or list(suite.problems),
+        optimizers=optimizers or list(suite.optimizers),
         seeds=args.seeds or list(suite.seeds),
         instances=args.instances or list(suite.instances),
         devices=resolve_devices(args.device),
         budget=budget,
         budgets=budgets,
+        origin=origin,
     )
 
 

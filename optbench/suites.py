@@ -34,6 +34,7 @@ class Suite:
     budget: float | None
     time_budget: float | None
     budgets: dict[str, Budget] = field(default_factory=dict)  # per-problem overrides, keyed by entry
+    source: str = ""  # how errors name it: the file's path, or "suite quick"
 
 
 def suite_names() -> list[str]:
@@ -141,4 +142,5 @@ def load_suite(name_or_path: str) -> Suite:
         instances=_int_list(data.get("instances", [0]), "instances", where),
         budget=budget,
         time_budget=time_budget,
+        source=where,
     )
