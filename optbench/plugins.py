@@ -72,6 +72,7 @@ def problem(
     target: float = 1e-8,
     differentiable: bool = False,
     landscape: str = "other",
+    shift: float = 0.0,
     register: bool = True,
 ) -> Callable[[Callable[..., Any]], type[Problem]]:
     """Turn a plain batched function ``f(X: (n, d)) -> (n,)`` into a problem class.
@@ -83,6 +84,10 @@ def problem(
 
     A plain function has no instance data: every instance is the same function, and the class
     says so (``instances_differ = False``, which :func:`optbench.testing.check_problem` honours).
+    ``shift=s`` (boxes only) makes instances differ as the built-ins do: instance ``i >= 1``
+    evaluates ``f(x - t_i)`` with ``t_i`` uniform in ``[-s, s]^d``, seeded by the name and ``i``
+    (instance 0 is the function as written). The optimum value holds while the shifted minimizer
+    stays in the box, so keep ``s`` below the minimizer's distance to the box's edge.
     ``landscape`` is one of :data:`optbench.api.LANDSCAPES` (``smooth``, ``rugged``, ``deceptive``,
     ``crypto``, ``training``). ``register=False`` only builds the class (for packages that expose it
     via an entry point).
@@ -96,6 +101,10 @@ def problem(
         raise ConfigError(f"problem {name!r}: give dim and bounds for a box, or bits for bit strings")
     if landscape not in LANDSCAPES:
         raise ConfigError(f"problem {name!r}: unknown landscape {landscape!r}; one of {', '.join(LANDSCAPES)}")
+    if isinstance(shift, bool) or not isinstance(shift, int | float) or not shift >= 0:
+        raise ConfigError(f"problem {name!r}: shift must be a number >= 0, got {shift!r}")
+    if shift and bits is not None:
+        raise ConfigError(f"problem {name!r}: shift moves a continuous box; bit strings have no shift")
 
     # a wrong optimum fails where it is written (at import), not at the first run
     _optimum(name, optimal_value, {"dim": bits if bits is not None else dim})
@@ -106,16 +115,25 @@ def problem(
         def __init__(self: Problem, *, dim: int = default, instance: int = 0,  # noqa: N807
                      device: Any = "cpu", dtype: Any = None) -> None:
             Problem.__init__(self, instance=instance, device=device, dtype=dtype)
-            if not isinstance(dim, int) or dim < 1:
+            if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
                 raise ConfigError(f"{name}: dim must be a positive integer, got {dim!r}")
             self.dim = dim
             self.space = Space.bits(dim) if bits is not None else Space.box(dim, *bounds)  # type: ignore[misc]
             self.optimal_value = _optimum(name, optimal_value, {"dim": dim})
             self.target = target
             self.capabilities = frozenset({Capability.DIFFERENTIABLE} if differentiable else ())
+            self.offset = None  # t_i of shape (d,): instance i evaluates f(x - t_i)
+            if shift and instance:
+                import torch
+
+                from optbench.seeding import instance_generator
+
+                gen = instance_generator(name, instance)
+                offset = (torch.rand(dim, generator=gen, dtype=torch.float64) * 2 - 1) * float(shift)
+                self.offset = offset.to(device=self.device, dtype=self.dtype)
 
         def _evaluate(self: Problem, X: Any) -> Any:
-            return fn(X)
+            return fn(X if self.offset is None else X - self.offset)
 
         cls = type(
             fn.__name__,
@@ -123,7 +141,7 @@ def problem(
             {
                 "family": name,
                 "landscape": landscape,
-                "instances_differ": False,
+                "instances_differ": bool(shift),
                 "__init__": __init__,
                 "_evaluate": _evaluate,
                 "params": lambda self: {"dim": self.dim},

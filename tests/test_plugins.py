@@ -234,3 +234,39 @@ def test_a_result_below_the_declared_optimum_is_flagged_never_a_success(tmp_path
     assert report.returncode == 0, report.stderr
     for name in ("report.html", "summary.md"):
         assert "optimal_value is wrong" in (tmp_path / "rep" / name).read_text(encoding="utf-8"), name
+
+
+def test_a_shift_makes_the_instances_of_a_decorated_function_differ():
+    import torch
+
+    from optbench.api import ConfigError
+    from optbench.plugins import problem
+    from optbench.testing import check_problem
+
+    def styblinski(X):
+        return 0.5 * (X**4 - 16 * X**2 + 5 * X).sum(dim=1)
+
+    from optbench.plugins import LOCAL
+    from optbench.registry import entries
+
+    shifted = problem("styb_shifted", dim=3, bounds=(-5.0, 5.0), optimal_value=lambda dim: -39.16616570377142 * dim,
+                      target=1e-4, shift=1.0)(styblinski)
+    try:
+        assert shifted.instances_differ
+        check_problem("styb_shifted")  # instances 0 and 1 now differ, as the check expects by default
+    finally:
+        LOCAL["optbench.problems"].pop("styb_shifted", None)
+        entries.cache_clear()
+    X = torch.rand(16, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 10 - 5
+    first, second = shifted(instance=0), shifted(instance=1)
+    assert torch.equal(first.evaluate(X), styblinski(X))  # instance 0 is the function as written
+    offset = second.offset
+    assert offset.shape == (3,) and bool((offset.abs() <= 1.0).all()) and bool(offset.abs().max() > 0)
+    torch.testing.assert_close(second.evaluate(X), styblinski(X - offset), rtol=0, atol=0)
+    minimizer = torch.full((1, 3), -2.903534027771178, dtype=torch.float64) + offset
+    assert float(second.evaluate(minimizer)[0]) == pytest.approx(second.optimal_value, rel=1e-12)
+    assert torch.equal(shifted(instance=1).offset, offset)  # seeded by name and instance
+    with pytest.raises(ConfigError, match="bit strings have no shift"):
+        problem("bits_shifted", bits=8, shift=1.0, register=False)
+    with pytest.raises(ConfigError, match="shift must be a number >= 0"):
+        problem("neg_shift", dim=2, bounds=(-1.0, 1.0), shift=-1.0, register=False)
