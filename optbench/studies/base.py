@@ -81,6 +81,10 @@ class Study(ABC):
     default_seeds: ClassVar[int] = 5
     quick_seeds: ClassVar[int] = 3
     needs_network: ClassVar[bool] = True  # the problem must expose a torch model (NetworkProblem)
+    # torch threads while a task runs (None: leave as set). Small networks lose to threading: their
+    # kernels are microseconds long, and with another process on the core OpenMP's spin-waiting made
+    # one digits epoch 26x slower with 2 threads than with 1 here. Studies of training default to 1.
+    task_threads: ClassVar[int | None] = None
 
     def __init__(self, options: StudyOptions) -> None:
         self.options = options
