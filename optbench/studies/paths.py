@@ -15,13 +15,15 @@ def barrier(alphas: Sequence[float], values: Sequence[float]) -> float:
     ``max_i values[i] - ((1 - alphas[i]) values[0] + alphas[i] values[-1])`` with ``alphas`` running
     from 0 to 1 (Frankle et al. 2020, "Linear Mode Connectivity and the Lottery Ticket Hypothesis").
     It is >= 0, since the ends contribute 0. Lower is better for ``values`` (a loss or an error).
+    The chord is computed as ``v0 + a (v1 - v0)``, exact when both ends are equal, so a path along
+    which every value equals the ends has barrier exactly 0.
     """
     if len(alphas) != len(values) or len(alphas) < 2:
         raise ValueError(f"need matching alphas and values, at least 2, got {len(alphas)} and {len(values)}")
     if alphas[0] != 0 or alphas[-1] != 1:
         raise ValueError(f"alphas must run from 0 to 1, got {alphas[0]} .. {alphas[-1]}")
     first, last = values[0], values[-1]
-    return max(v - ((1 - a) * first + a * last) for a, v in zip(alphas, values, strict=True))
+    return max(v - (first + a * (last - first)) for a, v in zip(alphas, values, strict=True))
 
 
 @dataclass(frozen=True)

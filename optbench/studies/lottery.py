@@ -1,0 +1,156 @@
+"""``optbench study lottery``: does the lottery ticket hypothesis hold, and for networks that grokked?
+
+Iterative magnitude pruning (Frankle & Carbin 2019): train, prune ``--prune-rate`` of the remaining
+Linear weights (globally or per layer, with ``torch.nn.utils.prune``), rewind the survivors to their
+values at initialization or at step k (Frankle et al. 2020), train again, until ``--target-sparsity``.
+At each sparsity three networks train: the ticket (mask + rewound weights), the same mask with a
+random re-initialization, and a random mask with the same per-layer counts (rewound weights). One
+task per seed runs the whole chain (it is sequential) with its controls. Reported: the test metric
+vs sparsity over seeds with bootstrap intervals, the highest sparsity at which the ticket still matches
+the dense network, the steps to reach the dense network's test metric, and on ``modadd`` the step at
+which test accuracy jumps (grokking) for the dense network, the ticket and the controls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
+from optbench.parsing import parse_call
+from optbench.studies.base import Figure, Payload, Study, completed, payload, positive_int, task_data, task_result
+
+GROK_PROBLEM = {"hidden": 128, "train_fraction": 0.8}  # modadd settings that grok in a few hundred steps on a CPU
+GROK_OPTIMIZER = "torch:AdamW(lr=0.03, weight_decay=1.0, batch_size=None)"  # full batch, strong weight decay
+MAX_ROUNDS = 100
+
+
+def _float(value: Any, flag: str, low: float, high: float, *, closed_high: bool = False) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not (low < value < high or (closed_high and value == high)):
+        bound = f"in ({low}, {high}{']' if closed_high else ')'}"
+        raise ConfigError(f"--{flag} must be a number {bound}, got {value!r}")
+    return float(value)
+
+
+class LotteryStudy(Study):
+    name: ClassVar[str] = "lottery"
+    summary: ClassVar[str] = "winning tickets: iterative magnitude pruning with rewinding, against random controls"
+    question: ClassVar[str] = ("Does the lottery ticket hypothesis hold, and does it hold for networks that grokked?")
+    default_problem: ClassVar[str] = "digits(hidden=128)"
+    default_optimizer: ClassVar[str] = "sgd(lr=0.1, momentum=0.9)"
+    default_seeds: ClassVar[int] = 5
+    quick_seeds: ClassVar[int] = 3
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--prune-rate", type=float, help="share of the remaining weights pruned per round "
+                                                             "(default 0.2; modadd: 0.5)")
+        parser.add_argument("--scope", choices=["global", "layer"], help="one magnitude threshold over all layers "
+                                                                         "(global, default) or per layer")
+        parser.add_argument("--target-sparsity", type=float, help="prune until at least this share of the weights "
+                                                                  "is gone (default 0.95; --quick: 0.6)")
+        parser.add_argument("--rewind-step", type=int, help="rewind the ticket to its weights after this many steps "
+                                                            "of the dense run (default 0: initialization)")
+        parser.add_argument("--epochs", type=int, help="epochs of every training run (default 20, --quick 8; "
+                                                       "modadd: 800, --quick 300)")
+        parser.add_argument("--grok-threshold", type=float, help="test accuracy that counts as generalized (grokked), "
+                                                                 "default 0.9; the grokking table is shown on modadd "
+                                                                 "or when this is given")
+
+    # ------------------------------------------------------------------ the grid
+    def resolved(self) -> tuple[str, str, bool]:
+        """``(problem, optimizer, modadd)``: modadd gets settings that grok where they were not given."""
+        name, params = parse_call(self.options.problem)
+        optimizer = self.options.optimizer
+        modadd = name == "modadd"
+        if modadd:
+            params = {**GROK_PROBLEM, **params}
+            if optimizer == self.default_optimizer:
+                optimizer = GROK_OPTIMIZER
+        return format_call(name, freeze_params(params)), optimizer, modadd
+
+    def _settings(self) -> dict[str, Any]:
+        o = self.options
+        problem, optimizer, modadd = self.resolved()
+        grokking = modadd or o.get("grok_threshold") is not None
+        rate = _float(o.get("prune_rate", 0.5 if modadd else 0.2), "prune-rate", 0.0, 1.0)
+        target = _float(o.get("target_sparsity", 0.6 if o.quick else 0.95), "target-sparsity", 0.0, 1.0)
+        default_epochs = (300 if o.quick else 800) if modadd else (8 if o.quick else 20)
+        epochs = positive_int(o.get("epochs", default_epochs), "epochs", maximum=1_000_000)
+        rewind = positive_int(o.get("rewind_step", 0), "rewind_step", minimum=0)
+        threshold = _float(o.get("grok_threshold", 0.9), "grok-threshold", 0.0, 1.0, closed_high=True)
+        if o.seeds < 2:
+            raise ConfigError("lottery needs --seeds >= 2 (the ticket is compared within the seed spread)")
+        return {"problem": problem, "optimizer": optimizer, "prune_rate": rate, "scope": o.get("scope", "global"),
+                "target_sparsity": target, "epochs": epochs, "rewind_step": rewind, "grokking": bool(grokking),
+                "grok_threshold": threshold}
+
+    def tasks(self) -> list[TrialSpec]:
+        from optbench.registry import make_problem
+        from optbench.studies.pruning import dense_mask, expected_kept, layer_counts, linear_weights
+        from optbench.studies.training import require_network, steps_per_epoch, torch_optimizer
+
+        s = self._settings()
+        name, params = parse_call(s["problem"])
+        optimizer = torch_optimizer(*parse_call(s["optimizer"]))
+        problem = require_network(make_problem(name, params), name)
+        linear_weights(problem)
+        total_steps = s["epochs"] * steps_per_epoch(problem, optimizer)
+        if s["rewind_step"] > total_steps:
+            raise ConfigError(f"--rewind-step must be at most the run's {total_steps} steps, got {s['rewind_step']}")
+        counts = {n: k for n, (k, _) in layer_counts(problem, dense_mask(problem)).items()}
+        total, rounds = sum(counts.values()), 0
+        while 1 - sum(counts.values()) / total < s["target_sparsity"]:
+            if rounds == MAX_ROUNDS or sum(counts.values()) <= 1:
+                raise ConfigError(f"--prune-rate {s['prune_rate']} does not reach --target-sparsity "
+                                  f"{s['target_sparsity']} in {MAX_ROUNDS} rounds; raise the rate or lower the target")
+            if s["scope"] == "layer":
+                counts = {n: expected_kept(k, s["prune_rate"]) for n, k in counts.items()}
+            else:  # the global count; how it splits over layers does not change the total
+                counts = {"all": expected_kept(sum(counts.values()), s["prune_rate"])}
+            rounds += 1
+        s["rounds"] = rounds
+        p_name, p_params = parse_call(s["problem"])
+        o_name, o_params = parse_call(s["optimizer"])
+        from dataclasses import replace
+
+        specs = []
+        for seed in range(self.options.seeds):
+            spec = self.spec(seed=seed, budget=float((3 * rounds + 1) * s["epochs"]), rounds=rounds,
+                             prune_rate=s["prune_rate"], scope=s["scope"], rewind_step=s["rewind_step"],
+                             epochs=s["epochs"])
+            specs.append(replace(spec, problem=p_name, problem_params=freeze_params(p_params), optimizer=o_name,
+                                 optimizer_params=freeze_params(o_params)))
+        return specs
+
+    # ------------------------------------------------------------------ one chain of pruning rounds
+    @classmethod
+    def run_task(cls, spec: TrialSpec) -> TrialResult:
+        from optbench.studies.cputhreads import cpu_threads
+        from optbench.studies.lottery_chain import run_chain
+
+        with cpu_threads(spec.device):
+            data, seconds, steps = run_chain(spec)
+        dense = data["dense"]
+        return task_result(spec, seconds=seconds, data=data, final_value=dense["loss"][-1],
+                           test_metric=dense["metric"][-1], gradient_evaluations=steps)
+
+    # ------------------------------------------------------------------ analysis
+    def analyze(self, results: Sequence[TrialResult]) -> Payload:
+        from optbench.studies.lottery_report import summarize
+
+        s = self._settings()
+        done, failed = completed(results)
+        chains = {r.spec.seed: task_data(r) for r in done}
+        data, tables, findings = summarize(chains, grokking=s["grokking"], threshold=s["grok_threshold"])
+        settings = {**self.settings(**s), "problem": s["problem"], "optimizer": s["optimizer"]}
+        return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed)
+
+    @classmethod
+    def figures(cls, payload: Payload) -> list[Figure]:
+        from optbench.studies.lottery_report import draw
+
+        return draw(payload)

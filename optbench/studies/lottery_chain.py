@@ -1,0 +1,97 @@
+"""One seed's chain of iterative magnitude pruning with its controls (a task of the lottery study)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from optbench.api import TrialSpec
+from optbench.studies import training
+from optbench.studies.pruning import layer_counts, magnitude_prune, random_mask, sparsity
+
+CURVE_POINTS = 100  # at most this many recorded points per training run (plus the start and the end)
+
+
+def curve_steps(epochs: int, per_epoch: int) -> list[int]:
+    """Steps at epoch ends where a run's curve is recorded: every epoch, or every few for long runs."""
+    every = max(1, epochs // CURVE_POINTS)
+    return sorted({e * per_epoch for e in range(0, epochs + 1, every)} | {epochs * per_epoch})
+
+
+def measure(problem: Any, snapshots: dict[int, torch.Tensor], mask: torch.Tensor | None) -> dict[str, Any]:
+    """Train loss, train accuracy (classifiers), test metric at each snapshot; the largest |pruned weight|.
+
+    Args:
+        problem: the network problem.
+        snapshots: step -> weights ``(d,)``.
+        mask: the training mask ``(d,)`` or None.
+
+    Returns:
+        ``{"loss", "train_accuracy", "metric", "pruned_max_abs"}``, one entry per snapshot in step order.
+    """
+    steps = sorted(snapshots)
+    X = torch.stack([snapshots[s] for s in steps])  # (n_snapshots, d)
+    with torch.no_grad():
+        loss = [float(v) for v in problem.evaluate(X)]  # one batched call for the whole curve
+        metric = [problem.test_metric(x) for x in X]
+        train_acc = None
+        inputs, targets = getattr(problem, "inputs", None), getattr(problem, "targets", None)
+        if inputs is not None and targets is not None and not targets.is_floating_point():
+            train_acc = []
+            for x in X:
+                out = torch.func.functional_call(problem.module, problem.unflatten(x), (inputs,))
+                train_acc.append(float((out.argmax(dim=-1) == targets).to(torch.float64).mean()))
+    pruned = 0.0
+    if mask is not None:
+        off = mask.to(X.device) == 0
+        pruned = float(X[:, off].abs().max()) if bool(off.any()) else 0.0
+    return {"loss": loss, "train_accuracy": train_acc, "metric": metric, "pruned_max_abs": pruned}
+
+
+def run_chain(spec: TrialSpec) -> tuple[dict[str, Any], float, int]:
+    """Dense run, then ``rounds`` rounds of prune / rewind / retrain with the two controls.
+
+    Returns:
+        ``(data, seconds, steps)``: the JSON data of the task, training seconds, optimizer steps.
+    """
+    p = dict(spec.study_params)
+    problem = training.network_problem(spec)
+    optimizer = training.torch_optimizer(spec.optimizer, dict(spec.optimizer_params))
+    epochs, rewind = int(p["epochs"]), int(p["rewind_step"])
+    per_epoch = training.steps_per_epoch(problem, optimizer)
+    steps_at = curve_steps(epochs, per_epoch)
+    seconds, steps = 0.0, 0
+
+    def fit(x_start: torch.Tensor, mask: torch.Tensor | None, extra: tuple[int, ...] = ()) -> tuple[Any, dict]:
+        nonlocal seconds, steps
+        run = training.train(problem, x_start, optimizer=optimizer, epochs=epochs,
+                             order=training.stream(spec.seed, "order"), mask=mask,
+                             snapshot_steps=sorted({*steps_at, *extra}), curve_epochs=[])
+        seconds, steps = seconds + run.seconds, steps + run.steps
+        curve = measure(problem, {s: run.snapshots[s] for s in steps_at}, mask)
+        return run, curve
+
+    x0 = problem.initial_point(training.stream(spec.seed, "init"))
+    dense_run, dense = fit(x0, None, (rewind,))
+    x_rewind = dense_run.snapshots[rewind]
+    x_reinit = problem.initial_point(training.stream(spec.seed, "reinit"))
+    mask_stream = training.stream(spec.seed, "random-mask")
+    mask = torch.ones(x0.numel(), dtype=torch.float32)
+    last = dense_run.x
+    rounds = []
+    for r in range(1, int(p["rounds"]) + 1):
+        mask = magnitude_prune(problem, last, mask, rate=float(p["prune_rate"]), scope=str(p["scope"]))
+        other = random_mask(problem, mask, mask_stream)
+        ticket_run, ticket = fit(x_rewind, mask)
+        _, reinit = fit(x_reinit, mask)
+        _, rand = fit(x_rewind, other)
+        last = ticket_run.x
+        rounds.append({"round": r, "sparsity": sparsity(problem, mask),
+                       "counts": {k: list(v) for k, v in layer_counts(problem, mask).items()},
+                       "random_counts": {k: list(v) for k, v in layer_counts(problem, other).items()},
+                       "ticket": ticket, "reinit": reinit, "random": rand})
+    data = {"steps": steps_at, "steps_per_epoch": per_epoch, "dense": dense, "rounds": rounds,
+            "metric_name": getattr(problem, "test_metric_name", "test metric"),
+            "higher_is_better": bool(getattr(problem, "test_metric_higher_is_better", False))}
+    return data, seconds, steps

@@ -1,0 +1,289 @@
+"""The lottery study's analysis of its stored chains: summaries, tables, findings, figures."""
+
+from __future__ import annotations
+
+import io
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from optbench.studies.base import Figure, Payload, Table
+
+KINDS = ("ticket", "reinit", "random")
+KIND_TEXT = {"ticket": "ticket", "reinit": "re-init", "random": "random mask", "dense": "dense"}
+
+
+def _mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]:
+    from optbench.stats import bootstrap_mean_ci
+
+    if not values:
+        return None, None
+    ci = bootstrap_mean_ci(values)
+    return statistics.fmean(values), None if ci is None else list(ci)
+
+
+def first_step(steps: Sequence[int], values: Sequence[float | None], level: float, *, higher: bool) -> int | None:
+    """The first recorded step at which ``values`` reach ``level`` (None if never)."""
+    for step, v in zip(steps, values, strict=True):
+        if v is not None and (v >= level if higher else v <= level):
+            return step
+    return None
+
+
+def _median(values: Sequence[int | None]) -> float | None:
+    reached = [v for v in values if v is not None]
+    return statistics.median(reached) if reached else None
+
+
+def _mean_curve(curves: Sequence[Sequence[float | None] | None]) -> list[float | None] | None:
+    if not curves or any(c is None for c in curves):
+        return None
+    return [statistics.fmean(col) if None not in col else None for col in zip(*curves, strict=True)]  # type: ignore
+
+
+def _summary(runs: list[dict[str, Any]], steps: list[int], dense_final: list[float], *, higher: bool,
+             threshold: float) -> dict[str, Any]:
+    final = [r["metric"][-1] for r in runs]
+    mean, ci = _mean_ci(final)
+    to_dense = [first_step(steps, r["metric"], d, higher=higher) for r, d in zip(runs, dense_final, strict=True)]
+    grok = [first_step(steps, r["metric"], threshold, higher=True) for r in runs]
+    memorize = [first_step(steps, r["train_accuracy"], threshold, higher=True) if r["train_accuracy"] else None
+                for r in runs]
+    return {"final": final, "mean": mean, "ci": ci, "steps_to_dense": to_dense, "steps_to_dense_median":
+            _median(to_dense), "reached_dense": sum(s is not None for s in to_dense), "grok_step": grok,
+            "grok_median": _median(grok), "grokked": sum(g is not None for g in grok), "memorize_step": memorize,
+            "memorize_median": _median(memorize), "curve_mean": _mean_curve([r["metric"] for r in runs]),
+            "train_accuracy_mean": _mean_curve([r["train_accuracy"] for r in runs]),
+            "pruned_max_abs": max(r["pruned_max_abs"] for r in runs)}
+
+
+def _matches(mean: float | None, dense: dict[str, Any], higher: bool) -> bool:
+    if mean is None:
+        return False
+    return mean >= dense["mean"] - dense["sd"] if higher else mean <= dense["mean"] + dense["sd"]
+
+
+def _highest(levels: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    """The sparsest level up to which (every sparser-or-equal level before it) ``key`` holds."""
+    best = None
+    for level in levels:
+        if not level[key]:
+            break
+        best = level
+    return best
+
+
+def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: float
+              ) -> tuple[dict[str, Any], list[Table], list[str]]:
+    """``(data, tables, findings)`` from each seed's chain (task data)."""
+    seeds = sorted(chains)
+    if not seeds:
+        return {"seeds": [], "levels": []}, [], ["No task completed."]
+    first = chains[seeds[0]]
+    steps, higher = first["steps"], first["higher_is_better"]
+    dense_runs = [chains[s]["dense"] for s in seeds]
+    dense_final = [r["metric"][-1] for r in dense_runs]
+    dense = _summary(dense_runs, steps, dense_final, higher=higher, threshold=threshold)
+    dense["sd"] = statistics.stdev(dense_final) if len(dense_final) > 1 else 0.0
+    levels = []
+    n_rounds = min(len(chains[s]["rounds"]) for s in seeds)
+    for i in range(n_rounds):
+        rounds = [chains[s]["rounds"][i] for s in seeds]
+        level: dict[str, Any] = {"round": i + 1, "sparsity": statistics.fmean(r["sparsity"] for r in rounds),
+                                 "counts": rounds[0]["counts"],
+                                 "random_counts_equal": all(r["counts"] == r["random_counts"] for r in rounds)}
+        for kind in KINDS:
+            level[kind] = _summary([r[kind] for r in rounds], steps, dense_final, higher=higher, threshold=threshold)
+            level[f"{kind}_matches"] = _matches(level[kind]["mean"], dense, higher)
+        diffs = [t - r for t, r in zip(level["ticket"]["final"], level["reinit"]["final"], strict=True)]
+        level["ticket_minus_reinit"] = _mean_ci(diffs)
+        level["ticket_grokked_all"] = level["ticket"]["grokked"] == len(seeds)
+        levels.append(level)
+    data = {"seeds": seeds, "metric": first["metric_name"], "higher_is_better": higher, "steps": steps,
+            "steps_per_epoch": first["steps_per_epoch"], "grokking": grokking, "grok_threshold": threshold,
+            "dense": dense, "levels": levels,
+            "highest_match": {k: (lambda lv: lv and lv["sparsity"])(_highest(levels, f"{k}_matches")) for k in KINDS}}
+    return data, _tables(data), _findings(data)
+
+
+def _tables(data: dict[str, Any]) -> list[Table]:
+    metric, dense, levels = data["metric"], data["dense"], data["levels"]
+    rows = [[0, 0.0, 1.0, dense["mean"], dense["ci"], None, None, None, None, None]]
+    rows += [[lv["round"], lv["sparsity"], 1 - lv["sparsity"], lv["ticket"]["mean"], lv["ticket"]["ci"],
+              lv["reinit"]["mean"], lv["reinit"]["ci"], lv["random"]["mean"], lv["random"]["ci"],
+              lv["ticket_matches"]] for lv in levels]
+    accuracy = Table(
+        title=f"Final {metric} vs sparsity (round 0: the dense network)",
+        columns=["round", "sparsity", "weights left", "ticket", "95% CI", "re-init", "95% CI", "random mask",
+                 "95% CI", "ticket matches dense"],
+        rows=rows,
+        notes=[f"mean over {len(data['seeds'])} seeds, 95% bootstrap CI of the mean; ticket = mask + rewound "
+               "weights, re-init = same mask with fresh random weights, random mask = same per-layer counts at "
+               "random places with the rewound weights. Sparsity counts Linear weights (biases are never pruned).",
+               f"matches dense: ticket mean within one seed standard deviation of the dense network "
+               f"({dense['mean']:.4g} ± {dense['sd']:.2g})."])
+    speed_rows = [[0, 0.0, dense["steps_to_dense_median"], dense["reached_dense"], None, None, None, None]]
+    speed_rows += [[lv["round"], lv["sparsity"]] + [x for k in KINDS for x in
+                                                    (lv[k]["steps_to_dense_median"], lv[k]["reached_dense"])]
+                   for lv in levels]
+    n = len(data["seeds"])
+    speed = Table(
+        title=f"Training speed: steps until {metric} first reaches the dense network's final value (same seed)",
+        columns=["round", "sparsity", "ticket", "seeds", "re-init", "seeds", "random mask", "seeds"],
+        rows=speed_rows,
+        notes=[f"median over the seeds that reach it (seeds: how many of {n}); recorded every "
+               f"{data['steps'][1] - data['steps'][0]} steps. Round 0: the dense network reaching its own final "
+               "value."])
+    tables = [accuracy, speed]
+    if data["grokking"]:
+        t = data["grok_threshold"]
+        grok_rows = [[0, 0.0, dense["memorize_median"], dense["grok_median"], dense["grokked"], None, None, None,
+                      None]]
+        grok_rows += [[lv["round"], lv["sparsity"], lv["ticket"]["memorize_median"], lv["ticket"]["grok_median"],
+                       lv["ticket"]["grokked"], lv["reinit"]["grok_median"], lv["reinit"]["grokked"],
+                       lv["random"]["grok_median"], lv["random"]["grokked"]] for lv in levels]
+        tables.append(Table(
+            title=f"Grokking: step at which train accuracy (memorized) and test accuracy (grokked) first reach {t}",
+            columns=["round", "sparsity", "memorized at", "grokked at", "seeds", "re-init grokked at", "seeds",
+                     "random mask grokked at", "seeds"],
+            rows=grok_rows,
+            notes=[f"round 0 is the dense network, later rounds the ticket; medians over the seeds that reach {t} "
+                   f"(seeds: how many of {n})."]))
+    return tables
+
+
+def _pct(x: float | None) -> str:
+    return "no sparsity tried" if x is None else f"sparsity {100 * x:.1f} % ({100 * (1 - x):.1f} % of weights left)"
+
+
+def _findings(data: dict[str, Any]) -> list[str]:
+    metric, dense, levels, n = data["metric"], data["dense"], data["levels"], len(data["seeds"])
+    out = [f"The dense network reaches {metric} {dense['mean']:.4g} (sd {dense['sd']:.2g}) over {n} seeds."]
+    if not levels:
+        return out
+    high = data["highest_match"]
+    out.append(f"The ticket matches the dense network up to {_pct(high['ticket'])}; re-initialized with the same "
+               f"masks up to {_pct(high['reinit'])}; random masks up to {_pct(high['random'])}.")
+    top = levels[-1]
+    diff, ci = top["ticket_minus_reinit"]
+    ci_text = f" (95% CI [{ci[0]:.3g}, {ci[1]:.3g}])" if ci else ""
+    out.append(f"At the highest sparsity ({100 * top['sparsity']:.1f} %): ticket {top['ticket']['mean']:.4g}, "
+               f"re-init {top['reinit']['mean']:.4g}, random mask {top['random']['mean']:.4g}; ticket minus re-init "
+               f"{diff:+.3g}{ci_text}.")
+    sign = 1 if data["higher_is_better"] else -1
+    better = [lv for lv in levels
+              if lv["ticket"]["mean"] is not None and sign * (lv["ticket"]["mean"] - dense["mean"]) > 0]
+    if better:
+        best = max(better, key=lambda lv: sign * lv["ticket"]["mean"])
+        out.append(f"Tickets beat the dense network's mean at {len(better)} of {len(levels)} sparsities; the best, at "
+                   f"{100 * best['sparsity']:.1f} %, reaches {best['ticket']['mean']:.4g}.")
+    else:
+        out.append("No ticket beats the dense network's mean.")
+    ref = next((lv for lv in reversed(levels) if lv["ticket_matches"]), levels[0])
+    out.append(f"At {100 * ref['sparsity']:.1f} % sparsity the ticket first reaches the dense network's final "
+               f"{metric} after a median of {ref['ticket']['steps_to_dense_median']} steps "
+               f"({ref['ticket']['reached_dense']}/{n} seeds), the dense network after "
+               f"{dense['steps_to_dense_median']}, the re-initialized mask after "
+               f"{ref['reinit']['steps_to_dense_median']} ({ref['reinit']['reached_dense']}/{n} seeds).")
+    worst = max(max(lv[k]["pruned_max_abs"] for k in KINDS) for lv in levels)
+    same = all(lv["random_counts_equal"] for lv in levels)
+    out.append(f"Pruned weights stayed zero through training in every run (largest |pruned weight| {worst:.3g}); "
+               f"random masks have the ticket's per-layer counts: {'yes' if same else 'no'}.")
+    if data["grokking"]:
+        out.extend(_grok_findings(data))
+    return out
+
+
+def _grok_findings(data: dict[str, Any]) -> list[str]:
+    dense, levels, n, t = data["dense"], data["levels"], len(data["seeds"]), data["grok_threshold"]
+    out = [f"The dense network memorizes (train accuracy >= {t}) at a median step {dense['memorize_median']} and "
+           f"groks (test accuracy >= {t}) at step {dense['grok_median']} ({dense['grokked']}/{n} seeds)."]
+    kept = _highest(levels, "ticket_grokked_all")
+    if kept is None:
+        out.append(f"No ticket groks in every seed, already at sparsity {100 * levels[0]['sparsity']:.1f} %.")
+        return out
+    earlier = [lv for lv in levels if lv["ticket"]["grok_median"] is not None and dense["grok_median"] is not None
+               and lv["ticket"]["grok_median"] < dense["grok_median"]]
+    out.append(f"Tickets of the grokked network grok in every seed up to sparsity {100 * kept['sparsity']:.1f} %, at "
+               f"step {kept['ticket']['grok_median']} there (dense: {dense['grok_median']}); the re-initialized mask "
+               f"groks in {kept['reinit']['grokked']}/{n} seeds (step {kept['reinit']['grok_median']}), the random "
+               f"mask in {kept['random']['grokked']}/{n} (step {kept['random']['grok_median']}).")
+    out.append(f"Tickets grok earlier than the dense network at {len(earlier)} of {len(levels)} sparsities"
+               + (" (" + ", ".join(f"{100 * lv['sparsity']:.0f} %" for lv in earlier) + ")." if earlier else "."))
+    return out
+
+
+def _png(fig: Any) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+COLORS = {"ticket": "tab:blue", "reinit": "tab:orange", "random": "tab:green", "dense": "black"}
+
+
+def draw(payload: Payload) -> list[Figure]:
+    """Test metric and speed vs weights left (and grok step on modadd); curves at one sparsity."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = payload["data"]
+    levels, dense = data.get("levels", []), data.get("dense")
+    if not levels:
+        return []
+    left = [100 * (1 - lv["sparsity"]) for lv in levels]
+    panels = 3 if data["grokking"] else 2
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.8))
+    for kind in KINDS:
+        means = [lv[kind]["mean"] for lv in levels]
+        low = [m - lv[kind]["ci"][0] if lv[kind]["ci"] else 0 for m, lv in zip(means, levels, strict=True)]
+        high = [lv[kind]["ci"][1] - m if lv[kind]["ci"] else 0 for m, lv in zip(means, levels, strict=True)]
+        axes[0].errorbar(left, means, yerr=[low, high], marker="o", ms=3, capsize=2, color=COLORS[kind],
+                         label=KIND_TEXT[kind])
+        axes[1].plot(left, [lv[kind]["steps_to_dense_median"] for lv in levels], marker="o", ms=3,
+                     color=COLORS[kind], label=KIND_TEXT[kind])
+        if panels == 3:
+            axes[2].plot(left, [lv[kind]["grok_median"] for lv in levels], marker="o", ms=3, color=COLORS[kind],
+                         label=KIND_TEXT[kind])
+    axes[0].axhline(dense["mean"], color="black", lw=1, label="dense")
+    axes[0].axhspan(dense["mean"] - dense["sd"], dense["mean"] + dense["sd"], color="grey", alpha=0.2)
+    axes[0].set(ylabel=data["metric"], title=f"final {data['metric']} (mean, 95% CI)")
+    if dense["steps_to_dense_median"] is not None:
+        axes[1].axhline(dense["steps_to_dense_median"], color="black", lw=1, label="dense")
+    axes[1].set(ylabel="steps", title="steps to reach the dense network's metric")
+    if panels == 3:
+        if dense["grok_median"] is not None:
+            axes[2].axhline(dense["grok_median"], color="black", lw=1, label="dense")
+        axes[2].set(ylabel="steps", title=f"step where test accuracy reaches {data['grok_threshold']}")
+    ticks = [t for t in (100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1) if t >= 0.8 * min(left)]
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.invert_xaxis()
+        ax.set_xlabel("weights left (%)")
+        ax.legend(fontsize=7)
+    figures = [Figure("lottery-sparsity.png", "Tickets against their controls as pruning proceeds (x: share of "
+                                              "Linear weights left, log scale)", _png(fig))]
+    ref = next((lv for lv in reversed(levels) if lv["ticket_matches"]), levels[len(levels) // 2])
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    steps = data["steps"]
+    curves = [("dense", dense)] + [(k, ref[k]) for k in KINDS]
+    for kind, summary in curves:
+        if summary["curve_mean"]:
+            ax.plot(steps, summary["curve_mean"], color=COLORS[kind], label=f"{KIND_TEXT[kind]} test")
+        if data["grokking"] and summary["train_accuracy_mean"] and kind in ("dense", "ticket"):
+            ax.plot(steps, summary["train_accuracy_mean"], "--", color=COLORS[kind], label=f"{KIND_TEXT[kind]} train")
+    ax.set(xlabel="step", ylabel=data["metric"],
+           title=f"mean curves, tickets at {100 * ref['sparsity']:.1f} % sparsity")
+    ax.legend(fontsize=7)
+    figures.append(Figure("lottery-curves.png", f"Training curves (mean over seeds): dense network and, at "
+                                                f"{100 * ref['sparsity']:.1f} % sparsity, ticket and controls",
+                          _png(fig)))
+    return figures

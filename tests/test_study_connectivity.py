@@ -1,0 +1,135 @@
+"""optbench study connectivity: barriers, weight matching, the same-function check, the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from optbench.problems.nn import DigitsMLP, _mlp
+from optbench.registry import make_problem
+from optbench.studies.cputhreads import cpu_threads
+from optbench.studies.paths import barrier, linear_path
+from optbench.studies.permutation import check_same_function, permute, weight_matching
+from optbench.studies.training import stream, torch_optimizer, train
+
+OPTBENCH = [sys.executable, "-m", "optbench.cli"]
+
+
+def _trained(problem, seed: int, epochs: int = 3) -> torch.Tensor:
+    optimizer = torch_optimizer("sgd", {"lr": 0.1, "momentum": 0.9})
+    x0 = problem.initial_point(stream(seed, "init"))
+    with cpu_threads("cpu"):  # as the study's tasks do: small networks, one thread
+        return train(problem, x0, optimizer=optimizer, epochs=epochs, order=stream(seed, "order"),
+                     curve_epochs=[]).x
+
+
+def _deep_digits() -> DigitsMLP:
+    """Digits with two hidden layers (64 -> 12 -> 10 -> 10), so alignment sweeps over several layers."""
+    problem = DigitsMLP(hidden=8)
+    problem._finish(_mlp([64, 12, 10, 10]), problem.inputs, problem.targets, problem.test_inputs,
+                    problem.test_targets)
+    return problem
+
+
+def test_barrier_of_a_hand_made_path() -> None:
+    alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
+    # the chord from 1 to 2 is 1, 1.25, 1.5, 1.75, 2: excesses 0, 0.75, 1.5, 0.25, 0
+    assert barrier(alphas, [1.0, 2.0, 3.0, 2.0, 2.0]) == pytest.approx(1.5, rel=1e-15)
+    assert barrier(alphas, [1.0, 0.5, 0.2, 0.9, 2.0]) == 0.0  # below the chord everywhere: only the ends count
+    with pytest.raises(ValueError):
+        barrier([0.0, 0.5], [1.0, 2.0])  # does not reach alpha = 1
+
+
+def test_barrier_of_a_solution_with_itself_is_zero() -> None:
+    problem = make_problem("digits", {"hidden": 8})
+    x = _trained(problem, 0, epochs=1)
+    path = linear_path(problem, x, x, points=25)
+    assert len(path.loss) == 25
+    # every point is x itself (lerp with a zero difference); a batched mean of n losses may only round
+    n_eps = problem.n_examples * torch.finfo(problem.dtype).eps
+    assert 0.0 <= path.loss_barrier <= n_eps * abs(path.loss[0])
+    assert path.metric_barrier == 0.0
+
+
+def test_weight_matching_recovers_a_planted_permutation() -> None:
+    problem = _deep_digits()
+    x = problem.initial_point(stream(3, "init"))
+    gen = torch.Generator().manual_seed(0)
+    planted = [torch.randperm(12, generator=gen), torch.randperm(10, generator=gen)]
+    shuffled = permute(problem, x, planted)
+    assert not torch.equal(shuffled, x)
+    perms, sweeps = weight_matching(problem, x, shuffled, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(permute(problem, shuffled, perms), x)  # indexing only: exact
+    assert sweeps >= 2  # the last sweep changes nothing
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_the_aligned_network_computes_the_same_function(deep: bool) -> None:
+    problem = _deep_digits() if deep else make_problem("digits", {"hidden": 16})
+    xa, xb = _trained(problem, 0), _trained(problem, 1)
+    perms, _ = weight_matching(problem, xa, xb)
+    aligned = permute(problem, xb, perms)
+    check = check_same_function(problem, xb, aligned)
+    assert check.same_function, check
+    assert check.max_rel_diff <= check.tolerance_rel
+    # alignment brings B closer to A in weight space (it maximizes their inner product; norms are unchanged)
+    assert torch.dot(xa, aligned) >= torch.dot(xa, xb)
+
+
+def test_the_check_catches_a_network_that_is_not_a_permutation() -> None:
+    problem = make_problem("digits", {"hidden": 16})
+    xb = _trained(problem, 1)
+    params = {k: v.clone() for k, v in problem.unflatten(xb).items()}
+    params["0.weight"] = params["0.weight"].flip(0)  # rows of layer 1 permuted, layer 2's columns not
+    broken = torch.cat([params[name].reshape(-1) for name in problem.shapes])
+    assert not check_same_function(problem, xb, broken).same_function
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
+    store = tmp_path / "s.sqlite"
+    proc = _run("study", "connectivity", "--quick", "--store", str(store), "--format", "json", "--report",
+                str(tmp_path / "rep"), "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["study"] == "connectivity" and out["failed_tasks"] == 0
+    assert {"settings", "tables", "findings", "data", "question"} <= set(out)
+    data = out["data"]
+    assert len(data["alphas"]) >= 25 and data["alphas"][0] == 0 and data["alphas"][-1] == 1
+    assert [w["width"] for w in data["widths"]] == out["settings"]["widths"]
+    for w in data["widths"]:
+        assert w["pairs"] and all(q["same_function"] for q in w["pairs"])
+        for q in w["pairs"]:
+            assert len(q["naive_loss"]) == len(q["aligned_loss"]) == len(data["alphas"])
+            assert q["naive_barrier"] >= 0 and q["aligned_barrier"] >= 0
+    assert [e["k"] for e in data["spawn"]] == out["settings"]["spawn_steps"]
+    assert all(len(e["paths"]) == out["settings"]["seeds"] for e in data["spawn"])
+    plots = {p.name for p in (tmp_path / "rep" / "plots").iterdir()}
+    assert plots == {"connectivity-paths.png", "connectivity-width.png", "connectivity-spawn.png"}
+    redraw = _run("report", "--store", str(store), "-o", str(tmp_path / "again"), cwd=tmp_path)
+    assert redraw.returncode == 0, redraw.stderr
+    assert (tmp_path / "again" / "report.html").is_file()
+    assert {p.name for p in (tmp_path / "again" / "plots").iterdir()} == plots
+    assert json.loads((tmp_path / "again" / "summary.json").read_text())["data"] == json.loads(
+        (tmp_path / "rep" / "summary.json").read_text())["data"]
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--widths", "16,abc"], "--widths"),
+    (["--spawn-steps", "100000"], "--spawn-steps"),
+    (["--seeds", "1"], "--seeds"),
+    (["--problem", "sphere"], "torch model"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, flags: list[str], words: str) -> None:
+    proc = _run("study", "connectivity", "--quick", "--store", str(tmp_path / "s.sqlite"), *flags, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert words in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
