@@ -1,9 +1,9 @@
 """COCO's bbob suite through its own ``cocoex`` (package ``coco-experiment``): ``bbob(fid=15, dim=10)``.
 
 Every value comes from COCO's C code (``cocoex.BareProblem``), never from a re-implementation:
-optbench's instance is COCO's instance number (the bbob campaigns since 2009 use 1–15), except
-optbench's default instance 0, which COCO's suites do not have: it stands for COCO's instance 1
-(as IOH's PBO instances 0 and 1 are one function). The optimum is COCO's ``f_opt`` and the target is
+optbench numbers instances from 0 (its default), COCO from 1, so optbench's instance ``i`` is COCO's
+instance ``i + 1`` (the bbob campaigns' instances 1–15 are optbench's 0–14; ``coco_id`` shows COCO's
+number, and the exports write it). The optimum is COCO's ``f_opt`` and the target is
 COCO's final target, a gap of ``1e-8``. ``cocoex`` evaluates on the CPU (one C call per batch,
 looping inside), so a batch on a GPU is copied to the host and its values back.
 """
@@ -30,8 +30,8 @@ FINAL_TARGET = 1e-8  # COCO's final target: a gap to f_opt of 1e-8 (the .info fi
 
 
 def coco_instance(instance: int) -> int:
-    """COCO's instance number for optbench's ``instance`` (0, optbench's default, is COCO's 1)."""
-    return instance or 1
+    """COCO's instance number for optbench's ``instance``: one more (COCO counts from 1)."""
+    return instance + 1
 
 
 def _check(fid: Any, dim: Any, instance: Any) -> None:
@@ -41,7 +41,7 @@ def _check(fid: Any, dim: Any, instance: Any) -> None:
     if not isinstance(dim, int) or isinstance(dim, bool) or not 2 <= dim <= MAX_DIM:
         raise ConfigError(f"bbob: dim must be an integer from 2 to {MAX_DIM} (COCO's bbob uses 2, 3, 5, 10, 20, 40), "
                           f"got {dim!r}")
-    if not isinstance(instance, int) or isinstance(instance, bool) or not 0 <= instance < 2**31:
+    if not isinstance(instance, int) or isinstance(instance, bool) or not 0 <= instance < 2**31 - 1:
         raise ConfigError(f"bbob: the instance must be an integer >= 0, got {instance!r}")
 
 

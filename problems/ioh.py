@@ -2,9 +2,9 @@
 
 Every value comes from ``ioh`` (its C++ problems, one call per batch). PBO functions are
 maximized; optbench minimizes, so the objective is ``-f(x)`` and the optimum ``-f*`` (unknown for
-LABS and NK landscapes, whose optimum ``ioh`` reports as infinite). optbench's instance is IOH's
-instance number: 0 and 1 are the plain function, 2–50 XOR the input and scale and shift the value,
-51–100 permute it (IOHprofiler's convention).
+LABS and NK landscapes, whose optimum ``ioh`` reports as infinite). optbench numbers instances from 0,
+IOH from 1, so optbench's instance ``i`` is IOH's ``i + 1``: 0 is the plain function (IOH's 1, as
+optbench's own bit problems), 1–49 XOR the input and scale and shift the value, 50–99 permute it.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ class PBO(Problem):
             raise ConfigError(f"pbo: fid must be an integer from 1 to {N_FUNCTIONS}, got {fid!r}")
         if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
             raise ConfigError(f"pbo: dim must be an integer >= 1, got {dim!r}")
-        if not 0 <= self.instance <= 100:
-            raise ConfigError(f"pbo: the instance must be from 0 to 100 (IOH's PBO instances), got {self.instance}")
+        if not 0 <= self.instance <= 99:
+            raise ConfigError(f"pbo: the instance must be from 0 to 99 (IOH's instances 1-100), got {self.instance}")
         self.fid, self.dim = fid, dim
         self._f = self._build()
         meta = self._f.meta_data
@@ -50,7 +50,7 @@ class PBO(Problem):
     def _build(self) -> Any:
         ioh = require("ioh", needed_by="pbo")
         try:
-            return ioh.get_problem(self.fid, instance=self.instance, dimension=self.dim,
+            return ioh.get_problem(self.fid, instance=self.instance + 1, dimension=self.dim,
                                    problem_class=ioh.ProblemClass.PBO)
         except (RuntimeError, ValueError) as exc:
             raise ConfigError(f"pbo: ioh cannot build function {self.fid} in {self.dim} bits: {exc}") from None

@@ -33,13 +33,13 @@ def _needs(module: str, extra: str) -> None:
 # ----------------------------------------------------------------------------- problems
 
 
-@pytest.mark.parametrize(("fid", "dim", "instance"), [(1, 2, 1), (7, 5, 3), (15, 10, 1), (21, 20, 15), (24, 3, 0)])
+@pytest.mark.parametrize(("fid", "dim", "instance"), [(1, 2, 1), (7, 5, 3), (15, 10, 1), (21, 20, 14), (24, 3, 0)])
 def test_bbob_values_are_cocoex_values(fid: int, dim: int, instance: int) -> None:
     _needs("cocoex", "coco")
     import cocoex
 
     problem = make_problem("bbob", {"fid": fid, "dim": dim}, instance=instance)
-    coco_instance = instance or 1  # optbench's default instance 0 stands for COCO's first
+    coco_instance = instance + 1  # optbench counts instances from 0, COCO from 1
     suite = cocoex.Suite("bbob", f"instances: {coco_instance}", f"function_indices:{fid} dimensions:{dim}")
     reference = suite.get_problem_by_function_dimension_instance(fid, dim, coco_instance)
     X = torch.from_numpy(np.random.default_rng(fid).uniform(-5, 5, (16, dim)))
@@ -48,6 +48,7 @@ def test_bbob_values_are_cocoex_values(fid: int, dim: int, instance: int) -> Non
     assert problem.evaluate(problem.best_parameter().unsqueeze(0)).item() == problem.optimal_value
     assert problem.target == 1e-8  # COCO's final target
     assert problem.landscape == ("smooth" if fid <= 14 else "rugged")
+    assert problem.coco_id == reference.id  # e.g. bbob_f015_i02_d10 for optbench's instance 1
     reference.free()
 
 
@@ -60,6 +61,7 @@ def test_bbob_refuses_what_cocoex_would_crash_on(params: dict) -> None:
 
 @pytest.mark.parametrize("instance", [0, 1, 2, 51])
 def test_pbo_values_are_minus_ioh_values(instance: int) -> None:
+    """optbench's instance i is IOH's i + 1 (IOH counts from 1): 0 plain, 1-49 XOR and scaled, 50-99 permuted."""
     _needs("ioh", "ioh")
     import ioh
 
@@ -67,7 +69,7 @@ def test_pbo_values_are_minus_ioh_values(instance: int) -> None:
     for fid in range(1, 26):
         dim = 64  # a square and a multiple of every block size PBO uses, so every function has it
         problem = make_problem("pbo", {"fid": fid, "dim": dim}, instance=instance)
-        reference = ioh.get_problem(fid, instance=instance, dimension=dim, problem_class=ioh.ProblemClass.PBO)
+        reference = ioh.get_problem(fid, instance=instance + 1, dimension=dim, problem_class=ioh.ProblemClass.PBO)
         X = rng.integers(0, 2, (8, dim))
         expected = torch.tensor([-reference(x.tolist()) for x in X], dtype=torch.float64)
         assert torch.equal(problem.evaluate(torch.from_numpy(X).to(torch.uint8)), expected), fid
@@ -151,7 +153,7 @@ def test_optuna_bridge_asks_what_optuna_asks(sampler: str, n_parallel: int) -> N
     evaluator = Evaluator(problem, Budget(evaluations=budget))
     optimizer.minimize(evaluator, rng=np.random.default_rng(seed))
     optuna_seed = int(np.random.default_rng(seed).integers(0, 2**31 - 1))  # as the bridge draws it
-    f = cocoex.BareProblem("bbob", 8, dim, 1)
+    f = cocoex.BareProblem("bbob", 8, dim, 2)  # COCO's number for optbench's instance 1
     direct = _optuna_direct(sampler, optuna_seed, dim=dim, budget=budget, n_parallel=n_parallel,
                             f=lambda x: float(f(x)))
     assert evaluator.evaluations == budget
@@ -190,7 +192,7 @@ def test_evotorch_bridge_evaluates_what_evotorch_evaluates(algorithm: str) -> No
     evaluator = Evaluator(problem, Budget(evaluations=budget))
     make_optimizer(f"evotorch:{algorithm}", {}).minimize(evaluator, rng=np.random.default_rng(seed))
 
-    f = cocoex.BareProblem("bbob", 10, dim, 2)
+    f = cocoex.BareProblem("bbob", 10, dim, 3)  # COCO's number for optbench's instance 2
     direct: list[float] = []
 
     def objective(X: torch.Tensor) -> torch.Tensor:

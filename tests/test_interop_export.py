@@ -76,11 +76,12 @@ def test_coco_export_matches_cocoex_observer(tmp_path: Path, monkeypatch: pytest
         for x in X:
             live(x)
         live.free()
-        evaluator = Evaluator(make_problem("bbob", {"fid": fid, "dim": dim}, instance=instance),
+        ours = instance - 1  # optbench counts instances from 0, COCO from 1
+        evaluator = Evaluator(make_problem("bbob", {"fid": fid, "dim": dim}, instance=ours),
                               Budget(evaluations=budget))
         for x in torch.from_numpy(X):
             evaluator.evaluate(x.unsqueeze(0))
-        results.append(_result("bbob", {"fid": fid, "dim": dim}, instance, evaluator))
+        results.append(_result("bbob", {"fid": fid, "dim": dim}, ours, evaluator))
     del observer  # files are complete once each problem is freed
     report = write_coco(results, tmp_path / "ours")
     assert report.runs == 2 and report.folders == [tmp_path / "ours"]
@@ -119,10 +120,11 @@ def test_ioh_export_matches_live_analyzer(tmp_path: Path, instance: int) -> None
         live(x.tolist())
     live.reset()
     logger.close()
-    evaluator = Evaluator(make_problem("pbo", {"fid": fid, "dim": dim}, instance=instance), Budget(evaluations=budget))
+    ours = instance - 1  # optbench counts instances from 0, IOH from 1
+    evaluator = Evaluator(make_problem("pbo", {"fid": fid, "dim": dim}, instance=ours), Budget(evaluations=budget))
     for x in torch.from_numpy(X.astype(np.uint8)):
         evaluator.evaluate(x.unsqueeze(0))
-    report = write_ioh([_result("pbo", {"fid": fid, "dim": dim}, instance, evaluator)], tmp_path / "ours")
+    report = write_ioh([_result("pbo", {"fid": fid, "dim": dim}, ours, evaluator)], tmp_path / "ours")
     assert report.runs == 1
     (ours_json,) = (tmp_path / "ours" / "replay").glob("*.json")
     (live_json,) = (tmp_path / "live").glob("*.json")

@@ -5,7 +5,7 @@ optimizer (cocopp reads a folder as one algorithm), holding for each function ``
 and, for each dimension, ``data_f<fid>/bbobexp_f<fid>_DIM<dim>.dat`` (a row per recorded
 improvement: COCO's target-triggered file) and ``.tdat`` (a row at COCO's evaluation triggers:
 20 per decade and ``{1, 2, 5} * dim * 10^k``). Each trial is one run on COCO's instance (optbench's
-instance, with its default 0 written as COCO's 1, the function it stands for).
+instance + 1: optbench counts from 0, COCO from 1).
 
 What optbench stores is the best-so-far trace, thinned to the first and last improvement in each
 of 50 buckets per decade of evaluations, not every point. So a row's "measured fitness" is the best
@@ -167,7 +167,7 @@ def write_coco(results: Iterable[TrialResult], out_dir: str | Path, *, suite: st
                 d, t, last, gap = run_rows(r, dim)
                 dat.append(d)
                 tdat.append(t)
-                entries.append(f"{r.spec.instance or 1}:{last}|{gap:.1e}")  # COCO's instance (0 is COCO's 1)
+                entries.append(f"{r.spec.instance + 1}:{last}|{gap:.1e}")  # COCO's instance number
                 report.runs += 1
             (folder / f"{stem}.dat").write_text("".join(dat), encoding="utf-8")
             (folder / f"{stem}.tdat").write_text("".join(tdat), encoding="utf-8")

@@ -34,8 +34,7 @@ def _meta(ioh: Any, result: TrialResult) -> tuple[int, str, Any, Any]:
     if family in ("pbo", "bbob"):
         fid = int(params.get("fid", 1))
         cls = ioh.ProblemClass.PBO if family == "pbo" else ioh.ProblemClass.BBOB
-        problem = ioh.get_problem(fid, instance=instance if family == "pbo" else max(instance, 1),
-                                  dimension=dim, problem_class=cls)
+        problem = ioh.get_problem(fid, instance=instance + 1, dimension=dim, problem_class=cls)
         meta = problem.meta_data
         if family == "pbo":
             return fid, str(meta.name), meta.optimization_type, _pbo_raw(problem)
@@ -95,12 +94,13 @@ def _replay(ioh: Any, logger: Any, result: TrialResult) -> None:
     dim = _dimension(result)
     problem_class = ioh.ProblemClass.INTEGER if result.spec.problem == "pbo" else ioh.ProblemClass.REAL
     problem = ioh.wrap_problem(lambda x: answer["y"], name="optbench_replay", problem_class=problem_class,
-                               dimension=dim, instance=max(result.spec.instance, 1), optimization_type=sense,
+                               dimension=dim, instance=1, optimization_type=sense,
                                lb=0 if problem_class == ioh.ProblemClass.INTEGER else -1.0,
                                ub=1 if problem_class == ioh.ProblemClass.INTEGER else 1.0)
     problem.set_id(fid)
     problem.set_name(name)
-    problem.set_instance(result.spec.instance or 1 if result.spec.problem == "bbob" else result.spec.instance)
+    # IOH's instance number: optbench's bbob and pbo instance i is the library's i + 1
+    problem.set_instance(result.spec.instance + 1 if result.spec.problem in ("bbob", "pbo") else result.spec.instance)
     problem.attach_logger(logger)
     dtype = np.int32 if problem_class == ioh.ProblemClass.INTEGER else np.float64
     done = 0

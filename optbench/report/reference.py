@@ -148,7 +148,7 @@ def runs_of(results: list[TrialResult]) -> list[Run]:
                 continue
             key = (fid, dim, r.spec.instance)
             if key not in raw_maps:
-                raw_maps[key] = _pbo_raw(ioh.get_problem(fid, instance=r.spec.instance, dimension=dim,
+                raw_maps[key] = _pbo_raw(ioh.get_problem(fid, instance=r.spec.instance + 1, dimension=dim,
                                                          problem_class=ioh.ProblemClass.PBO))
             gaps = optimum - np.array([raw_maps[key](v) for v in values])
         out.append(Run(r.spec.optimizer_label, (r.spec.problem, fid, dim), evals, gaps))
