@@ -235,3 +235,23 @@ def test_list_optimizers_names_each_bridge_library_and_version() -> None:
         assert f"{prefix}:<name>" in done.stdout
         shown = f"{prefix} {version(prefix)}" if find_spec(prefix) else f"{prefix} (not installed)"
         assert f"bridge: {shown}" in done.stdout
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_evotorch_population_stays_on_the_gpu() -> None:
+    """Every generation reaches the objective as one CUDA tensor: nothing goes to the host."""
+    _needs("evotorch", "evotorch")
+    problem = make_problem("rastrigin", {"dim": 64}, device="cuda")
+    seen: list[tuple[str, int]] = []
+    inner = problem._evaluate
+
+    def record(X: torch.Tensor) -> torch.Tensor:
+        seen.append((X.device.type, X.shape[0]))
+        return inner(X)
+
+    problem._evaluate = record  # type: ignore[method-assign]
+    evaluator = Evaluator(problem, Budget(evaluations=4096 * 5))
+    x = make_optimizer("evotorch:CMAES", {"popsize": 4096}).minimize(evaluator, rng=np.random.default_rng(0))
+    assert x.device.type == "cuda" and evaluator.evaluations == 4096 * 5
+    assert seen and all(device == "cuda" and n == 4096 for device, n in seen)
