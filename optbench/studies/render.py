@@ -67,7 +67,7 @@ def to_markdown(data: Payload) -> str:
     parts: list[str] = []
     for table in data["tables"]:
         parts.append(f"### {table['title']}\n")
-        parts.append("| " + " | ".join(table["columns"]) + " |")
+        parts.append("| " + " | ".join(_md_cell(c) for c in table["columns"]) + " |")
         parts.append("|" + "|".join(["---"] + ["---:"] * (len(table["columns"]) - 1)) + "|")
         parts.extend("| " + " | ".join(_md_cell(v) for v in row) + " |" for row in table["rows"])
         parts.extend(f"\n{note}" for note in table["notes"])

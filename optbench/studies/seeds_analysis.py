@@ -61,7 +61,8 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
         sp = spread(by_epoch[final], seeds)
         stats[key] = sp
         spread_rows.append([loss, SOURCE_TEXT.get(source, source), sp["n"], sp["mean"], sp["std"], sp["std_ci"],
-                            sp["min"], sp["max"], sp["gap"], sp["outliers"] or None])
+                            sp["min"], sp["max"], sp["gap"],
+                            ", ".join(f"seed {o}" for o in sp["outliers"]) or None])
         weights = _weights(group)
         weight_d = pairwise(weights, relative_distance)
         function_d, _ = _pairs(group, final, classifier)
@@ -178,14 +179,15 @@ def figures(data: Mapping[str, Any]) -> list[Figure]:
     ax.set_xticks(range(len(groups)), labels, fontsize=7)
     ax.set(ylabel=f"final {metric}", title="final test metric of every seed")
     strip = Figure("seeds-final-per-seed.png", "final test metric of each seed, per source of variance", _png(fig))
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    markers = dict(zip(losses, "oxs^", strict=False))
     for g in groups:
-        if g["weight_distance"]:
-            ax.scatter(g["weight_distance"], g["function_distance"], s=12, color=colors.get(g["source"]),
-                       label=f"{g['loss']} · {SOURCE_TEXT.get(g['source'])}")
+        if g["weight_distance"] and g["source"] != "none":
+            ax.scatter(g["weight_distance"], g["function_distance"], s=14, color=colors.get(g["source"]),
+                       marker=markers.get(g["loss"], "o"), label=f"{g['loss']} · {SOURCE_TEXT.get(g['source'])}")
     ax.set(xlabel="weight distance (relative)", ylabel="disagreement" if data["data"]["classifier"] else "output RMS",
            title="weight space vs function space, pairs of seeds")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     scatter = Figure("seeds-weight-vs-function.png", "weight-space vs function-space distance", _png(fig))
     return [curves, strip, scatter]
 
