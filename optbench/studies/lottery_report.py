@@ -41,11 +41,11 @@ def _mean_curve(curves: Sequence[Sequence[float | None] | None]) -> list[float |
     return [statistics.fmean(col) if None not in col else None for col in zip(*curves, strict=True)]  # type: ignore
 
 
-def _summary(runs: list[dict[str, Any]], steps: list[int], dense_final: list[float], *, higher: bool,
+def _summary(runs: list[dict[str, Any]], steps: list[int], target: float, *, higher: bool,
              threshold: float) -> dict[str, Any]:
     final = [r["metric"][-1] for r in runs]
     mean, ci = _mean_ci(final)
-    to_dense = [first_step(steps, r["metric"], d, higher=higher) for r, d in zip(runs, dense_final, strict=True)]
+    to_dense = [first_step(steps, r["metric"], target, higher=higher) for r in runs]
     grok = [first_step(steps, r["metric"], threshold, higher=True) for r in runs]
     memorize = [first_step(steps, r["train_accuracy"], threshold, higher=True) if r["train_accuracy"] else None
                 for r in runs]
@@ -83,8 +83,11 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
     steps, higher = first["steps"], first["higher_is_better"]
     dense_runs = [chains[s]["dense"] for s in seeds]
     dense_final = [r["metric"][-1] for r in dense_runs]
-    dense = _summary(dense_runs, steps, dense_final, higher=higher, threshold=threshold)
-    dense["sd"] = statistics.stdev(dense_final) if len(dense_final) > 1 else 0.0
+    sd = statistics.stdev(dense_final) if len(dense_final) > 1 else 0.0
+    # "reaching the dense network": its seed spread's near edge (mean - sd of the final metric when higher is
+    # better), the level the match criterion uses; a single seed's final value is often its own maximum
+    target = statistics.fmean(dense_final) - sd if higher else statistics.fmean(dense_final) + sd
+    dense = {**_summary(dense_runs, steps, target, higher=higher, threshold=threshold), "sd": sd, "target": target}
     levels = []
     n_rounds = min(len(chains[s]["rounds"]) for s in seeds)
     for i in range(n_rounds):
@@ -93,7 +96,7 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
                                  "counts": rounds[0]["counts"],
                                  "random_counts_equal": all(r["counts"] == r["random_counts"] for r in rounds)}
         for kind in KINDS:
-            level[kind] = _summary([r[kind] for r in rounds], steps, dense_final, higher=higher, threshold=threshold)
+            level[kind] = _summary([r[kind] for r in rounds], steps, target, higher=higher, threshold=threshold)
             level[f"{kind}_matches"] = _matches(level[kind]["mean"], dense, higher)
         diffs = [t - r for t, r in zip(level["ticket"]["final"], level["reinit"]["final"], strict=True)]
         level["ticket_minus_reinit"] = _mean_ci(diffs)
@@ -128,12 +131,11 @@ def _tables(data: dict[str, Any]) -> list[Table]:
                    for lv in levels]
     n = len(data["seeds"])
     speed = Table(
-        title=f"Training speed: steps until {metric} first reaches the dense network's final value (same seed)",
+        title=f"Training speed: steps until {metric} first reaches {dense['target']:.4g} ({_edge(data)})",
         columns=["round", "sparsity", "ticket", "seeds", "re-init", "seeds", "random mask", "seeds"],
         rows=speed_rows,
         notes=[f"median over the seeds that reach it (seeds: how many of {n}); recorded every "
-               f"{data['steps'][1] - data['steps'][0]} steps. Round 0: the dense network reaching its own final "
-               "value."])
+               f"{data['steps'][1] - data['steps'][0]} steps. Round 0: the dense network."])
     tables = [accuracy, speed]
     if data["grokking"]:
         t = data["grok_threshold"]
@@ -154,6 +156,19 @@ def _tables(data: dict[str, Any]) -> list[Table]:
 
 def _pct(x: float | None) -> str:
     return "no sparsity tried" if x is None else f"sparsity {100 * x:.1f} % ({100 * (1 - x):.1f} % of weights left)"
+
+
+def _edge(data: dict[str, Any]) -> str:
+    return f"the dense network's mean {'minus' if data['higher_is_better'] else 'plus'} one seed sd"
+
+
+def _steps(summary: dict[str, Any], key: str = "steps_to_dense", count: str = "reached_dense") -> str:
+    """'a median of N steps (k/n seeds)' or 'never (0/n seeds)'."""
+    n = len(summary[key])
+    median = summary[f"{key}_median"]
+    if median is None:
+        return f"never (0/{n} seeds)"
+    return f"in a median of {median:g} steps ({summary[count]}/{n} seeds)"
 
 
 def _findings(data: dict[str, Any]) -> list[str]:
@@ -179,12 +194,15 @@ def _findings(data: dict[str, Any]) -> list[str]:
                    f"{100 * best['sparsity']:.1f} %, reaches {best['ticket']['mean']:.4g}.")
     else:
         out.append("No ticket beats the dense network's mean.")
-    ref = next((lv for lv in reversed(levels) if lv["ticket_matches"]), levels[0])
-    out.append(f"At {100 * ref['sparsity']:.1f} % sparsity the ticket first reaches the dense network's final "
-               f"{metric} after a median of {ref['ticket']['steps_to_dense_median']} steps "
-               f"({ref['ticket']['reached_dense']}/{n} seeds), the dense network after "
-               f"{dense['steps_to_dense_median']}, the re-initialized mask after "
-               f"{ref['reinit']['steps_to_dense_median']} ({ref['reinit']['reached_dense']}/{n} seeds).")
+    ref = _highest(levels, "ticket_matches") or levels[0]
+    out.append(f"At {100 * ref['sparsity']:.1f} % sparsity the ticket first reaches {metric} {dense['target']:.4g} "
+               f"({_edge(data)}) {_steps(ref['ticket'])}, the dense network {_steps(dense)}, the re-initialized "
+               f"mask {_steps(ref['reinit'])}, the random mask {_steps(ref['random'])}.")
+    if ref["ticket"]["curve_mean"] and dense["curve_mean"] and ref["reinit"]["curve_mean"]:
+        out.append(f"Before any training, at {100 * ref['sparsity']:.1f} % sparsity, the masked rewound weights "
+                   f"already score {metric} {ref['ticket']['curve_mean'][0]:.3g}, against "
+                   f"{dense['curve_mean'][0]:.3g} for the dense network and {ref['reinit']['curve_mean'][0]:.3g} "
+                   f"for the same mask re-initialized.")
     worst = max(max(lv[k]["pruned_max_abs"] for k in KINDS) for lv in levels)
     same = all(lv["random_counts_equal"] for lv in levels)
     out.append(f"Pruned weights stayed zero through training in every run (largest |pruned weight| {worst:.3g}); "
@@ -256,7 +274,7 @@ def draw(payload: Payload) -> list[Figure]:
     axes[0].set(ylabel=data["metric"], title=f"final {data['metric']} (mean, 95% CI)")
     if dense["steps_to_dense_median"] is not None:
         axes[1].axhline(dense["steps_to_dense_median"], color="black", lw=1, label="dense")
-    axes[1].set(ylabel="steps", title="steps to reach the dense network's metric")
+    axes[1].set(ylabel="steps", title="steps to reach the dense network's spread (mean - sd)")
     if panels == 3:
         if dense["grok_median"] is not None:
             axes[2].axhline(dense["grok_median"], color="black", lw=1, label="dense")
@@ -271,7 +289,7 @@ def draw(payload: Payload) -> list[Figure]:
         ax.legend(fontsize=7)
     figures = [Figure("lottery-sparsity.png", "Tickets against their controls as pruning proceeds (x: share of "
                                               "Linear weights left, log scale)", _png(fig))]
-    ref = next((lv for lv in reversed(levels) if lv["ticket_matches"]), levels[len(levels) // 2])
+    ref = _highest(levels, "ticket_matches") or levels[len(levels) // 2]
     fig, ax = plt.subplots(figsize=(7, 3.8))
     steps = data["steps"]
     curves = [("dense", dense)] + [(k, ref[k]) for k in KINDS]
