@@ -150,7 +150,7 @@ def _figure(tl: Timeline, cell: tuple[str, str, str], points: Sequence[Point], t
         ax.set_xticks(range(len(order)))
         ax.set_xticklabels(order, rotation=45, ha="right", fontsize=8)
         ax.set_xlim(-0.5, len(order) - 0.5)
-        ax.set_ylabel("median gap" if kind == "quality" else "median time (s)")
+        ax.set_ylabel("median gap (or value)" if kind == "quality" else "median time (s)")
         ax.grid(True, alpha=0.3)
     fig.suptitle(title, fontsize=10)
     return _png(fig)
