@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from optbench.api import ConfigError
 from optbench.problems.nn import DigitsMLP, _mlp
 from optbench.registry import make_problem
 from optbench.studies.cputhreads import cpu_threads
@@ -128,8 +129,17 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     (["--seeds", "1"], "--seeds"),
     (["--problem", "sphere"], "torch model"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, flags: list[str], words: str) -> None:
-    proc = _run("study", "connectivity", "--quick", "--store", str(tmp_path / "s.sqlite"), *flags, cwd=tmp_path)
+def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[str], words: str) -> None:
+    from optbench.studies.command import main
+
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(ConfigError, match=words):
+        main(["connectivity", "--quick", "--store", str(store), *flags])
+    assert not store.exists()
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = _run("study", "connectivity", "--quick", "--store", str(tmp_path / "s.sqlite"), "--spawn-steps", "100000",
+                cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
-    assert words in proc.stderr and "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

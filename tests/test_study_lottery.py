@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from optbench.api import ConfigError
 from optbench.registry import make_problem
 from optbench.studies.cputhreads import cpu_threads
 from optbench.studies.lottery_chain import measure
@@ -129,11 +130,20 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     (["--rewind-step", "100000"], "--rewind-step"),
     (["--scope", "row"], "--scope"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path, flags: list[str], words: str) -> None:
-    proc = _run("study", "lottery", "--quick", "--store", str(tmp_path / "s.sqlite"), *flags, cwd=tmp_path)
+def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[str], words: str) -> None:
+    from optbench.studies.command import main
+
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(ConfigError, match=words):
+        main(["lottery", "--quick", "--store", str(store), *flags])
+    assert not store.exists()
+
+
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    proc = _run("study", "lottery", "--quick", "--store", str(tmp_path / "s.sqlite"), "--prune-rate", "1.5",
+                cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
-    assert words in proc.stderr and "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
