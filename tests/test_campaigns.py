@@ -34,6 +34,10 @@ def states(store: Path) -> list[tuple[str, str]]:
     db = sqlite3.connect(store)
     try:
         return db.execute("SELECT key, state FROM trials").fetchall()
+    except sqlite3.OperationalError as exc:  # polled while the campaign is still creating its store
+        if "no such table" not in str(exc):
+            raise
+        return []
     finally:
         db.close()
 
@@ -130,6 +134,8 @@ def _wait_for_complete(store: Path, count: int, deadline: float) -> None:
 
 
 def _owners(store: Path) -> set[int]:
+    if not states(store):
+        return set()
     db = sqlite3.connect(store)
     try:
         owners = db.execute("SELECT owner FROM trials WHERE state = 'running'").fetchall()
