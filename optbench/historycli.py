@@ -59,7 +59,8 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def against_specs(args: argparse.Namespace) -> list[TrialSpec]:
-    """The campaign of ``check --against``: the baseline's trials, or the suite's (``--suite``, default quick)."""
+    """The campaign of ``check --against``: the baseline's trials, or the suite's (``--suite``, default quick)
+    on the device ``optbench compare`` would pick (CUDA when visible)."""
     if args.baseline:
         from optbench.checkcli import _rerun_specs
         from optbench.gate import load_baseline
@@ -67,11 +68,13 @@ def against_specs(args: argparse.Namespace) -> list[TrialSpec]:
         return _rerun_specs(load_baseline(args.baseline).results, args.seeds)
     from optbench.api import Budget
     from optbench.campaign import Grid, build_specs
+    from optbench.runners.devices import resolve_devices
     from optbench.suites import load_suite
 
     suite = load_suite(args.suite or "quick")
     return build_specs(Grid(problems=list(suite.problems), optimizers=list(suite.optimizers),
-                            seeds=args.seeds or list(suite.seeds), instances=list(suite.instances), devices=["cpu"],
+                            seeds=args.seeds or list(suite.seeds), instances=list(suite.instances),
+                            devices=resolve_devices("auto"),  # as `optbench compare` picks
                             budget=Budget(evaluations=suite.budget, seconds=suite.time_budget),
                             budgets=suite.budgets))
 

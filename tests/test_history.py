@@ -181,7 +181,9 @@ def test_check_against_reports_the_planted_commits_as_in_the_ci_recipe(in_repo, 
         assert cells["random"][0] == "same" and cells["random"][1] in ("same", "too fast")
         assert all(c[2] == c[3] == 6 for c in cells.values())
 
-    code, out, err = cli(capsys, "history", "--history", history, "--format", "json", *SPEED)
+    code, out, err = cli(capsys, "history", "--history", history, "--format", "json", "--html", "reports/ci", *SPEED)
+    assert code == 0, err
+    assert (root / "reports/ci/history.html").is_file()
     data = json.loads(out)
     assert [v["commit"] for v in data["versions"]] == commits[1:]  # both sides of each run, in commit order
     assert _steps(data) == {(commits[2][:8], "planted", None, "slower"), (commits[3][:8], "planted", "worse", None)}
@@ -201,3 +203,33 @@ def test_against_and_history_mistakes_are_one_line_with_exit_code_2(in_repo, cap
     monkeypatch.chdir(tmp_path)  # not a repository
     code, _, err = cli(capsys, "check", "--against", "HEAD~1", "--suite", "quick")
     assert code == 2 and "not inside a git repository" in err
+
+
+def synthetic(gaps: list[float], seconds: list[float]) -> list:
+    from optbench.api import Budget, TrialResult, TrialSpec, TrialState
+
+    return [TrialResult(spec=TrialSpec(problem="p", optimizer="o", budget=Budget(evaluations=10), seed=seed),
+                        state=TrialState.COMPLETE, final_value=g, optimal_value=0.0, target=1e-6, evaluations=10,
+                        seconds=t) for seed, (g, t) in enumerate(zip(gaps, seconds, strict=True))]
+
+
+def test_history_outside_a_repository_keeps_every_run_apart_and_finds_a_synthetic_step(tmp_path, monkeypatch):
+    from optbench.history import load, record, timeline
+
+    monkeypatch.chdir(tmp_path)  # no git here: each entry is its own version, labelled by its date
+    fp = {"cpu": "test cpu", "cores": 2}
+    path = tmp_path / "h.jsonl"
+    base = [1.0, 1.1, 0.9, 1.05, 0.95, 1.02]
+    for factor, slow in ((1.0, 1.0), (1.0, 1.0), (3.0, 1.0), (3.0, 6.0)):
+        entry = record(synthetic([g * factor for g in base], [0.05 * slow * (1 + i / 100) for i in range(6)]),
+                       path, source="check", command="test", fingerprint=fp)
+        assert entry["git"] is None
+    tl = timeline(load(path), machine=entry["machine"])
+    assert len(tl.versions) == 4 and all(v.commit is None and v.label[:2] == "20" for v in tl.versions)
+    points = tl.cells[("p", "o", "cpu")]
+    assert [p.quality_step for p in points] == [None, None, "worse", None]
+    assert [p.speed_step for p in points] == [None, None, None, "slower"]
+    assert points[2].p_holm == 1 / 64  # six paired seeds, all worse: the smallest Wilcoxon p, one cell
+    assert points[0].quality_ci[0] <= points[0].quality <= points[0].quality_ci[1]
+    back = timeline(load(path)[::-1][:2], machine=entry["machine"])  # newest first in the file: ordered by date
+    assert [p.speed_step for p in back.cells[("p", "o", "cpu")]] == [None, "slower"]
