@@ -4,7 +4,8 @@ Models (``L_eps = ln(1/eps)``, ``kappa = cond(X)^2``):
 
 * Cholesky on the normal equations: ``t = a n d^2 + b d^3``;
 * gradient descent: ``t = c n d kappa L_eps``;
-* conjugate gradients: ``t = c n d sqrt(kappa) L_eps``.
+* conjugate gradients: ``t = c n d min(d, sqrt(kappa) L_eps)`` (in exact arithmetic CG ends
+  after at most ``d`` steps, which bounds its count on narrow systems).
 
 Constants come from non-negative least squares on the relative errors (each row divided by its
 measured time), so small and large systems weigh alike and every constant is >= 0. Systems with
@@ -24,7 +25,8 @@ import numpy as np
 MODELS = {
     "cholesky": ("a*n*d^2 + b*d^3", lambda r, le: [r["n"] * r["d"] ** 2, r["d"] ** 3]),
     "gd": ("c*n*d*kappa*ln(1/eps)", lambda r, le: [r["n"] * r["d"] * r["kappa"] * le]),
-    "cg": ("c*n*d*sqrt(kappa)*ln(1/eps)", lambda r, le: [r["n"] * r["d"] * math.sqrt(r["kappa"]) * le]),
+    "cg": ("c*n*d*min(d, sqrt(kappa)*ln(1/eps))",
+           lambda r, le: [r["n"] * r["d"] * min(r["d"], math.sqrt(r["kappa"]) * le)]),
 }
 
 
@@ -81,7 +83,10 @@ def predicted_kappa(fits: dict[str, dict], method: str, *, n: float, d: np.ndarr
         return None
     closed = chol[0] * n * d**2 + chol[1] * d**3
     ratio = closed / (it[0] * n * d * math.log(1 / eps))
-    return ratio if method == "gd" else ratio**2
+    if method == "gd":
+        return ratio
+    # CG's count is min(d, sqrt(kappa) L_eps): where even d steps cost less than Cholesky, CG wins at any kappa
+    return np.where(closed > it[0] * n * d * d, np.inf, ratio**2)
 
 
 def crossover_map(data: dict[str, Any]) -> bytes | None:

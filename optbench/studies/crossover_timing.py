@@ -90,6 +90,13 @@ def time_method(params: Mapping[str, Any], *, device: str) -> dict[str, Any]:
         (missing: not reached within the cap), the final ``suboptimality``, and for SGD/Adam the
         step size chosen per target.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # SciPy's LAPACK and NumPy's BLAS on one thread, like torch (task_threads)
+        return _time_method(params, device=device)
+
+
+def _time_method(params: Mapping[str, Any], *, device: str) -> dict[str, Any]:
     start = time.perf_counter()
     kind, method, eps, cap = params["kind"], params["method"], tuple(params["eps"]), float(params["cap"])
     n, d, cond, seed = int(params["n"]), int(params["d"]), float(params["cond"]), int(params["seed"])

@@ -52,6 +52,7 @@ class LandscapeStudy(Study):
     default_seeds = 5
     quick_seeds = 3
     needs_network = False
+    task_threads = 1  # probes evaluate small batches: threads only add OpenMP spin-waiting on a busy machine
     evaluate_optimizers: ClassVar[tuple[str, ...]] = OPTIMIZERS
 
     @classmethod
