@@ -24,6 +24,7 @@ from optbench.studies.base import Figure, Payload, Study, completed, payload, po
 
 GROK_PROBLEM = {"hidden": 128, "train_fraction": 0.8}  # modadd settings that grok in a few hundred steps on a CPU
 GROK_OPTIMIZER = "torch:AdamW(lr=0.03, weight_decay=1.0, batch_size=None)"  # full batch, strong weight decay
+MODADD_REWIND = 100  # steps: modadd memorizes by about step 20 and generalizes around step 450 with these settings
 MAX_ROUNDS = 100
 
 
@@ -47,15 +48,17 @@ class LotteryStudy(Study):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prune-rate", type=float, help="share of the remaining weights pruned per round "
-                                                             "(default 0.2; modadd: 0.5)")
+                                                             "(default 0.2)")
         parser.add_argument("--scope", choices=["global", "layer"], help="one magnitude threshold over all layers "
                                                                          "(global, default) or per layer")
         parser.add_argument("--target-sparsity", type=float, help="prune until at least this share of the weights "
-                                                                  "is gone (default 0.95; --quick: 0.6)")
+                                                                  "is gone (default 0.95, --quick 0.6; modadd: "
+                                                                  "0.75, --quick 0.36)")
         parser.add_argument("--rewind-step", type=int, help="rewind the ticket to its weights after this many steps "
-                                                            "of the dense run (default 0: initialization)")
-        parser.add_argument("--epochs", type=int, help="epochs of every training run (default 20, --quick 8; "
-                                                       "modadd: 800, --quick 300)")
+                                                            "of the dense run (default 0: initialization; modadd: "
+                                                            f"{MODADD_REWIND})")
+        parser.add_argument("--epochs", type=int, help="epochs of the dense run; a rewound ticket trains the epochs "
+                                                       "left (default 20, --quick 8; modadd: 600, --quick 300)")
         parser.add_argument("--grok-threshold", type=float, help="test accuracy that counts as generalized (grokked), "
                                                                  "default 0.9; the grokking table is shown on modadd "
                                                                  "or when this is given")
@@ -76,11 +79,14 @@ class LotteryStudy(Study):
         o = self.options
         problem, optimizer, modadd = self.resolved()
         grokking = modadd or o.get("grok_threshold") is not None
-        rate = _float(o.get("prune_rate", 0.5 if modadd else 0.2), "prune-rate", 0.0, 1.0)
-        target = _float(o.get("target_sparsity", 0.6 if o.quick else 0.95), "target-sparsity", 0.0, 1.0)
-        default_epochs = (300 if o.quick else 800) if modadd else (8 if o.quick else 20)
+        rate = _float(o.get("prune_rate", 0.2), "prune-rate", 0.0, 1.0)
+        # modadd: a CPU budget (fewer rounds) and late rewinding, after memorization and before the jump
+        # (rewound to initialization, its pruned networks memorize but do not generalize in the budget)
+        target = _float(o.get("target_sparsity", (0.36 if o.quick else 0.75) if modadd else (0.6 if o.quick else 0.95)),
+                        "target-sparsity", 0.0, 1.0)
+        default_epochs = (300 if o.quick else 600) if modadd else (8 if o.quick else 20)
         epochs = positive_int(o.get("epochs", default_epochs), "epochs", maximum=1_000_000)
-        rewind = positive_int(o.get("rewind_step", 0), "rewind_step", minimum=0)
+        rewind = positive_int(o.get("rewind_step", MODADD_REWIND if modadd else 0), "rewind_step", minimum=0)
         threshold = _float(o.get("grok_threshold", 0.9), "grok-threshold", 0.0, 1.0, closed_high=True)
         if o.seeds < 2:
             raise ConfigError("lottery needs --seeds >= 2 (the ticket is compared within the seed spread)")
@@ -99,8 +105,9 @@ class LotteryStudy(Study):
         problem = require_network(make_problem(name, params), name)
         linear_weights(problem)
         total_steps = s["epochs"] * steps_per_epoch(problem, optimizer)
-        if s["rewind_step"] > total_steps:
-            raise ConfigError(f"--rewind-step must be at most the run's {total_steps} steps, got {s['rewind_step']}")
+        if s["rewind_step"] // steps_per_epoch(problem, optimizer) >= s["epochs"]:
+            raise ConfigError(f"--rewind-step must leave at least one epoch of the run's {total_steps} steps, got "
+                              f"{s['rewind_step']}")
         counts = {n: k for n, (k, _) in layer_counts(problem, dense_mask(problem)).items()}
         total, rounds = sum(counts.values()), 0
         while 1 - sum(counts.values()) / total < s["target_sparsity"]:

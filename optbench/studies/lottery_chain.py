@@ -61,19 +61,25 @@ def run_chain(spec: TrialSpec) -> tuple[dict[str, Any], float, int]:
     epochs, rewind = int(p["epochs"]), int(p["rewind_step"])
     per_epoch = training.steps_per_epoch(problem, optimizer)
     steps_at = curve_steps(epochs, per_epoch)
+    # a network rewound to step k has had k steps already: it trains the epochs left (Frankle et al. 2020)
+    # and its curve is recorded at steps k + ..., so every step count below is a total from initialization
+    rewound_epochs = epochs - rewind // per_epoch
+    rewound_at = curve_steps(rewound_epochs, per_epoch)
     seconds, steps = 0.0, 0
 
-    def fit(x_start: torch.Tensor, mask: torch.Tensor | None, extra: tuple[int, ...] = ()) -> tuple[Any, dict]:
+    def fit(x_start: torch.Tensor, mask: torch.Tensor | None, *, start: int = 0, extra: tuple[int, ...] = ()
+            ) -> tuple[Any, dict]:
         nonlocal seconds, steps
-        run = training.train(problem, x_start, optimizer=optimizer, epochs=epochs,
+        n_epochs, at = (rewound_epochs, rewound_at) if start else (epochs, steps_at)
+        run = training.train(problem, x_start, optimizer=optimizer, epochs=n_epochs,
                              order=training.stream(spec.seed, "order"), mask=mask,
-                             snapshot_steps=sorted({*steps_at, *extra}), curve_epochs=[])
+                             snapshot_steps=sorted({*at, *extra}), curve_epochs=[])
         seconds, steps = seconds + run.seconds, steps + run.steps
-        curve = measure(problem, {s: run.snapshots[s] for s in steps_at}, mask)
-        return run, curve
+        curve = measure(problem, {s: run.snapshots[s] for s in at}, mask)
+        return run, {"steps": [start + s for s in at], **curve}
 
     x0 = problem.initial_point(training.stream(spec.seed, "init"))
-    dense_run, dense = fit(x0, None, (rewind,))
+    dense_run, dense = fit(x0, None, extra=(rewind,))
     x_rewind = dense_run.snapshots[rewind]
     x_reinit = problem.initial_point(training.stream(spec.seed, "reinit"))
     mask_stream = training.stream(spec.seed, "random-mask")
@@ -83,9 +89,9 @@ def run_chain(spec: TrialSpec) -> tuple[dict[str, Any], float, int]:
     for r in range(1, int(p["rounds"]) + 1):
         mask = magnitude_prune(problem, last, mask, rate=float(p["prune_rate"]), scope=str(p["scope"]))
         other = random_mask(problem, mask, mask_stream)
-        ticket_run, ticket = fit(x_rewind, mask)
+        ticket_run, ticket = fit(x_rewind, mask, start=rewind)
         _, reinit = fit(x_reinit, mask)
-        _, rand = fit(x_rewind, other)
+        _, rand = fit(x_rewind, other, start=rewind)
         last = ticket_run.x
         rounds.append({"round": r, "sparsity": sparsity(problem, mask),
                        "counts": {k: list(v) for k, v in layer_counts(problem, mask).items()},

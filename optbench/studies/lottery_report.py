@@ -45,11 +45,12 @@ def _summary(runs: list[dict[str, Any]], steps: list[int], target: float, *, hig
              threshold: float) -> dict[str, Any]:
     final = [r["metric"][-1] for r in runs]
     mean, ci = _mean_ci(final)
+    steps = runs[0].get("steps", steps)  # a rewound run's steps count from initialization
     to_dense = [first_step(steps, r["metric"], target, higher=higher) for r in runs]
     grok = [first_step(steps, r["metric"], threshold, higher=True) for r in runs]
     memorize = [first_step(steps, r["train_accuracy"], threshold, higher=True) if r["train_accuracy"] else None
                 for r in runs]
-    return {"final": final, "mean": mean, "ci": ci, "steps_to_dense": to_dense, "steps_to_dense_median":
+    return {"steps": steps, "final": final, "mean": mean, "ci": ci, "steps_to_dense": to_dense, "steps_to_dense_median":
             _median(to_dense), "reached_dense": sum(s is not None for s in to_dense), "grok_step": grok,
             "grok_median": _median(grok), "grokked": sum(g is not None for g in grok), "memorize_step": memorize,
             "memorize_median": _median(memorize), "curve_mean": _mean_curve([r["metric"] for r in runs]),
@@ -291,9 +292,9 @@ def draw(payload: Payload) -> list[Figure]:
                                               "Linear weights left, log scale)", _png(fig))]
     ref = _highest(levels, "ticket_matches") or levels[len(levels) // 2]
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    steps = data["steps"]
     curves = [("dense", dense)] + [(k, ref[k]) for k in KINDS]
     for kind, summary in curves:
+        steps = summary.get("steps", data["steps"])
         if summary["curve_mean"]:
             ax.plot(steps, summary["curve_mean"], color=COLORS[kind], label=f"{KIND_TEXT[kind]} test")
         if data["grokking"] and summary["train_accuracy_mean"] and kind in ("dense", "ticket"):
