@@ -9,6 +9,10 @@ task per seed runs the whole chain (it is sequential) with its controls. Reporte
 vs sparsity over seeds with bootstrap intervals, the highest sparsity at which the ticket still matches
 the dense network, the steps to reach the dense network's test metric, and on ``modadd`` the step at
 which test accuracy jumps (grokking) for the dense network, the ticket and the controls.
+
+``--problem modadd`` brings its own defaults where they are not given: ``modadd(hidden=128,
+train_fraction=0.8)``, full-batch AdamW with weight decay 1 (memorizes by about step 20, generalizes
+around step 450 on a CPU in seconds), 600 epochs, rewinding to step 100, pruning to 75 % sparsity.
 """
 
 from __future__ import annotations
