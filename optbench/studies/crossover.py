@@ -20,7 +20,7 @@ from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, TrialState
 from optbench.studies.base import Figure, Payload, Study, Table, payload, task_data, task_result
 from optbench.studies.lsq_methods import CLOSED_FORMS, METHODS, SPARSE_METHODS
 
-DEFAULT = {"n": (1_000, 10_000, 100_000), "d": (10, 100, 1_000), "cond": (1.0, 10.0, 100.0)}
+DEFAULT = {"n": (1_000, 10_000, 100_000), "d": (10, 100, 1_000), "cond": (1.0, 3.0, 10.0, 100.0)}
 QUICK = {"n": (1_000, 10_000), "d": (10, 100), "cond": (1.0, 100.0)}
 EPSILONS = (1e-2, 1e-6, 1e-12)
 MAX_ENTRIES = 10_000_000  # n * d of a dense system (80 MB in float64)
@@ -66,7 +66,7 @@ class CrossoverStudy(Study):
         parser.add_argument("--n", metavar="LIST", help="rows, comma-separated (default 1000,10000,100000)")
         parser.add_argument("--d", metavar="LIST", help="columns (default 10,100,1000; kept to d <= n/10 and "
                             f"n*d <= {MAX_ENTRIES:.0e})")
-        parser.add_argument("--cond", metavar="LIST", help="condition numbers of X (default 1,10,100; "
+        parser.add_argument("--cond", metavar="LIST", help="condition numbers of X (default 1,3,10,100; "
                             "the Hessian's kappa is cond^2)")
         parser.add_argument("--eps", metavar="LIST", help="target relative suboptimalities (default 1e-2,1e-6,1e-12)")
         parser.add_argument("--cap", type=float, help="seconds an iterative method may run per task (default 0.5; "
