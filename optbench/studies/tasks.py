@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from optbench.api import TrialResult, TrialSpec
 from optbench.studies.base import failed_result
 
@@ -19,23 +16,10 @@ def run_study_task(spec: TrialSpec) -> TrialResult:
         return failed_result(spec)
     threads = cls.task_threads if cls.task_threads is not None else (1 if cls.needs_network else None)
     try:
+        from optbench.studies.training import torch_threads
+
         with torch_threads(threads):
             return cls.run_task(spec)
     except Exception:
         return failed_result(spec)
 
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """``torch.set_num_threads(n)`` for the block, restored after (unchanged when ``None``)."""
-    if n is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -81,17 +81,28 @@ class Run:
 
 
 @contextlib.contextmanager
-def deterministic(flag: bool | None) -> Iterator[None]:
-    """``torch.use_deterministic_algorithms(flag)`` for the block (unchanged when ``None``)."""
-    if flag is None:
+def temporarily(get: Callable[[], Any], put: Callable[[Any], Any], value: Any) -> Iterator[None]:
+    """``put(value)`` for the block and ``put(get())`` of before after it (unchanged when ``value`` is None)."""
+    if value is None:
         yield
         return
-    before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(flag, warn_only=True)
+    before = get()
+    put(value)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        put(before)
+
+
+def deterministic(flag: bool | None) -> contextlib.AbstractContextManager[None]:
+    """``torch.use_deterministic_algorithms(flag)`` for the block (unchanged when ``None``)."""
+    return temporarily(torch.are_deterministic_algorithms_enabled,
+                       lambda on: torch.use_deterministic_algorithms(on, warn_only=True), flag)
+
+
+def torch_threads(n: int | None) -> contextlib.AbstractContextManager[None]:
+    """``torch.set_num_threads(n)`` for the block (unchanged when ``None``)."""
+    return temporarily(torch.get_num_threads, torch.set_num_threads, n)
 
 
 def epoch_metrics(problem: Any, x: torch.Tensor) -> tuple[float, float | None]:
