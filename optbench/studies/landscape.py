@@ -25,6 +25,7 @@ DEFAULT_PROBLEMS = ("onemax(n=64)", "leadingones(n=64)", "trap(n=40, k=4)", "nk(
                     "rastrigin(dim=10)", "ackley(dim=10)", "linreg(n=500, d=30, cond=1e3)", "teacher(examples=128)")
 QUICK_PROBLEMS = ("onemax(n=32)", "trap(n=20, k=4)", "nk(n=12, K=2)", "pow(k=8)", "sphere(dim=5)", "rastrigin(dim=5)")
 OPTIMIZERS = ("ga", "cmaes", "random")
+TRAINING_BUDGET = 500.0  # evaluations per trial on network problems, as in the default suite
 FEATURE_BUDGET = 1e12  # the probes' evaluations are counted, not limited
 # (payload key, column, getter) of the features the summary table and the plot show
 FEATURES: tuple[tuple[str, str], ...] = (("fdc", "FDC"), ("rho1", "ρ(1)"), ("h_max", "H_max"),
@@ -63,7 +64,8 @@ class LandscapeStudy(Study):
                             "neighbourhoods and local-search starts scale with it (default 1000; --quick 300)")
         parser.add_argument("--step", type=float, help="continuous random-walk step as a share of the box width "
                             "(default 0.01)")
-        parser.add_argument("--budget", type=float, help="evaluations per optimizer trial (default 2000; --quick 1000)")
+        parser.add_argument("--budget", type=float, help="evaluations per optimizer trial (default 2000; --quick 1000; "
+                            "training problems at most 500)")
         parser.add_argument("--from-run", type=int, metavar="ID", help="take the optimizer results from this "
                             "`optbench compare` run of the same store instead of running GA/CMA-ES/random")
 
@@ -91,7 +93,7 @@ class LandscapeStudy(Study):
     def tasks(self) -> list[TrialSpec]:
         from optbench.campaign import Grid, build_specs
         from optbench.parsing import parse_call
-        from optbench.registry import canonical_params
+        from optbench.registry import canonical_params, problem_class
 
         sample = positive_int(self.options.get("sample", 300 if self.options.quick else 1000), "sample", minimum=20,
                               maximum=100_000)
@@ -107,9 +109,12 @@ class LandscapeStudy(Study):
                      else list(dict.fromkeys(t.problem_label for t in trials)))
         else:
             texts = self._problems()
+            training = {t: Budget(evaluations=min(budget, TRAINING_BUDGET)) for t in texts
+                        if problem_class(parse_call(t)[0]).landscape == "training"}
             trials = build_specs(Grid(problems=texts, optimizers=list(self.evaluate_optimizers),
                                       seeds=list(range(self.options.seeds)), instances=[0],
-                                      devices=[self.options.device], budget=Budget(evaluations=budget)))
+                                      devices=[self.options.device], budget=Budget(evaluations=budget),
+                                      budgets=training))
         specs = []
         for text in texts:
             name, params = parse_call(text)
@@ -181,7 +186,8 @@ class LandscapeStudy(Study):
             gen = f.get("generalization") or {}
             details.append([f["problem"], f["correlation_length"], f["ic"]["m0"], f["ic"]["eps_s"],
                             f["ic"]["eps_ratio"], f["skewness"], f["kurtosis"], f["local_search"]["distinct"],
-                            f["local_search"]["starts"], gen.get("gap"), f["evaluations"]])
+                            f["local_search"]["starts"], f["local_search"].get("converged"), gen.get("gap"),
+                            f["evaluations"]])
         correlations = {opt: {key: ft.spearman([p["summary"][key] for p in problems],
                                                [p["optimizers"].get(opt, {}).get("vs_random") for p in problems])
                               for key, _ in FEATURES} for opt in ("ga", "cmaes")}
@@ -196,8 +202,11 @@ class LandscapeStudy(Study):
             "(0.5 = no better than random search, 1 = every run better); ÷ blind: expected running time over the "
             "problem's blind-search cost, or over random search's own where the problem has none."])
         detail = Table("More features", ["problem", "corr. length", "M0", "log10 eps_s", "log10 eps_ratio", "skewness",
-                                         "kurtosis", "distinct ends", "starts", "train-test gap", "evaluations"],
+                                         "kurtosis", "distinct ends", "starts", "converged", "train-test gap",
+                                         "evaluations"],
                        details, notes=["corr. length: -1/ln|ρ(1)| in walk steps; M0: partial information content; "
+                                       "converged: share of local searches that stopped at a local optimum "
+                                       "(L-BFGS-B within 200 iterations; unconverged ends inflate 'distinct ends'); "
                                        "train-test gap: held-out minus training metric of local-search solutions "
                                        "(network problems only)."])
         return payload(self.name, settings=self.settings(problems=[p["problem"] for p in problems],

@@ -131,8 +131,8 @@ def first_improvement(evaluator: Evaluator, starts: torch.Tensor, *, generator: 
     return x.numpy(), f
 
 
-def lbfgsb(evaluator: Evaluator, problem: Any, starts: torch.Tensor, *, max_iterations: int) -> tuple[np.ndarray,
-                                                                                                       np.ndarray]:
+def lbfgsb(evaluator: Evaluator, problem: Any, starts: torch.Tensor, *,
+           max_iterations: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """L-BFGS-B (SciPy) from each start; gradients by autograd through the evaluator when the
     problem is differentiable, else by forward differences evaluated as one batch of ``d + 1`` points.
 
@@ -140,7 +140,8 @@ def lbfgsb(evaluator: Evaluator, problem: Any, starts: torch.Tensor, *, max_iter
         starts: shape ``(r, d)``.
 
     Returns:
-        ``(ends, values)`` of shapes ``(r, d)`` and ``(r,)``.
+        ``(ends, values, converged)`` of shapes ``(r, d)``, ``(r,)`` and ``(r,)`` (SciPy's success flag:
+        a run stopped by the iteration limit has not reached a local optimum).
     """
     from scipy.optimize import minimize
     from threadpoolctl import threadpool_limits
@@ -161,14 +162,15 @@ def lbfgsb(evaluator: Evaluator, problem: Any, starts: torch.Tensor, *, max_iter
         f = values_of(evaluator, X)
         return float(f[0]), (f[1:] - f[0]) / h
 
-    ends, values = [], []
+    ends, values, converged = [], [], []
     with threadpool_limits(1, user_api="blas"):  # a tiny L-BFGS-B update; BLAS threads only contend
         for start in starts:
             result = minimize(fun, start.to(torch.float64).numpy(), jac=True, method="L-BFGS-B", bounds=bounds,
                               options={"maxiter": max_iterations})
             ends.append(result.x)
             values.append(float(result.fun))
-    return np.stack(ends), np.asarray(values)
+            converged.append(bool(result.success))
+    return np.stack(ends), np.asarray(values), np.asarray(converged)
 
 
 def _optimum_points(problem: Any, X: torch.Tensor, values: np.ndarray) -> tuple[torch.Tensor | None, str]:
@@ -267,15 +269,17 @@ def measure(problem: Any, evaluator: Evaluator, *, sample: int, seed: int, step:
     starts = uniform_sample(problem, min(max(10, sample // 25), 64), gen)
     if bits:
         ends, end_values = first_improvement(evaluator, starts, generator=gen, max_rounds=40 * problem.space.dim)
+        converged = np.ones(len(ends), dtype=bool)  # a climb that ran out of rounds is rare; count it as ended
         distinct = ft.distinct_points(ends, tolerance=0)
         method = "first-improvement bit flips"
     else:
-        ends, end_values = lbfgsb(evaluator, problem, starts, max_iterations=200)
+        ends, end_values, converged = lbfgsb(evaluator, problem, starts, max_iterations=200)
         lo, hi = (np.asarray(b) for b in (problem.space.lower, problem.space.upper))
         distinct = ft.distinct_points(ends, tolerance=1e-3 * float(np.linalg.norm(hi - lo)))
         method = "L-BFGS-B"
     out["local_search"] = {"method": method, "starts": len(starts), "distinct": distinct,
                            "share": distinct / len(starts), "best": float(np.min(end_values)),
+                           "converged": float(converged.mean()),
                            "median": float(np.median(end_values))}
     out["generalization"] = generalization(problem, ends)
     return out
