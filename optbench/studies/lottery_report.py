@@ -199,7 +199,8 @@ def _findings(data: dict[str, Any]) -> list[str]:
     out.append(f"At {100 * ref['sparsity']:.1f} % sparsity the ticket first reaches {metric} {dense['target']:.4g} "
                f"({_edge(data)}) {_steps(ref['ticket'])}, the dense network {_steps(dense)}, the re-initialized "
                f"mask {_steps(ref['reinit'])}, the random mask {_steps(ref['random'])}.")
-    if ref["ticket"]["curve_mean"] and dense["curve_mean"] and ref["reinit"]["curve_mean"]:
+    rewound_to_init = ref["ticket"]["steps"][0] == 0  # a ticket rewound to step k > 0 was trained k steps already
+    if rewound_to_init and ref["ticket"]["curve_mean"] and dense["curve_mean"] and ref["reinit"]["curve_mean"]:
         out.append(f"Before any training, at {100 * ref['sparsity']:.1f} % sparsity, the masked rewound weights "
                    f"already score {metric} {ref['ticket']['curve_mean'][0]:.3g}, against "
                    f"{dense['curve_mean'][0]:.3g} for the dense network and {ref['reinit']['curve_mean'][0]:.3g} "
@@ -217,18 +218,23 @@ def _grok_findings(data: dict[str, Any]) -> list[str]:
     dense, levels, n, t = data["dense"], data["levels"], len(data["seeds"]), data["grok_threshold"]
     out = [f"The dense network memorizes (train accuracy >= {t}) at a median step {dense['memorize_median']} and "
            f"groks (test accuracy >= {t}) at step {dense['grok_median']} ({dense['grokked']}/{n} seeds)."]
-    kept = _highest(levels, "ticket_grokked_all")
-    if kept is None:
-        out.append(f"No ticket groks in every seed, already at sparsity {100 * levels[0]['sparsity']:.1f} %.")
+    some = [lv for lv in levels if lv["ticket"]["grokked"]]
+    if not some:
+        out.append(f"No ticket groks in any seed, already at sparsity {100 * levels[0]['sparsity']:.1f} %; the "
+                   f"re-initialized masks grok in {sum(lv['reinit']['grokked'] for lv in levels)} and the random "
+                   f"masks in {sum(lv['random']['grokked'] for lv in levels)} of {n * len(levels)} runs.")
         return out
-    earlier = [lv for lv in levels if lv["ticket"]["grok_median"] is not None and dense["grok_median"] is not None
-               and lv["ticket"]["grok_median"] < dense["grok_median"]]
-    out.append(f"Tickets of the grokked network grok in every seed up to sparsity {100 * kept['sparsity']:.1f} %, at "
-               f"step {kept['ticket']['grok_median']} there (dense: {dense['grok_median']}); the re-initialized mask "
-               f"groks in {kept['reinit']['grokked']}/{n} seeds (step {kept['reinit']['grok_median']}), the random "
-               f"mask in {kept['random']['grokked']}/{n} (step {kept['random']['grok_median']}).")
-    out.append(f"Tickets grok earlier than the dense network at {len(earlier)} of {len(levels)} sparsities"
-               + (" (" + ", ".join(f"{100 * lv['sparsity']:.0f} %" for lv in earlier) + ")." if earlier else "."))
+    sparsest = some[-1]
+    parts = ", ".join(f"{100 * lv['sparsity']:.1f} %: {lv['ticket']['grokked']}/{n} seeds, step "
+                      f"{lv['ticket']['grok_median']:g}" for lv in some)
+    out.append(f"Tickets of the grokked network grok at sparsity {parts} (dense: step {dense['grok_median']}); none "
+               f"does beyond {100 * sparsest['sparsity']:.1f} %. At that sparsity the re-initialized mask groks in "
+               f"{sparsest['reinit']['grokked']}/{n} seeds, the random mask in {sparsest['random']['grokked']}/{n}.")
+    earlier = [lv for lv in some
+               if dense["grok_median"] is not None and lv["ticket"]["grok_median"] < dense["grok_median"]]
+    out.append(f"Where they grok, tickets grok earlier than the dense network at {len(earlier)} of {len(some)} "
+               "sparsities" + (" (" + ", ".join(f"{100 * lv['sparsity']:.0f} %" for lv in earlier) + ")."
+                               if earlier else "."))
     return out
 
 
