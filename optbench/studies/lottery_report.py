@@ -296,7 +296,8 @@ def draw(payload: Payload) -> list[Figure]:
         ax.legend(fontsize=7)
     figures = [Figure("lottery-sparsity.png", "Tickets against their controls as pruning proceeds (x: share of "
                                               "Linear weights left, log scale)", _png(fig))]
-    ref = _highest(levels, "ticket_matches") or levels[len(levels) // 2]
+    grokked = [lv for lv in levels if lv["ticket"]["grokked"]] if data["grokking"] else []
+    ref = _highest(levels, "ticket_matches") or (grokked[-1] if grokked else levels[len(levels) // 2])
     fig, ax = plt.subplots(figsize=(7, 3.8))
     curves = [("dense", dense)] + [(k, ref[k]) for k in KINDS]
     for kind, summary in curves:
