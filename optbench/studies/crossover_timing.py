@@ -2,7 +2,9 @@
 
 Closed forms are timed as one call (under a second: the best of two calls after a warm-up). Iterative methods
 run once with the accuracy checked after every step on a paused clock, so the time to each
-``eps`` is the time of the steps alone; they stop when every target is reached or at the cap.
+``eps`` is the time of the steps alone; they stop when every target is reached or at the cap
+(on dense systems at least twice what a Cholesky solve of the same size costs, so a method is
+never cut before it could have won).
 LSQR (one SciPy call) is rerun with the fewest iterations that reach each target, found by
 doubling and bisection; the time of that run is the time to the target.
 """
@@ -18,6 +20,9 @@ import torch
 
 from optbench.evaluator import Stopwatch
 from optbench.studies import lsq_methods as lm
+
+# a conservative Cholesky cost per n*d^2 on one core of this machine (fitted: about 1.1e-10)
+CHOLESKY_SECONDS_PER_ND2 = 2e-10
 
 
 def _key(eps: float) -> str:
@@ -104,6 +109,8 @@ def _time_method(params: Mapping[str, Any], *, device: str) -> dict[str, Any]:
         system = lm.sparse_system(n, d, cond, seed, float(params["density"]))
     else:
         system = lm.dense_system(n, d, cond, seed, device)
+    if kind == "dense":  # never cut an iterative method before it could have matched a Cholesky solve
+        cap = max(cap, 2 * CHOLESKY_SECONDS_PER_ND2 * n * d * d)
     cuda = kind == "dense" and torch.device(device).type == "cuda"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     out: dict[str, Any] = {"kind": kind, "method": method, "n": n, "d": d, "cond": cond, "kappa": system.L / system.mu,
