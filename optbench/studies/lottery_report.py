@@ -291,7 +291,7 @@ def draw(payload: Payload) -> list[Figure]:
         ax.set_xscale("log")
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
-        ax.invert_xaxis()
+        ax.set_xlim(105, 0.85 * min(left))  # reversed: sparser to the right (also when a panel has no points)
         ax.set_xlabel("weights left (%)")
         ax.legend(fontsize=7)
     figures = [Figure("lottery-sparsity.png", "Tickets against their controls as pruning proceeds (x: share of "
