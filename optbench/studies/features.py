@@ -146,9 +146,10 @@ def information_content(values: np.ndarray, steps: np.ndarray, *, epsilons: np.n
     m0 = float(M[eps == 0][0])
     informative = eps[M > info_share * m0]
     h_max = float(H.max())
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore"):  # log10(0) = -inf when eps = 0 already qualifies, as in pflacco
         eps_ratio = float(np.log10(informative.max())) if informative.size else None
-    return {"h_max": h_max, "eps_s": float(np.log10(flat.min())) if flat.size else None,
+        eps_s = float(np.log10(flat.min())) if flat.size else None
+    return {"h_max": h_max, "eps_s": eps_s,
             "eps_max": float(np.median(eps[H == h_max])), "eps_ratio": eps_ratio, "m0": m0}
 
 
