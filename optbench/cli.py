@@ -445,13 +445,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return study_main(study_argv[1], plugins=study_argv[0])
         args = build_parser().parse_args(argv)
+        if args.global_plugin:  # `optbench --plugin FILE list problems`: as if given after the subcommand
+            args.plugin = [*args.global_plugin, *(getattr(args, "plugin", None) or [])]
         # a report is rebuilt from stored JSON alone: it never imports a plugin
         if args.command != "report" and (getattr(args, "plugin", None) or "OPTBENCH_PLUGINS" in os.environ):
             from optbench.plugins import load_plugins
 
             load_plugins(args.plugin if args.command else None)
-        if args.global_plugin:  # `optbench --plugin FILE list problems`: as if given after the subcommand
-            args.plugin = [*args.global_plugin, *(getattr(args, "plugin", None) or [])]
         if args.command == "plugins":
             return cmd_plugins()
         if args.command == "compare":
