@@ -398,6 +398,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     with Store(args.store) as store:
         run_id, keys = store.run(args.run)
         results = store.results(keys)
+        analysis = store.analysis(run_id)
+    if analysis is not None:  # a study's run: redrawn from its stored analysis
+        from optbench.studies.run import redraw
+
+        return redraw(analysis[1], run_id=run_id, fmt=args.format, out=args.out, store=args.store)
     if not results:
         raise ConfigError(f"run {run_id} in {args.store} has no stored results yet")
     if args.format != "html":
