@@ -67,13 +67,12 @@ def findings(data: dict[str, Any]) -> list[str]:
     out: list[str] = []
     widths = [w for w in data["widths"] if w["pairs"]]
     if widths:
-        lo, hi = widths[0], widths[-1]
-        out.append(f"Without alignment the loss barrier between independent solutions is "
-                   f"{lo['naive_barrier_mean']:.3g} "
-                   f"at width {lo['width']} and {hi['naive_barrier_mean']:.3g} at width {hi['width']}; after weight "
-                   f"matching it is {lo['aligned_barrier_mean']:.3g} and {hi['aligned_barrier_mean']:.3g} "
-                   f"(alignment removes {_pct(lo['naive_barrier_mean'], lo['aligned_barrier_mean'])} and "
-                   f"{_pct(hi['naive_barrier_mean'], hi['aligned_barrier_mean'])} of it).")
+        ends = [widths[0], widths[-1]] if len(widths) > 1 else widths[:1]
+        naive = " and ".join("{:.3g} at width {}".format(w["naive_barrier_mean"], w["width"]) for w in ends)
+        after = " and ".join("{:.3g}".format(w["aligned_barrier_mean"]) for w in ends)
+        removed = " and ".join(_pct(w["naive_barrier_mean"], w["aligned_barrier_mean"]) for w in ends)
+        out.append(f"Without alignment the loss barrier between independent solutions is {naive}; after weight "
+                   f"matching it is {after} (alignment removes {removed} of it).")
         aligned = [w["aligned_barrier_mean"] for w in widths]
         names = ", ".join(str(w["width"]) for w in widths)
         if len(widths) > 1 and all(b < a for a, b in itertools.pairwise(aligned)):
