@@ -38,7 +38,8 @@ def test_split_top_level_respects_parentheses():
         split_top_level("adam(lr=0.1")
 
 
-SHIPPED = ["crypto", "deceptive", "default", "full", "ml", "quick", "rugged", "smooth"]
+SHIPPED = ["bbob", "bbob-quick", "crypto", "deceptive", "default", "full", "ml", "quick", "rugged", "smooth"]
+NEEDS = {"bbob": "cocoex", "bbob-quick": "cocoex"}  # suites of an optional extra's problems
 
 
 def test_every_shipped_suite_loads():
@@ -50,6 +51,8 @@ def test_every_shipped_suite_loads():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_suite_builds_valid_trials(name):
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name])
     suite = load_suite(name)
     grid = Grid(problems=suite.problems, optimizers=suite.optimizers, seeds=suite.seeds, instances=suite.instances,
                 devices=["cpu"], budget=Budget(evaluations=suite.budget, seconds=suite.time_budget),
