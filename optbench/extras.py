@@ -24,10 +24,11 @@ class Extra:
 
 
 EXTRAS = {
-    "cocoex": Extra("cocoex", "coco-experiment", "coco", "COCO's cocoex"),
-    "cocopp": Extra("cocopp", "cocopp", "coco", "COCO's cocopp"),
-    "ioh": Extra("ioh", "ioh", "ioh", "IOHexperimenter's ioh"),
+    "cocoex": Extra("cocoex", "coco-experiment", "coco", "COCO (cocoex)"),
+    "cocopp": Extra("cocopp", "cocopp", "coco", "COCO (cocopp)"),
+    "ioh": Extra("ioh", "ioh", "ioh", "IOHexperimenter (ioh)"),
     "optuna": Extra("optuna", "optuna", "optuna", "Optuna"),
+    "cmaes": Extra("cmaes", "cmaes", "optuna", "cmaes (imported by Optuna when CmaEsSampler samples)"),
     "evotorch": Extra("evotorch", "evotorch", "evotorch", "EvoTorch"),
 }
 
@@ -36,13 +37,6 @@ def install_hint(module: str) -> str:
     """``pip install 'optbench[coco]'`` style advice for ``module``."""
     extra = EXTRAS[module]
     return f"{extra.label} (package {extra.distribution}), an optional extra: pip install 'optbench[{extra.extra}]'"
-
-
-def available(module: str) -> bool:
-    """Whether ``module`` can be found, without importing it."""
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
 
 
 def require(module: str, *, needed_by: str) -> ModuleType:
@@ -60,14 +54,3 @@ def require(module: str, *, needed_by: str) -> ModuleType:
             return importlib.import_module(module)
     except ImportError as exc:
         raise ConfigError(f"{needed_by} needs {install_hint(module)} ({type(exc).__name__}: {exc})") from None
-
-
-def version_of(module: str) -> str:
-    """``"optuna 5.0.0"`` or ``"optuna (not installed: pip install 'optbench[optuna]')"``."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    extra = EXTRAS[module]
-    try:
-        return f"{extra.distribution} {version(extra.distribution)}"
-    except PackageNotFoundError:
-        return f"{extra.distribution} (not installed: pip install 'optbench[{extra.extra}]')"

@@ -98,6 +98,13 @@ def test_missing_extra_is_one_line_naming_it(tmp_path: Path) -> None:
     listing = subprocess.run([*OPTBENCH, "list", "problems"], capture_output=True, text=True, env=env,
                              cwd=tmp_path, timeout=300)
     assert listing.returncode == 0 and "optbench[coco]" in listing.stdout
+    # Optuna imports cmaes only when CmaEsSampler first samples: the bridge asks before anything runs
+    (tmp_path / "cmaes.py").write_text("raise ImportError('No module named cmaes (simulated)')\n")
+    done = subprocess.run([*OPTBENCH, "compare", "--problems", "sphere", "--optimizers", "optuna:CmaEsSampler",
+                           "--budget", "10", "--store", str(tmp_path / "s.sqlite")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2 and "pip install 'optbench[optuna]'" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 # ----------------------------------------------------------------------------- bridges

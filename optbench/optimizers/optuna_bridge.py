@@ -62,6 +62,8 @@ class OptunaOptimizer(Optimizer):
         if not isinstance(self.n_parallel, int) or isinstance(self.n_parallel, bool) or self.n_parallel < 1:
             raise ConfigError(f"optuna:{self.sampler}: n_parallel must be an integer >= 1, got {self.n_parallel!r}")
         self._make_sampler(seed=0)  # unknown samplers and keywords are refused before anything runs
+        if self.sampler == "CmaEsSampler":  # Optuna imports cmaes only when it first samples
+            require("cmaes", needed_by="optuna:CmaEsSampler")
 
     @classmethod
     def from_call(cls, target: str, params: dict[str, Any]) -> OptunaOptimizer:
