@@ -13,10 +13,9 @@ import torch
 from optbench.api import ConfigError
 from optbench.problems.nn import DigitsMLP, _mlp
 from optbench.registry import make_problem
-from optbench.studies.cputhreads import cpu_threads
 from optbench.studies.paths import barrier, linear_path
 from optbench.studies.permutation import check_same_function, permute, weight_matching
-from optbench.studies.training import stream, torch_optimizer, train
+from optbench.studies.training import stream, torch_optimizer, torch_threads, train
 
 OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 
@@ -24,7 +23,7 @@ OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 def _trained(problem, seed: int, epochs: int = 3) -> torch.Tensor:
     optimizer = torch_optimizer("sgd", {"lr": 0.1, "momentum": 0.9})
     x0 = problem.initial_point(stream(seed, "init"))
-    with cpu_threads("cpu"):  # as the study's tasks do: small networks, one thread
+    with torch_threads(1):  # as the study's tasks do: small networks, one thread
         return train(problem, x0, optimizer=optimizer, epochs=epochs, order=stream(seed, "order"),
                      curve_epochs=[]).x
 

@@ -12,10 +12,9 @@ import torch
 
 from optbench.api import ConfigError
 from optbench.registry import make_problem
-from optbench.studies.cputhreads import cpu_threads
 from optbench.studies.lottery_chain import measure
 from optbench.studies.pruning import dense_mask, layer_counts, linear_weights, magnitude_prune, random_mask, sparsity
-from optbench.studies.training import stream, torch_optimizer, train
+from optbench.studies.training import stream, torch_optimizer, torch_threads, train
 
 OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 
@@ -77,7 +76,7 @@ def test_pruned_weights_stay_zero_through_training(problem) -> None:
     x0 = problem.initial_point(stream(1, "init"))
     mask = magnitude_prune(problem, x0, dense_mask(problem), rate=0.5, scope="layer")
     optimizer = torch_optimizer("adam", {"lr": 0.01})  # Adam moves every weight with a gradient: a strict test
-    with cpu_threads("cpu"):
+    with torch_threads(1):
         run = train(problem, x0, optimizer=optimizer, epochs=2, order=stream(1, "order"), mask=mask,
                     snapshot_steps=range(0, 100), curve_epochs=[])
     off = mask == 0

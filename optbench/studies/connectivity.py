@@ -129,13 +129,6 @@ class ConnectivityStudy(Study):
     # ------------------------------------------------------------------ one training run
     @classmethod
     def run_task(cls, spec: TrialSpec) -> TrialResult:
-        from optbench.studies.cputhreads import cpu_threads
-
-        with cpu_threads(spec.device):
-            return cls._train(spec)
-
-    @classmethod
-    def _train(cls, spec: TrialSpec) -> TrialResult:
         from optbench.studies import training
 
         p = dict(spec.study_params)
@@ -172,9 +165,10 @@ class ConnectivityStudy(Study):
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, results: Sequence[TrialResult]) -> Payload:
-        from optbench.studies.cputhreads import cpu_threads
+        from optbench.studies.training import torch_threads
 
-        with cpu_threads(self.options.device):
+        # the paths evaluate small networks, as the tasks do (which run_study_task gives one thread)
+        with torch_threads(1 if str(self.options.device).startswith("cpu") else None):
             return self._analyze(results)
 
     def _analyze(self, results: Sequence[TrialResult]) -> Payload:

@@ -140,11 +140,9 @@ class LotteryStudy(Study):
     # ------------------------------------------------------------------ one chain of pruning rounds
     @classmethod
     def run_task(cls, spec: TrialSpec) -> TrialResult:
-        from optbench.studies.cputhreads import cpu_threads
         from optbench.studies.lottery_chain import run_chain
 
-        with cpu_threads(spec.device):
-            data, seconds, steps = run_chain(spec)
+        data, seconds, steps = run_chain(spec)
         dense = data["dense"]
         return task_result(spec, seconds=seconds, data=data, final_value=dense["loss"][-1],
                            test_metric=dense["metric"][-1], gradient_evaluations=steps)
