@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,12 +15,16 @@ from optbench.store import Store
 from optbench.studies import training
 from optbench.studies.measures import bootstrap_std_ci, disagreement, relative_distance, spread
 
+UNSEEDED = str(Path(__file__).parent / "data" / "unseeded_order_plugin.py")
 QUICK = ["study", "seeds", "--quick", "--problem", "digits(hidden=8)", "--epochs", "2", "--seeds", "3", "-q"]
 
 
-def _run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
-    assert main(args) == 0
-    return json.loads(capsys.readouterr().out)
+def _run_json(args: list[str]) -> dict:
+    """Run the CLI in a subprocess (a fresh process: nothing of other tests leaks in) and parse its JSON."""
+    done = subprocess.run([sys.executable, "-m", "optbench.cli", *args, "--format", "json"], capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def test_the_cli_runs_the_quick_study_as_stored_trials_and_reports_json(tmp_path):
@@ -47,26 +52,18 @@ def test_the_cli_runs_the_quick_study_as_stored_trials_and_reports_json(tmp_path
     assert again.returncode == 0 and "0 to run, 12 already in" in again.stderr  # resumed, nothing rerun
 
 
-def test_the_audit_catches_a_planted_nondeterministic_data_order(tmp_path, capsys, monkeypatch):
-    args = [*QUICK, "--sources", "none", "--store", str(tmp_path / "a.sqlite"), "--format", "json"]
-    honest = _run_json(args, capsys)
+def test_the_audit_catches_a_planted_nondeterministic_data_order(tmp_path):
+    honest = _run_json([*QUICK, "--sources", "none", "--store", str(tmp_path / "a.sqlite")])
     assert honest["tables"][-1]["rows"][0][3] is True
-
-    def unseeded(n: int, generator: torch.Generator) -> torch.Tensor:
-        del generator  # the planted bug: the order ignores the run's seed
-        return torch.randperm(n)
-
-    monkeypatch.setattr(training, "seeded_order", unseeded)
-    planted = _run_json([*QUICK, "--sources", "none", "--store", str(tmp_path / "b.sqlite"), "--format", "json"],
-                        capsys)
+    planted = _run_json([*QUICK, "--sources", "none", "--store", str(tmp_path / "b.sqlite"), "--plugin", UNSEEDED])
     row = planted["tables"][-1]["rows"][0]
     assert row[3] is False and row[4] > 1 and row[5] > 0
     assert any("NOT reproducible" in f for f in planted["findings"])
 
 
-def test_mse_and_cross_entropy_are_compared_on_a_classifier(tmp_path, capsys):
+def test_mse_and_cross_entropy_are_compared_on_a_classifier(tmp_path):
     data = _run_json([*QUICK, "--sources", "both", "--losses", "cross_entropy,mse", "--store",
-                      str(tmp_path / "l.sqlite"), "--format", "json"], capsys)
+                      str(tmp_path / "l.sqlite")])
     assert {r[0] for r in data["tables"][0]["rows"]} == {"cross_entropy", "mse"}
 
 
