@@ -96,7 +96,9 @@ def test_reading_a_stored_run_and_usage_errors(baseline, tmp_path):
     assert len(wrong.stderr.strip().splitlines()) == 1
 
 
-def test_pytest_benchmark_integration_records_optbench_trials(pytester):
+def test_pytest_benchmark_integration_records_optbench_trials(pytester, monkeypatch):
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)  # under xdist, pytest-benchmark would disable the inner run
     pytester.makepyfile(test_mine="""
         def test_cmaes_on_sphere(optbench_trial):
             runs = optbench_trial("sphere(dim=3)", "cmaes(popsize=6)", budget=600, seeds=3)

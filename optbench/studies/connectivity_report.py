@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 from collections.abc import Sequence
 from typing import Any
 
 from optbench.studies.base import Figure, Payload, Table
+from optbench.studies.render import png as _png
 
 
 def _metric_label(data: dict[str, Any]) -> str:
@@ -128,15 +128,6 @@ def _errorbar(ax: Any, xs: Sequence[float], means: Sequence[float | None], cis: 
     high = [c[1] - m if c else 0.0 for _, m, c in pts]
     ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[low, high], capsize=3, marker="o", **kw)
 
-
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 def draw(payload: Payload) -> list[Figure]:

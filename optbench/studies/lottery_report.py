@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from optbench.studies.base import Figure, Payload, Table
+from optbench.studies.render import png as _png
 
 KINDS = ("ticket", "reinit", "random")
 KIND_TEXT = {"ticket": "ticket", "reinit": "re-init", "random": "random mask", "dense": "dense"}
@@ -237,15 +237,6 @@ def _grok_findings(data: dict[str, Any]) -> list[str]:
                                if earlier else "."))
     return out
 
-
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
 
 
 COLORS = {"ticket": "tab:blue", "reinit": "tab:orange", "random": "tab:green", "dense": "black"}

@@ -93,6 +93,19 @@ def to_json(data: Payload) -> str:
     return json.dumps(_json_safe(data), indent=2, sort_keys=True)
 
 
+def png(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (tight layout, 90 dpi); the figure is closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def write_report(data: Payload, figures: Sequence[Figure], out_dir: str | Path, *, title: str) -> Path:
     """Write ``report.html`` (plots embedded), ``summary.md``, ``summary.json`` and ``plots/*.png``."""
     root = Path(out_dir)
