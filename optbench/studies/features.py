@@ -187,13 +187,17 @@ def dispersion(X: np.ndarray, values: np.ndarray, *, quantiles: Sequence[float] 
     return out
 
 
-def skewness(values: np.ndarray) -> float:
-    """Sample skewness ``b1 = m3 / s^3`` (type 3 of e1071, pflacco's default); NaN for constant values."""
+def _centered(values: np.ndarray) -> tuple[np.ndarray, int, float]:
+    """The finite-mean-centred values, their count and their sum of squares (NaNs dropped)."""
     y = np.asarray(values, dtype=np.float64)
     y = y[~np.isnan(y)]
-    n = y.size
     c = y - y.mean()
-    s2 = float((c * c).sum())
+    return c, y.size, float((c * c).sum())
+
+
+def skewness(values: np.ndarray) -> float:
+    """Sample skewness ``b1 = m3 / s^3`` (type 3 of e1071, pflacco's default); NaN for constant values."""
+    c, n, s2 = _centered(values)
     if s2 == 0:
         return math.nan
     return math.sqrt(n) * float((c**3).sum()) / s2**1.5 * (1 - 1 / n) ** 1.5
@@ -201,11 +205,7 @@ def skewness(values: np.ndarray) -> float:
 
 def kurtosis(values: np.ndarray) -> float:
     """Sample excess kurtosis ``b2 = m4 / s^4 - 3`` (type 3 of e1071, pflacco's default)."""
-    y = np.asarray(values, dtype=np.float64)
-    y = y[~np.isnan(y)]
-    n = y.size
-    c = y - y.mean()
-    s2 = float((c * c).sum())
+    c, n, s2 = _centered(values)
     if s2 == 0:
         return math.nan
     return n * float((c**4).sum()) / s2**2 * (1 - 1 / n) ** 2 - 3
