@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, TrialState, freeze_params
-from optbench.parsing import parse_call
+from optbench.parsing import parse_call, split_top_level
 
 if TYPE_CHECKING:
     import torch
@@ -192,3 +192,15 @@ def positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int | None
         bound = f"between {minimum} and {maximum}" if maximum else f">= {minimum}"
         raise ConfigError(f"--{name.replace('_', '-')} must be an integer {bound}, got {value!r}")
     return value
+
+
+def int_list(text: str, flag: str, *, minimum: int) -> list[int]:
+    """``"0,10,50"`` -> ``[0, 10, 50]`` (sorted, unique); ConfigError naming the flag otherwise."""
+    try:
+        values = sorted({int(v) for v in split_top_level(text)})
+    except ValueError:
+        values = []
+    if not values or values[0] < minimum:
+        raise ConfigError(f"--{flag} takes integers >= {minimum} separated by commas, e.g. "
+                          f"{'16,32,64' if minimum else '0,10,50'}; got {text!r}")
+    return values

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
-from optbench.parsing import parse_call, split_top_level
+from optbench.parsing import parse_call
 from optbench.studies.base import (
     Figure,
     Payload,
@@ -28,6 +28,7 @@ from optbench.studies.base import (
     completed,
     decode_tensor,
     encode_tensor,
+    int_list,
     payload,
     positive_int,
     task_data,
@@ -36,18 +37,6 @@ from optbench.studies.base import (
 
 MAX_PAIRS = 10  # pairs of independent solutions per width (all pairs of the first seeds)
 STABLE_ERROR = 0.02  # Frankle et al. 2020 call a network stable when the error barrier is below 2 %
-
-
-def int_list(text: str, flag: str, *, minimum: int) -> list[int]:
-    """``"0,10,50"`` -> ``[0, 10, 50]`` (sorted, unique); ConfigError naming the flag otherwise."""
-    try:
-        values = sorted({int(v) for v in split_top_level(text)})
-    except ValueError:
-        values = []
-    if not values or values[0] < minimum:
-        raise ConfigError(f"--{flag} takes integers >= {minimum} separated by commas, e.g. "
-                          f"{'16,32,64' if minimum else '0,10,50'}; got {text!r}")
-    return values
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]:

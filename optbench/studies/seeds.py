@@ -25,6 +25,7 @@ from optbench.studies.base import (
     completed,
     decode_tensor,
     encode_tensor,
+    int_list,
     payload,
     positive_int,
     task_data,
@@ -62,11 +63,8 @@ class SeedsStudy(Study):
         epochs = positive_int(o.get("epochs", 4 if o.quick else 24), "epochs", maximum=100_000)
         text = o.get("checkpoints")
         if text:
-            try:
-                checkpoints = sorted({int(c) for c in split_top_level(text)})
-            except ValueError:
-                raise ConfigError(f"--checkpoints takes epochs like 3,6,12, got {text!r}") from None
-            if not checkpoints or checkpoints[0] < 1 or checkpoints[-1] > epochs:
+            checkpoints = int_list(text, "checkpoints", minimum=1)
+            if checkpoints[-1] > epochs:
                 raise ConfigError(f"--checkpoints must be epochs between 1 and --epochs ({epochs}), got {text!r}")
         else:
             checkpoints = sorted({max(1, epochs // 8), max(1, epochs // 4), max(1, epochs // 2), epochs})
