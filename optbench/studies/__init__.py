@@ -11,6 +11,7 @@ Studies are listed here by name and imported only when used.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from optbench.studies.base import Study
 
