@@ -74,7 +74,7 @@ class Study(ABC):
     """
 
     name: ClassVar[str]
-    summary: ClassVar[str]  # one line for `optbench study --help`
+    # its one-line summary for `optbench study --help` lives in command.SUMMARIES (no study module imported there)
     question: ClassVar[str]  # the user's question the study answers
     default_problem: ClassVar[str]
     default_optimizer: ClassVar[str] = "sgd(lr=0.1, momentum=0.9)"

@@ -61,7 +61,6 @@ def mean_curve(curves: Sequence[Sequence[float | None]]) -> list[float | None]:
 
 class ConnectivityStudy(Study):
     name: ClassVar[str] = "connectivity"
-    summary: ClassVar[str] = "paths between solutions: loss barriers, permutation alignment, spawning"
     question: ClassVar[str] = ("Is there a path between two solutions without an 'activation energy', or are they "
                                "separate minima?")
     default_problem: ClassVar[str] = "digits(hidden=64)"

@@ -42,7 +42,6 @@ def _float(value: Any, flag: str, low: float, high: float, *, closed_high: bool 
 
 class LotteryStudy(Study):
     name: ClassVar[str] = "lottery"
-    summary: ClassVar[str] = "winning tickets: iterative magnitude pruning with rewinding, against random controls"
     question: ClassVar[str] = ("Does the lottery ticket hypothesis hold, and does it hold for networks that grokked?")
     default_problem: ClassVar[str] = "digits(hidden=128)"
     default_optimizer: ClassVar[str] = "sgd(lr=0.1, momentum=0.9)"

@@ -38,7 +38,6 @@ SOURCE_TEXT = {"init": "initialisation", "order": "data order", "both": "init + 
 
 class SeedsStudy(Study):
     name: ClassVar[str] = "seeds"
-    summary: ClassVar[str] = "how much do seeds matter"
     question: ClassVar[str] = ("If I train the same network on the same data with the same loss several times, how "
                                "similar are the results out of the training set, and does that depend on the loss "
                                "and on how long I train?")
