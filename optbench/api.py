@@ -81,6 +81,9 @@ class Capability(enum.StrEnum):
     MINIBATCH = "minibatch"  # the objective is a mean over `n_examples` examples
     LINEAR_LEAST_SQUARES = "linear_least_squares"  # f(x) = ||A x - b||^2 / n, exposes (A, b)
     TEST_METRIC = "test_metric"  # a held-out metric of the recommendation
+    # `evaluate_uniform` draws and evaluates a batch of uniform points in one fused pass (a kernel)
+    # and `uniform_points` redraws any of them; offered only where such a kernel runs (a CUDA device)
+    UNIFORM_KERNEL = "uniform_kernel"
 
 
 @dataclass(frozen=True)
@@ -269,6 +272,31 @@ class Problem(ABC):
         lo, hi = self.space.bounds(dtype=self.dtype)
         u = torch.rand(self.space.dim, generator=generator, dtype=self.dtype)
         return (lo + (hi - lo) * u).to(self.device)
+
+    def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
+        """Values of ``n`` uniform points drawn and evaluated in one pass; the points are never stored.
+
+        Only problems with :attr:`Capability.UNIFORM_KERNEL`. The points are those that
+        :meth:`uniform_points` gives for rows ``0 .. n-1`` of the same ``seed`` and ``offset``.
+
+        Args:
+            n: how many points.
+            seed: the draw's key (a counter-based generator such as Philox: no state).
+            offset: the draw's first counter; row ``r`` depends on ``(seed, offset + r)`` alone, so
+                consecutive batches use ``offset``, ``offset + n``, ... and never repeat a point.
+
+        Returns:
+            Objective values, shape ``(n,)``, on the problem's device.
+        """
+        raise Unsupported(f"{self.id} has no fused uniform kernel")
+
+    def uniform_points(self, rows: torch.Tensor, *, seed: int, offset: int) -> torch.Tensor:
+        """The points of rows ``rows`` (int64, shape ``(k,)``) of the draw ``(seed, offset)``; shape ``(k, d)``.
+
+        Bit-exact with what :meth:`evaluate_uniform` evaluated: ``evaluate(uniform_points(r))``
+        equals ``evaluate_uniform(...)[r]``.
+        """
+        raise Unsupported(f"{self.id} has no fused uniform kernel")
 
     def test_metric(self, x: torch.Tensor) -> float | None:
         """A held-out metric of the recommendation ``x`` (shape ``(d,)``), if the problem has one."""
