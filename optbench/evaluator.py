@@ -113,6 +113,26 @@ def _steps(values: list[float], previous: float) -> list[tuple[int, float]]:
     return steps
 
 
+class _Draw:
+    """The points of one fused uniform draw, redrawn by row on demand (they were never stored)."""
+
+    __slots__ = ("offset", "problem", "seed")
+
+    def __init__(self, problem: Problem, seed: int, offset: int) -> None:
+        self.problem, self.seed, self.offset = problem, seed, offset
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Rows ``index`` (int64, shape ``(k,)``, on the problem's device) of the draw; shape ``(k, d)``."""
+        return self.problem.uniform_points(index, seed=self.seed, offset=self.offset)
+
+
+def _row(X: torch.Tensor | _Draw, index: int) -> torch.Tensor:
+    """Row ``index`` of a batch, shape ``(d,)``: a copy (the caller may reuse ``X``), or redrawn."""
+    if isinstance(X, _Draw):
+        return X.rows(torch.tensor([index], dtype=torch.int64, device=X.problem.device))[0]
+    return X[index].detach().clone()
+
+
 class Evaluator:
     """Counts, prices and budgets every access an optimizer makes to a problem.
 
@@ -261,6 +281,43 @@ class Evaluator:
             raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
         return values
 
+    def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
+        """Values of ``n`` uniform points drawn and evaluated by the problem in one fused pass.
+
+        Priced, budgeted and traced exactly as :meth:`evaluate` of the points that
+        ``problem.uniform_points`` gives for rows ``0 .. n-1``; the points are never stored, and
+        the best one is redrawn from its row only when a batch improves on the best.
+
+        Args:
+            n: how many points (each costs one unit).
+            seed, offset: the draw (see :meth:`optbench.api.Problem.evaluate_uniform`).
+
+        Returns:
+            Values, shape ``(n,)``, on the problem's device.
+
+        Raises:
+            Unsupported: the problem has no fused uniform kernel (``Capability.UNIFORM_KERNEL``).
+            BudgetExhausted: as :meth:`evaluate`; a cut batch is rows ``0 .. fit-1`` of the draw.
+        """
+        problem = self._problem
+        if Capability.UNIFORM_KERNEL not in problem.capabilities:
+            raise Unsupported(f"{problem.id} has no fused uniform kernel")
+        if self.budget.seconds is not None:
+            self._check_time()
+        if n < 0:
+            raise ValueError(f"evaluate_uniform expects n >= 0, got {n}")
+        fit = n if self._limit is None else min(n, (self._limit - self._spent) // self._unit)
+        if fit <= 0 and n > 0:
+            raise BudgetExhausted(f"evaluation budget of {self.budget.evaluations:g} spent")
+        values = problem.evaluate_uniform(fit, seed=seed, offset=offset)
+        start = self._spent
+        self._spent += fit * self._unit
+        self.points += fit
+        self._observe(_Draw(problem, seed, offset), values, start=start)
+        if fit < n:
+            raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
+        return values
+
     def loss_and_grad(
         self, x: torch.Tensor, *, batch: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -328,7 +385,7 @@ class Evaluator:
         if limit is not None and self.stopwatch.elapsed() >= limit:
             raise BudgetExhausted(f"time budget of {limit:g} s spent")
 
-    def _observe(self, X: torch.Tensor, values: torch.Tensor, *, start: int | None = None,
+    def _observe(self, X: torch.Tensor | _Draw, values: torch.Tensor, *, start: int | None = None,
                  seconds: float | None = None) -> None:
         """Track the best point and add a trace point when the batch improves on it.
 
@@ -360,7 +417,7 @@ class Evaluator:
             best_value = math.inf
         if not (best_value < self.best_value or self.best_x is None):
             return  # the common case: nothing better in this batch
-        self.best_x = X[int(best_index)].detach().clone()
+        self.best_x = _row(X, int(best_index))
         if seconds is None:
             seconds = self.stopwatch.elapsed()
         if start is None or n == 1:
@@ -374,7 +431,7 @@ class Evaluator:
                 self._read_improvements()
         self.best_value = best_value
 
-    def _observe_small(self, X: torch.Tensor, values: torch.Tensor, start: int, seconds: float | None) -> None:
+    def _observe_small(self, X: torch.Tensor | _Draw, values: torch.Tensor, start: int, seconds: float | None) -> None:
         """:meth:`_observe` for a small CPU batch (a CMA-ES generation): one pass over its values.
 
         Walking ten values in Python costs less than NumPy's reductions, and improvements go into
@@ -383,7 +440,7 @@ class Evaluator:
         steps = _steps(values.detach().numpy().tolist(), self.best_value)
         if not steps:
             if self.best_x is None:  # every value NaN: keep a point all the same, as the general path does
-                self.best_x = X[0].detach().clone()
+                self.best_x = _row(X, 0)
             return
         if seconds is None:
             seconds = self.stopwatch.elapsed()
@@ -391,7 +448,7 @@ class Evaluator:
         for index, value in steps:
             self._record((start + (index + 1) * self._unit) / self._unit, seconds, value)
         index, self.best_value = steps[-1]
-        self.best_x = X[index].detach().clone()
+        self.best_x = _row(X, index)
 
     def _record(self, evaluations: float, seconds: float, value: float) -> None:
         point = TracePoint(evaluations, seconds, value)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from numerics import gamma
 
-from optbench.api import Budget, BudgetExhausted, Unsupported
+from optbench.api import Budget, BudgetExhausted, Capability, Problem, Space, SpaceKind, Unsupported
 from optbench.evaluator import Evaluator, Stopwatch
 from optbench.registry import make_problem
 
@@ -189,3 +189,76 @@ def test_trace_never_records_a_point_worse_than_the_best_before_its_batch(size):
     ev.evaluate(at_gaps(second))
     assert [(p.evaluations, p.best) for p in ev.trace] == [
         (1, pytest.approx(4.0)), (2, pytest.approx(1.0)), (5, pytest.approx(0.25)), (6, pytest.approx(0.01))]
+
+
+class _UniformSphere(Problem):
+    """The sphere with the UNIFORM_KERNEL contract in eager torch: row ``r`` of a draw comes from a
+    generator seeded with ``(seed, offset + r)`` alone, so any row can be redrawn by itself."""
+
+    family = "uniform_sphere"
+
+    def __init__(self, dim: int = 3) -> None:
+        super().__init__()
+        self.space = Space(SpaceKind.CONTINUOUS, dim, (-1.0,) * dim, (1.0,) * dim)
+        self.optimal_value, self.target = 0.0, 0.1  # about 1.6 % of the box is on target
+        self.capabilities = frozenset({Capability.UNIFORM_KERNEL})
+        self.fused: list[int] = []  # sizes of the fused calls
+        self.redrawn: list[list[int]] = []  # rows asked of uniform_points
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        return (X * X).sum(dim=1)
+
+    def uniform_points(self, rows: torch.Tensor, *, seed: int, offset: int) -> torch.Tensor:
+        self.redrawn.append(rows.tolist())
+        return self._draw(rows, seed, offset)
+
+    def _draw(self, rows: torch.Tensor, seed: int, offset: int) -> torch.Tensor:
+        d = self.space.dim
+        u = [torch.rand(d, dtype=self.dtype, generator=torch.Generator().manual_seed(seed * 2**32 + offset + int(r)))
+             for r in rows]
+        return torch.stack(u) * 2 - 1 if u else torch.empty(0, d, dtype=self.dtype)
+
+    def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
+        self.fused.append(n)
+        return self.evaluate(self._draw(torch.arange(n), seed, offset))
+
+
+@pytest.mark.parametrize("size", [100, 10])  # the vectorized path and the small-batch loop
+def test_evaluate_uniform_counts_cuts_and_traces_as_evaluate_of_the_same_points(size):
+    problem, reference = _UniformSphere(), _UniformSphere()
+    budget, batches = 4 * size + size // 2, 5
+    fused, plain = Evaluator(problem, Budget(evaluations=budget)), Evaluator(reference, Budget(evaluations=budget))
+    seed, offsets = 7, [k * size for k in range(batches)]
+    for offset in offsets[:-1]:
+        values = fused.evaluate_uniform(size, seed=seed, offset=offset)
+        assert torch.equal(values, plain.evaluate(reference._draw(torch.arange(size), seed, offset)))
+    with pytest.raises(BudgetExhausted) as cut:
+        fused.evaluate_uniform(size, seed=seed, offset=offsets[-1])
+    with pytest.raises(BudgetExhausted) as cut_plain:
+        plain.evaluate(reference._draw(torch.arange(size), seed, offsets[-1]))
+    assert problem.fused == [size] * 4 + [size // 2]  # only the points that fit were evaluated
+    assert torch.equal(cut.value.values, cut_plain.value.values) and cut.value.values.shape == (size // 2,)
+    assert fused.evaluations == fused.points == budget
+    with pytest.raises(BudgetExhausted):
+        fused.evaluate_uniform(1, seed=seed, offset=batches * size)
+    assert problem.fused == [size] * 4 + [size // 2]
+
+    assert [(p.evaluations, p.best) for p in fused.trace] == [(p.evaluations, p.best) for p in plain.trace]
+    assert len(fused.trace) >= 2
+    hits = [None if ev.first_hit is None else (ev.first_hit.evaluations, ev.first_hit.best) for ev in (fused, plain)]
+    assert hits[0] == hits[1]
+    assert fused.best_value == plain.best_value
+    # the best point is the row that scored best, redrawn by itself, once per improving batch at most
+    everything = torch.cat([reference._draw(torch.arange(size), seed, o) for o in offsets])[:budget]
+    best = int(reference.evaluate(everything).argmin())
+    assert torch.equal(fused.best_x, everything[best]) and torch.equal(fused.best_x, plain.best_x)
+    assert all(len(rows) == 1 for rows in problem.redrawn)
+    assert 1 <= len(problem.redrawn) <= batches
+    assert problem.redrawn[-1] == [best % size]
+
+
+def test_evaluate_uniform_needs_the_capability():
+    ev = Evaluator(make_problem("sphere", {"dim": 3}), Budget(evaluations=10))
+    with pytest.raises(Unsupported, match="uniform"):
+        ev.evaluate_uniform(5, seed=0, offset=0)
+    assert ev.evaluations == 0
