@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # torch stays out of `optbench --help`
     from optbench.evaluator import Evaluator
 
 Scalar = bool | int | float | str | None
+# The floating-point precisions a trial can be run in (``--dtype``, a problem's ``dtype=``); a trial
+# that names none runs in its problem's own precision (float64, float32 for neural networks).
+DTYPES = ("float32", "float64")
 ParamValue = Scalar | tuple[Any, ...]
 Params = tuple[tuple[str, ParamValue], ...]
 
@@ -374,6 +377,19 @@ def freeze_params(params: Mapping[str, Any] | None) -> Params:
     return tuple(sorted((str(k), freeze(v)) for k, v in (params or {}).items()))
 
 
+def check_dtype(value: Any, where: str = "dtype") -> str:
+    """``value`` as one of :data:`DTYPES`, or a :class:`ConfigError` naming the allowed values.
+
+    Args:
+        value: what a user wrote (``"float32"``; ``torch.float32`` is accepted too).
+        where: how the error names the setting (``--dtype``, ``rastrigin: dtype``).
+    """
+    name = str(value).removeprefix("torch.")
+    if isinstance(value, bool | int | float) or name not in DTYPES:
+        raise ConfigError(f"{where}={value!r} is not a precision optbench runs in; choose one of {', '.join(DTYPES)}")
+    return name
+
+
 def format_call(name: str, params: Params) -> str:
     """``adam(lr=0.01)`` style label."""
     if not params:
@@ -397,6 +413,9 @@ class TrialSpec:
     # instead of the optimizer loop. Empty fields stay out of the JSON, so plain trials keep their keys.
     study: str = ""
     study_params: Params = ()
+    # The precision the trial computes in (one of DTYPES); empty: the problem's own (float64, or
+    # float32 for networks). Kept out of the JSON when empty, so trials without one keep their keys.
+    dtype: str = ""
 
     @property
     def problem_label(self) -> str:
@@ -406,10 +425,21 @@ class TrialSpec:
     def optimizer_label(self) -> str:
         return format_call(self.optimizer, self.optimizer_params)
 
+    @property
+    def lane(self) -> str:
+        """Where the trial ran, as reports group it: the device, with a chosen precision beside it.
+
+        ``cpu`` for the problem's own precision, ``cuda float32`` for a chosen one, so trials that
+        differ only in precision never share a table row, a significance test or a gate cell.
+        """
+        return f"{self.device} {self.dtype}" if self.dtype else self.device
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         if not self.study:
             del data["study"], data["study_params"]
+        if not self.dtype:
+            del data["dtype"]
         return data
 
     @classmethod

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, freeze_params
+from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, check_dtype, freeze_params
 from optbench.parsing import parse_call
-from optbench.registry import canonical_params, make_optimizer, make_problem
+from optbench.registry import canonical_params, make_optimizer, make_problem, split_dtype
 from optbench.store import Store
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,10 @@ POLL_SECONDS = 0.5  # how often a campaign looks at the trials another campaign 
 
 @dataclass(frozen=True)
 class Grid:
-    """What to cross: problems and optimizers as ``name(key=value)`` strings, seeds, instances, devices."""
+    """What to cross: problems and optimizers as ``name(key=value)`` strings, seeds, instances, devices.
+
+    A problem string may name its precision (``rastrigin(dtype=float32)``); it becomes the trial's dtype.
+    """
 
     problems: Sequence[str]
     optimizers: Sequence[str]
@@ -29,23 +32,45 @@ class Grid:
     devices: Sequence[str]
     budget: Budget
     budgets: Mapping[str, Budget] = field(default_factory=dict)  # per-problem overrides, keyed by problem text
+    # the precision of every trial (``--dtype``); a problem's own ``dtype=`` overrides it; None: each problem's own
+    dtype: str | None = None
     # where the problem or optimizer entries were written ("problems" -> "my_suite.toml"), for errors
     origin: Mapping[str, str] = field(default_factory=dict)
 
 
-def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | None = None) -> list[tuple[str, dict]]:
+def _precision(name: str, params: dict, instance: int, dtype: str | None) -> str:
+    """The trial's dtype in canonical form: empty when it is the problem's own precision.
+
+    Constructs the problem (on the CPU) in its own precision and, when another is asked for, in that
+    one too, so a problem that cannot compute in it is refused before any trial runs. So
+    ``rastrigin``, ``rastrigin(dtype=float64)`` and ``--dtype float64`` are one trial.
+    """
+    own = make_problem(name, params, instance=instance, device="cpu")
+    if dtype is None or str(own.dtype) == f"torch.{dtype}":
+        return ""
+    make_problem(name, params, instance=instance, device="cpu", dtype=dtype)
+    return dtype
+
+
+def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | None = None,
+               dtype: str | None = None) -> list[tuple[str, dict, str]]:
+    """``(name, canonical parameters, canonical dtype)`` of each call; the dtype is empty for optimizers."""
     try:
         parsed = [parse_call(text) for text in calls]
         if not parsed:
             raise ConfigError(f"no {kind}s given")
+        out = []
         for name, params in parsed:
             # constructing once checks names, parameter names and values before any trial runs
             if kind == "problem":
-                make_problem(name, params, instance=instance, device="cpu")
+                params, named = split_dtype(name, params)  # the problem's own dtype= overrides --dtype
+                precision = _precision(name, params, instance, named or dtype)
             else:
                 make_optimizer(name, params)
-        # identity: types checked, defaults dropped, so rastrigin and rastrigin(rotate=False) are one trial
-        return [(name, canonical_params(kind, name, params)) for name, params in parsed]
+                precision = ""
+            # identity: types checked, defaults dropped, so rastrigin and rastrigin(rotate=False) are one trial
+            out.append((name, canonical_params(kind, name, params), precision))
+        return out
     except ConfigError as exc:
         if origin is None:
             raise
@@ -65,9 +90,10 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
                           f"optimizers × {len(grid.devices)} devices × {len(grid.instances)} instances × "
                           f"{len(grid.seeds)} seeds); at most {MAX_TRIALS} run in one campaign: use fewer seeds "
                           "or split it")
+    dtype = None if grid.dtype is None else check_dtype(grid.dtype, "--dtype")
     problems = [(*parsed, grid.budgets.get(text, grid.budget))
                 for text, parsed in zip(grid.problems, _validated(grid.problems, "problem", grid.instances[0],
-                                                                  origin=grid.origin.get("problems")),
+                                                                  origin=grid.origin.get("problems"), dtype=dtype),
                                         strict=True)]
     optimizers = _validated(grid.optimizers, "optimizer", 0, origin=grid.origin.get("optimizers"))
     specs = [
@@ -80,9 +106,10 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
             seed=seed,
             instance=instance,
             device=device,
+            dtype=p_dtype,
         )
-        for p_name, p_params, budget in problems
-        for o_name, o_params in optimizers
+        for p_name, p_params, p_dtype, budget in problems
+        for o_name, o_params, _ in optimizers
         for device in grid.devices
         for instance in grid.instances
         for seed in grid.seeds

@@ -85,6 +85,15 @@ def _probability(text: str) -> float:
     return value
 
 
+def _dtype(text: str) -> str:
+    """``float32`` or ``float64`` (:data:`optbench.api.DTYPES`)."""
+    from optbench.api import DTYPES
+
+    if text not in DTYPES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(DTYPES)}, got {text!r}")
+    return text
+
+
 def _taus(text: str) -> list[float]:
     """Moré–Wild tolerances: ``1e-1,1e-3``, each strictly between 0 and 1."""
     try:
@@ -125,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--time-budget", type=_positive, metavar="SECONDS", help="time budget per trial")
     compare.add_argument("--device", default="auto",
                          help="cpu, cuda, cuda:N, auto (default), or a list such as cpu,cuda to compare")
+    compare.add_argument("--dtype", type=_dtype, metavar="DTYPE",
+                         help="precision of every trial: float32 or float64 (default: each problem's own, float64 "
+                              "except neural networks, float32); a problem's own dtype=, e.g. "
+                              "\"rastrigin(dtype=float32)\", overrides it")
     compare.add_argument("--store", default=DEFAULT_STORE, help=f"SQLite results file (default: {DEFAULT_STORE})")
     compare.add_argument("--rerun", action="store_true", help="run every trial again, even those in the store")
     compare.add_argument("--jobs", "-j", type=_count, default=1, help="trials in parallel (worker processes)")

@@ -77,6 +77,7 @@ def _grid(args: argparse.Namespace) -> Any:
         budget=budget,
         budgets=budgets,
         origin=origin,
+        dtype=args.dtype,
     )
 
 

@@ -133,7 +133,7 @@ class CellCheck:
 
     problem: str
     optimizer: str
-    device: str
+    device: str  # the trials' lane: the device, with a chosen precision beside it (``cuda float32``)
     n_baseline: int
     n_candidate: int
     paired: bool
@@ -152,7 +152,7 @@ class CellCheck:
 
 
 def _key(r: TrialResult) -> tuple[str, str, str]:
-    return r.spec.problem_label, r.spec.optimizer_label, r.spec.device
+    return r.spec.problem_label, r.spec.optimizer_label, r.spec.lane
 
 
 def _score(r: TrialResult) -> float:

@@ -146,7 +146,7 @@ def versions(entries: Sequence[dict[str, Any]], *, machine: str) -> list[Version
         for e in group:
             for t in e["trials"]:
                 r = TrialResult.from_json(t)
-                merged[(r.spec.problem_label, r.spec.optimizer_label, r.spec.device, r.spec.seed, r.spec.instance)] = r
+                merged[(r.spec.problem_label, r.spec.optimizer_label, r.spec.lane, r.spec.seed, r.spec.instance)] = r
         g = group[-1].get("git") or {}
         label = (commit[:8] + ("+" if dirty else "")) if commit else time.strftime(
             "%Y-%m-%d %H:%M:%S", time.gmtime(group[-1]["recorded"]))

@@ -41,8 +41,9 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
     """Parse ``name`` or ``name(key=literal, ...)`` into the name and its keyword arguments.
 
     Values are Python literals (numbers, strings, booleans, None, tuples, lists); ``true``,
-    ``false`` and ``null`` are accepted too. A key given twice is an error. Types are checked
-    against what the problem or optimizer declares by :func:`optbench.registry.checked_params`.
+    ``false`` and ``null`` are accepted too, and ``dtype`` takes a bare name (``dtype=float32``). A key
+    given twice is an error. Types are checked against what the problem or optimizer declares by
+    :func:`optbench.registry.checked_params`.
     """
     text = text.strip()
     name, _, rest = text.partition("(")
@@ -68,6 +69,9 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
             raise ConfigError(f"{kw.arg} is given twice in {text!r}; give each parameter once")
         if isinstance(kw.value, ast.Name) and kw.value.id in _LOWERCASE:  # rotate=true, as TOML and shells write it
             params[kw.arg] = _LOWERCASE[kw.value.id]
+            continue
+        if kw.arg == "dtype" and isinstance(kw.value, ast.Name):  # dtype=float32, unquoted as on the command line
+            params[kw.arg] = kw.value.id
             continue
         try:
             params[kw.arg] = ast.literal_eval(kw.value)

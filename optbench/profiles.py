@@ -38,7 +38,7 @@ def group_runs(results: Sequence[TrialResult]) -> list[Runs]:
     groups: dict[tuple[str, str, str], list[TrialResult]] = defaultdict(list)
     for r in results:
         if r.state.has_result and r.trace:
-            groups[(r.spec.problem_label, r.spec.optimizer_label, r.spec.device)].append(r)
+            groups[(r.spec.problem_label, r.spec.optimizer_label, r.spec.lane)].append(r)
     references: dict[tuple[str, str], float] = {}
     for (problem, _, device), runs in groups.items():
         known = runs[0].optimal_value

@@ -19,7 +19,7 @@ from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from optbench.api import ConfigError, Optimizer, Problem
+from optbench.api import ConfigError, Optimizer, Problem, check_dtype
 
 PROBLEMS = "optbench.problems"
 OPTIMIZERS = "optbench.optimizers"
@@ -335,12 +335,44 @@ def distinguishing_params(problem: Problem) -> dict[str, Any]:
     return out
 
 
-def make_problem(name: str, params: dict[str, Any], *, instance: int = 0, device: Any = "cpu") -> Problem:
-    """Construct a problem instance; bad parameters become a :class:`ConfigError`."""
+def split_dtype(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A problem call's parameters without ``dtype``, and that precision (checked), or ``None``.
+
+    ``rastrigin(dtype=float32)`` names the precision of the trial, not a parameter of the function:
+    it goes into :attr:`~optbench.api.TrialSpec.dtype`, the one place a trial's precision lives.
+
+    Raises:
+        ConfigError: a dtype that is not one of :data:`~optbench.api.DTYPES`.
+    """
+    if "dtype" not in params:
+        return params, None
+    rest = {k: v for k, v in params.items() if k != "dtype"}
+    return rest, check_dtype(params["dtype"], f"{name}: dtype")
+
+
+def torch_dtype(name: str | None) -> Any:
+    """The torch dtype of a precision name (``"float32"``), or ``None`` for the problem's own."""
+    if not name:
+        return None
+    import torch
+
+    return getattr(torch, check_dtype(name))
+
+
+def make_problem(name: str, params: dict[str, Any], *, instance: int = 0, device: Any = "cpu",
+                 dtype: str | None = None) -> Problem:
+    """Construct a problem instance; bad parameters become a :class:`ConfigError`.
+
+    Args:
+        dtype: the precision to compute in (one of :data:`~optbench.api.DTYPES`); ``None``: the problem's own.
+    """
     cls = problem_class(name)
+    params, named = split_dtype(name, params)  # `rastrigin(dtype=float32)` given as a parameter
     params = checked_params(cls, name, params)
+    dtype = named or dtype
+    extra = {"dtype": torch_dtype(dtype)} if dtype else {}
     try:
-        problem = cls(**params, instance=instance, device=device)
+        problem = cls(**params, instance=instance, device=device, **extra)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:

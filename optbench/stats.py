@@ -74,7 +74,11 @@ class Spread:
 
 @dataclass(frozen=True)
 class Cell:
-    """Summary of one optimizer on one problem on one device, over seeds and instances."""
+    """Summary of one optimizer on one problem on one device, over seeds and instances.
+
+    ``device`` is the trial's :attr:`~optbench.api.TrialSpec.lane`: the device, with a chosen precision
+    beside it (``cuda float32``), so float32 and float64 trials of one problem are two cells.
+    """
 
     problem: str
     optimizer: str
@@ -98,6 +102,12 @@ class Cell:
     seeds: tuple[int, ...] = ()  # their seeds (paired with ``samples``)
     instances: tuple[int, ...] = ()
     below_optimum: int = 0  # trials whose final value is below the declared optimum: optimal_value is wrong
+    dtype: str = ""  # the chosen precision (TrialSpec.dtype); empty: the problem's own
+
+    @property
+    def bare_device(self) -> str:
+        """The device alone, without the chosen precision that :attr:`device` shows beside it."""
+        return self.device.removesuffix(f" {self.dtype}") if self.dtype else self.device
 
     @property
     def outlier_seeds(self) -> list[int]:
@@ -157,7 +167,7 @@ def summarize(results: Iterable[TrialResult]) -> list[Cell]:
     """Group results by (problem, optimizer, device) in first-seen order and summarize each."""
     groups: dict[tuple[str, str, str], list[TrialResult]] = defaultdict(list)
     for r in results:
-        groups[(r.spec.problem_label, r.spec.optimizer_label, r.spec.device)].append(r)
+        groups[(r.spec.problem_label, r.spec.optimizer_label, r.spec.lane)].append(r)
     cells = []
     for (problem, optimizer, device), trials in groups.items():
         useful = sorted((r for r in trials if r.state.has_result and r.final_value is not None),
@@ -195,6 +205,7 @@ def summarize(results: Iterable[TrialResult]) -> list[Cell]:
                 seeds=tuple(r.spec.seed for r in useful),
                 instances=tuple(r.spec.instance for r in useful),
                 below_optimum=sum(r.below_optimum for r in useful),
+                dtype=first.spec.dtype,
             )
         )
     return cells
@@ -281,15 +292,23 @@ def best_per_problem(cells: Sequence[Cell]) -> dict[tuple[str, str], Cell]:
 
 
 def speedups(cells: Sequence[Cell], *, reference: str = "cpu") -> dict[tuple[str, str, str], float]:
-    """Median-time speedup of each device over ``reference`` for the same problem and optimizer."""
+    """Median-time speedup of each device over ``reference`` for the same problem and optimizer.
+
+    A cell is measured against the ``reference`` device in its own precision when there is such a cell
+    (``cuda float32`` against ``cpu float32``), else against the reference in the problem's own precision
+    (``cpu float32`` against ``cpu``: what the precision alone gains).
+    """
     ref = {
-        (c.problem, c.optimizer): c.seconds.median
+        (c.problem, c.optimizer, c.dtype): c.seconds.median
         for c in cells
-        if c.device == reference and c.seconds is not None
+        if c.bare_device == reference and c.seconds is not None
     }
     out: dict[tuple[str, str, str], float] = {}
     for c in cells:
-        base = ref.get((c.problem, c.optimizer))
-        if c.device != reference and c.seconds is not None and base and c.seconds.median > 0:
+        if c.device == reference or c.seconds is None or not c.seconds.median > 0:
+            continue
+        same = None if c.bare_device == reference else ref.get((c.problem, c.optimizer, c.dtype))
+        base = same or ref.get((c.problem, c.optimizer, ""))
+        if base:
             out[(c.problem, c.optimizer, c.device)] = base / c.seconds.median
     return out

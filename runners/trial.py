@@ -89,7 +89,8 @@ def run_trial(spec: TrialSpec) -> TrialResult:
     )
     try:
         problem = make_problem(
-            spec.problem, dict(spec.problem_params), instance=spec.instance, device=spec.device
+            spec.problem, dict(spec.problem_params), instance=spec.instance, device=spec.device,
+            dtype=spec.dtype or None,
         )
         optimizer = make_optimizer(spec.optimizer, dict(spec.optimizer_params))
     except Exception:

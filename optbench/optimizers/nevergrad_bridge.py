@@ -159,7 +159,9 @@ class NevergradOptimizer(Optimizer):
                 num_workers=self.num_workers,
             )
         is_bits = evaluator.space.kind is SpaceKind.BITS
-        dtype = torch.uint8 if is_bits else torch.float64
+        # Nevergrad works in float64; candidates cross to the problem in its precision (rounding is
+        # monotone, so a point inside float64 bounds stays inside the bounds rounded the same way)
+        dtype = torch.uint8 if is_bits else evaluator.dtype
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Nevergrad and the pycma it wraps warn per generation
             self._loop(opt, evaluator, dtype)

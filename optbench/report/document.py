@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from optbench.api import TrialResult, TrialState
-from optbench.report.export import cell_rows
-from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, without_result
+from optbench.report.export import cell_rows, lane_of
+from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, precision_of, without_result
 from optbench.stats import Cell, best_per_problem, summarize, wrong_optimum_note
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -175,7 +175,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         by_problem.setdefault(c.problem, []).append(c)
     for problem, group in by_problem.items():
         first = group[0]
-        facts = [first.problem_id]
+        facts = [first.problem_id, *filter(None, [precision_of(group)])]  # float32, where every row chose it
         if first.optimal_value is not None:
             facts.append(f"optimum {fmt_number(first.optimal_value)}, success at gap ≤ {fmt_number(first.target)}")
         if first.blind_search_evaluations:
@@ -203,7 +203,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         rows = [r for r in cell_rows(group, tied, best) if r["median"] is not None]
         md = [f"### {problem}\n", " · ".join(facts) + "\n",
               _md_table(("optimizer", "device", "median", "IQR", "mean [95% CI]", "success", "ERT (evals)", "tied"),
-                        [(r["optimizer"], r["device"], _num(r["median"]), f"[{_num(r['q1'])}, {_num(r['q3'])}]",
+                        [(r["optimizer"], lane_of(r), _num(r["median"]), f"[{_num(r['q1'])}, {_num(r['q3'])}]",
                           f"{_num(r['mean'])} [{_num(r['mean_ci_low'])}, {_num(r['mean_ci_high'])}]",
                           "–" if r["success_rate"] is None else f"{r['success_rate']:.0%}",
                           _num(r["ert_evaluations"]), "best" if r["best"] else "≈" if r["tied_with_best"] else "")
@@ -216,7 +216,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         _inside(root, f"plots/{figure.name}").write_bytes(figure.png)
     failed = [r for r in results if r.state.is_failure]
     fail_head = ("problem", "optimizer", "seed", "device", "state", "error")
-    fail_rows = [(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), r.spec.device, str(r.state),
+    fail_rows = [(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), r.spec.lane, str(r.state),
                   ((r.reason or "").strip().splitlines() or [""])[-1][:160]) for r in failed]
     if not several_devices:
         fail_head, fail_rows = fail_head[:3] + fail_head[4:], [r[:3] + r[4:] for r in fail_rows]

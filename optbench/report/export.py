@@ -1,4 +1,8 @@
-"""Machine-readable summaries: one row per (problem, optimizer, device) as JSON, CSV or Markdown."""
+"""Machine-readable summaries: one row per (problem, optimizer, device, dtype) as JSON, CSV or Markdown.
+
+``device`` is the device alone and ``dtype`` the chosen precision (empty: the problem's own); the
+Markdown table, written for people, shows both in its device column as the terminal does (``cpu float32``).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from optbench.api import TrialState
 from optbench.stats import Cell
 
 COLUMNS = (
-    "problem", "problem_id", "optimizer", "device", "trials", "with_result", "failed", "skipped",
+    "problem", "problem_id", "optimizer", "device", "dtype", "trials", "with_result", "failed", "skipped",
     "optimal_value", "target", "score", "median", "q1", "q3", "min", "max", "mean", "mean_ci_low",
     "mean_ci_high", "nonfinite", "successes", "success_rate", "ert_evaluations", "ert_seconds",
     "blind_search_evaluations", "median_seconds", "median_evaluations", "test_metric_median", "best",
@@ -35,7 +39,8 @@ def cell_rows(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[
         score = c.score
         key = (c.problem, c.device, c.optimizer)
         row = {
-            "problem": c.problem, "problem_id": c.problem_id, "optimizer": c.optimizer, "device": c.device,
+            "problem": c.problem, "problem_id": c.problem_id, "optimizer": c.optimizer, "device": c.bare_device,
+            "dtype": c.dtype or None,
             "trials": sum(c.states.values()), "with_result": c.with_result,
             "failed": sum(n for st, n in c.states.items() if TrialState(st).is_failure),
             "skipped": c.states.get("skipped", 0),
@@ -59,6 +64,11 @@ def cell_rows(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[
         }
         rows.append({k: _clean(row[k]) for k in COLUMNS})
     return rows
+
+
+def lane_of(row: dict) -> str:
+    """The cell's lane (:attr:`optbench.api.TrialSpec.lane`) from a row's device and dtype: ``cpu float32``."""
+    return f"{row['device']} {row['dtype']}" if row.get("dtype") else row["device"]
 
 
 def to_json(rows: Sequence[dict]) -> str:
@@ -119,7 +129,7 @@ def markdown_summary(cells: Sequence[Cell], tied: set[tuple[str, str, str]], bes
     lines: list[tuple[str, str]] = []
     for problem, group in by_problem.items():
         ordered = table_order(group)
-        rows += [{**row, "notes": row_notes(cell)}
+        rows += [{**row, "device": cell.device, "notes": row_notes(cell)}
                  for cell, row in zip(ordered, cell_rows(ordered, tied, best), strict=True)]
         lines += [(problem, line) for line in notes(group, show_device=show_device)]
     return to_markdown(rows, lines)

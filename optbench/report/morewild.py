@@ -158,7 +158,7 @@ def with_profiles(rows: Sequence[dict[str, Any]], results: Sequence[TrialResult]
     import io
     import json
 
-    from optbench.report.export import COLUMNS, _clean, to_markdown
+    from optbench.report.export import COLUMNS, _clean, lane_of, to_markdown
 
     taus = tuple(taus or MORE_WILD_TAUS)
     if fmt == "markdown":
@@ -166,7 +166,7 @@ def with_profiles(rows: Sequence[dict[str, Any]], results: Sequence[TrialResult]
         return to_markdown(rows) + ("\n" + section if section else "")
     values = cell_values(results, taus)
     extra = cell_columns(taus)
-    wide = [{**row, **{k: _clean(values.get((row["problem"], row["device"], row["optimizer"]), {}).get(k))
+    wide = [{**row, **{k: _clean(values.get((row["problem"], lane_of(row), row["optimizer"]), {}).get(k))
                        for k in extra}} for row in rows]
     if fmt == "json":
         return json.dumps({"format": "optbench.summary/1", "cells": wide,

@@ -62,8 +62,18 @@ def fmt_spread(spread: Spread | None) -> Text:
     return text
 
 
-def _title(cell: Cell) -> str:
+def precision_of(cells: Sequence[Cell]) -> str:
+    """The precision every cell of a problem was chosen to run in (``float32``), or ``""`` when they
+    run in the problem's own or differ (then each row's device says it: ``cpu float32``)."""
+    chosen = {c.dtype for c in cells}
+    return chosen.pop() if len(chosen) == 1 else ""
+
+
+def _title(cells: Sequence[Cell]) -> str:
+    cell = cells[0]
     parts = [cell.problem, cell.problem_id]
+    if precision_of(cells):
+        parts.append(precision_of(cells))
     if cell.optimal_value is not None:
         parts.append(f"optimum {fmt_number(cell.optimal_value)}")
     if cell.target is not None and cell.optimal_value is not None:
@@ -118,7 +128,7 @@ def _wrong_optimum(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
 
 def problem_block(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[str, str, str]] | None = None) -> Group:
     """Title line, table, outlier seeds and the optimizers without results, for one problem."""
-    parts: list[Text | Table] = [Text("\n" + _title(cells[0]), style="bold")]
+    parts: list[Text | Table] = [Text("\n" + _title(cells), style="bold")]
     if any(c.with_result for c in cells):
         parts.append(problem_table(cells, show_device=show_device, tied=tied))
     for extra in (_wrong_optimum(cells, show_device=show_device), _outliers(cells, show_device=show_device),
@@ -243,7 +253,7 @@ def failures(results: Sequence[TrialResult]) -> Table | None:
         table.add_column(column, overflow="fold")
     for r in failed:
         lines = (r.reason or "").strip().splitlines()
-        table.add_row(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), r.spec.device,
+        table.add_row(r.spec.problem_label, r.spec.optimizer_label, str(r.spec.seed), r.spec.lane,
                       lines[-1] if lines else str(r.state))
     return table
 
