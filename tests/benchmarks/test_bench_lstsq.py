@@ -22,13 +22,14 @@ import torch
 
 from optbench.api import Budget, Capability, Problem, Space
 from optbench.evaluator import Evaluator
-from optbench.optimizers.lstsq import LeastSquares, solve_auto
+from optbench.optimizers.lstsq import LeastSquares, estimate_gram_cond, gram, gram_cond_bound, solve_auto
 
 from .conftest import interleaved_medians, record, sync_for
 
 ROWS = 100_000
 ACCURACY = 1e-8  # relative error against numpy.linalg.lstsq (gelsd, the SVD)
-CASES = [(100, 1e2, "cholesky"), (1000, 1e2, "cholesky"), (100, 1e6, "qr")]  # d, cond(A), auto's route
+CASES = [(100, 1e2, "cholesky"), (500, 1e2, "cholesky"), (1000, 1e2, "cholesky"), (100, 1e6, "qr"),
+         (500, 1e6, "qr")]  # d, cond(A), auto's route
 
 
 class DenseLeastSquares(Problem):
@@ -124,3 +125,30 @@ def test_lstsq_against_lapack_routes(benchmark, bench_device, d, cond, route):
     record(benchmark, f"lstsq auto vs fastest LAPACK route, n=1e5 d={d} cond(A)={cond:g}", "time ratio",
            ours / theirs, target=1.2, device=bench_device, detail=detail,
            route=taken, fastest=fastest, route_seconds=times, route_relative_errors=errors)
+
+
+@pytest.mark.parametrize("d", [100, 500, 1000])
+def test_condition_estimate_costs_less_than_the_solve(benchmark, bench_device, d):
+    """The estimate ``auto`` pays for on this device against the Cholesky solve it guards (Gram product,
+    factorization, two triangular solves): the issue's rule, the estimate must not cost more."""
+    problem = DenseLeastSquares(n=ROWS, d=d, cond=1e2, device=bench_device)
+    A, b = problem.A, problem.b
+    G = gram(A)
+    L = torch.linalg.cholesky(G)
+
+    def solve() -> torch.Tensor:
+        factor = torch.linalg.cholesky(gram(A))
+        return torch.cholesky_solve((A.T @ b).unsqueeze(1), factor)
+
+    if A.device.type == "cpu":
+        def estimate() -> float:
+            return estimate_gram_cond(G, L)
+    else:
+        def estimate() -> float:
+            return float(gram_cond_bound(L, G))
+    exact = float(torch.linalg.cond(G))
+    assert exact <= estimate() * (1 + 1e-6) if A.device.type != "cpu" else estimate() <= exact * (1 + 1e-6)
+    ours, theirs = interleaved_medians(estimate, solve, rounds=7, sync=sync_for(bench_device))
+    benchmark.pedantic(estimate, rounds=3, iterations=1)
+    record(benchmark, f"lstsq condition estimate / Cholesky solve, n=1e5 d={d}", "time ratio", ours / theirs,
+           target=1.0, device=bench_device, detail=f"estimate {ours * 1e3:.2f} ms, solve {theirs * 1e3:.2f} ms")
