@@ -172,6 +172,15 @@ CASES = [
          "--scheduler runs trials on a Dask cluster"),
     Case("scheduler-not-an-address", [*COMPARE, "--scheduler", "notaurl"], "--scheduler expects a Dask scheduler"),
     Case("plugin-missing", ["--plugin", "nosuch_plugin.py", "list", "problems"], "nosuch_plugin.py"),
+    # --- precision (--dtype and a problem's dtype=)
+    Case("dtype-float16", [*COMPARE, "--dtype", "float16"], "--dtype: expected one of float32, float64"),
+    Case("dtype-int8-in-problem", ["compare", "--problems", "sphere(dim=2,dtype=int8)", "--store", "store.sqlite"],
+         "sphere: dtype='int8' is not a precision optbench runs in; choose one of float32, float64"),
+    Case("dtype-number-in-problem", ["compare", "--problems", "sphere(dtype=32)", "--store", "store.sqlite"],
+         "sphere: dtype=32 is not a precision"),
+    Case("suite-bad-dtype", ["compare", "--suite", "s.toml", "--store", "store.sqlite"],
+         "s.toml: problems: sphere: dtype='float16' is not a precision",
+         write("s.toml", SUITE.replace("sphere(dim=2)", "sphere(dim=2, dtype=float16)"))),
 ]
 
 
