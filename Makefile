@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # take the suite from 10 to under 6 minutes on two cores; benchmarks always run in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: install demo test test-all lint gate baseline bench bench-gpu clean
+.PHONY: install demo test test-all lint gate baseline bench bench-gpu gpu-check clean
 
 install: $(VENV)/.installed
 
@@ -54,9 +54,21 @@ BENCH_ARGS := --benchmark-only --benchmark-columns=min,median,mean,rounds --benc
 bench: install
 	$(BIN)/python -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
 
-# The same benchmarks on CUDA (skipped where there is no GPU), timed with synchronization.
+# The same benchmarks on CUDA (skipped where there is no GPU), timed with synchronization; the closing
+# table is also written as Markdown to reports/bench-gpu.md (the README's GPU section quotes it).
 bench-gpu: install
-	OPTBENCH_BENCH_DEVICE=cuda $(BIN)/python -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
+	OPTBENCH_BENCH_DEVICE=cuda OPTBENCH_BENCH_TABLE=reports/bench-gpu.md \
+		$(BIN)/python -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
+
+# On a GPU machine whose Python already has a CUDA build of torch and optbench installed (no venv made):
+# the GPU tests, then the benchmarks on CUDA. E.g. `make gpu-check GPU_PYTHON="python3 -P"`.
+GPU_PYTHON ?= $(BIN)/python
+GPU_TESTS  ?= tests/test_gpu.py tests/test_fused.py tests/test_sha256_kernel.py tests/test_lstsq_conditioning.py \
+	tests/test_evaluator.py tests/test_dtype.py
+gpu-check:
+	$(GPU_PYTHON) -m pytest -q -m gpu $(GPU_TESTS) $(PYTEST_ARGS)
+	OPTBENCH_BENCH_DEVICE=cuda OPTBENCH_BENCH_TABLE=reports/bench-gpu.md \
+		$(GPU_PYTHON) -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .benchmarks

@@ -96,6 +96,31 @@ def _format(value: float) -> str:
     return f"{value:.3g}" if value < 10 else f"{value:.1f}"
 
 
+def _device_description() -> str:
+    """The card and torch version (or the CPU) the rows were measured on, for the table's heading."""
+    import platform
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"
+
+
+def _write_markdown(path: str | None) -> None:
+    """``OPTBENCH_BENCH_TABLE=FILE``: the closing table as Markdown too, ready for the README."""
+    if not path:
+        return
+    lines = [f"Measured on {_device_description()}.", "",
+             "| comparison | metric | measured | target | met | detail |", "| --- | --- | ---: | ---: | :---: | --- |"]
+    for row in sorted(ROWS, key=lambda r: (r.target is None, r.comparison)):
+        target = "—" if row.target is None else f"{'≥' if row.higher_is_better else '≤'} {_format(row.target)}"
+        device = "" if row.device == "cpu" else f" [{row.device}]"
+        met = {True: "yes", False: "**no**", None: ""}[row.met]
+        lines.append(f"| {row.comparison}{device} | {row.metric} | {_format(row.value)} | {target} | {met} | "
+                     f"{row.detail.replace('|', '/')} |")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """One table of every recorded ratio and throughput against its target, after pytest-benchmark's own."""
@@ -115,6 +140,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         met = {True: "yes", False: "NO", None: ""}[row.met]
         device = "" if row.device == "cpu" else f" [{row.device}]"
         table.add_row(row.comparison + device, row.metric, _format(row.value), target, met, row.detail)
+    _write_markdown(os.environ.get("OPTBENCH_BENCH_TABLE"))
     console = Console(width=max(terminalreporter._tw.fullwidth, 150), force_terminal=False, color_system=None)
     with console.capture() as capture:
         console.print(table)
