@@ -270,3 +270,23 @@ def test_a_table_of_both_precisions_names_each_rows_precision(mixed_run):
     console.print(comparison(results))
     rows = [line for line in console.export_text().splitlines() if line.startswith("│")]
     assert sum("│ cpu float32 │" in row for row in rows) == 2 and sum("│ cpu         │" in row for row in rows) == 2
+
+
+CUDA_CASES = [("random", "rastrigin", {"dim": 8}), ("ga", "rastrigin", {"dim": 8}), ("cmaes", "rastrigin", {"dim": 8}),
+              ("adam", "linreg", {}), ("lstsq", "linreg", {}), ("ga", "onemax", {"n": 32}),
+              ("adam", "teacher", {"examples": 32})]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize(("optimizer", "problem", "params"), CUDA_CASES, ids=[f"{o}-{p}" for o, p, _ in CUDA_CASES])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_cuda_trial_computes_in_its_precision(monkeypatch, optimizer, problem, params, dtype):
+    if optimizer == "cmaes" and not _has("cma"):
+        pytest.skip("cmaes needs cma")
+    spy = Spy(monkeypatch)
+    spec = TrialSpec(problem=problem, problem_params=freeze_params(params), optimizer=optimizer,
+                     budget=Budget(evaluations=200), device="cuda", dtype=dtype)
+    result = trial_module.run_trial(spec)
+    spy.check(result, getattr(torch, dtype))
+    assert spy.problem.device.type == "cuda" and result.spec.lane == f"cuda {dtype}"
