@@ -7,11 +7,12 @@ cannot profit from a bias towards all-ones strings.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from optbench.api import ConfigError, Problem, Space
+from optbench.kernels import fused
 from optbench.seeding import instance_generator
 
 
@@ -22,7 +23,14 @@ def _positive_int(family: str, name: str, value: Any, minimum: int = 1) -> int:
 
 
 class BitProblem(Problem):
-    """Base for bit-string problems: the seeded XOR mask and the known optimal string."""
+    """Base for bit-string problems: the seeded XOR mask and the known optimal string.
+
+    Families with ``fused_kernel`` evaluate large batches on CUDA in one fused pass
+    (:mod:`optbench.kernels.fused_bits`, bit-exact with the eager path) where
+    :func:`optbench.kernels.fused.use_kernel` says so.
+    """
+
+    fused_kernel: ClassVar[bool] = False
 
     def __init__(self, *, n: int, instance: int, device: Any, dtype: Any) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
@@ -38,6 +46,14 @@ class BitProblem(Problem):
     def _unmask(self, X: torch.Tensor) -> torch.Tensor:
         return X if self.mask is None else X ^ self.mask
 
+    def _fused(self, X: torch.Tensor, mask: torch.Tensor | None, k: int | None = None) -> torch.Tensor | None:
+        """The fused kernel's values of ``X`` (uint8, shape ``(n, d)``), or ``None`` where the eager path runs."""
+        if not (self.fused_kernel and fused.use_kernel(X)):
+            return None
+        from optbench.kernels import fused_bits
+
+        return fused_bits.evaluate_bits(self.family, X, mask, dtype=self.dtype, k=k)
+
     def _masked_optimum(self, plain: torch.Tensor) -> torch.Tensor:
         """The optimal input given the optimal string of the unmasked function, shape ``(n,)``."""
         plain = plain.to(device=self.device, dtype=torch.uint8)
@@ -49,6 +65,7 @@ class OneMax(BitProblem):
 
     family = "onemax"
     landscape = "deceptive"
+    fused_kernel = True
     target = 0.0
 
     def __init__(self, *, n: int = 64, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
@@ -60,6 +77,9 @@ class OneMax(BitProblem):
         return self._masked_optimum(torch.ones(self.n, dtype=torch.uint8))
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        values = self._fused(X, self.mask)
+        if values is not None:
+            return values
         return (self.n - self._unmask(X).sum(dim=1, dtype=torch.int64)).to(self.dtype)
 
 
@@ -68,6 +88,7 @@ class LeadingOnes(BitProblem):
 
     family = "leadingones"
     landscape = "deceptive"
+    fused_kernel = True
     target = 0.0
 
     def __init__(self, *, n: int = 64, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
@@ -79,6 +100,9 @@ class LeadingOnes(BitProblem):
         return self._masked_optimum(torch.ones(self.n, dtype=torch.uint8))
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        values = self._fused(X, self.mask)
+        if values is not None:
+            return values
         leading = torch.cumprod(self._unmask(X).to(torch.int64), dim=1).sum(dim=1)
         return (self.n - leading).to(self.dtype)
 
@@ -92,6 +116,7 @@ class Trap(BitProblem):
 
     family = "trap"
     landscape = "deceptive"
+    fused_kernel = True
     target = 0.0
 
     def __init__(self, *, n: int = 40, k: int = 4, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
@@ -109,6 +134,9 @@ class Trap(BitProblem):
         return self._masked_optimum(torch.ones(self.n, dtype=torch.uint8))
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        values = self._fused(X, self.mask, self.k)
+        if values is not None:
+            return values
         ones = self._unmask(X).reshape(X.shape[0], -1, self.k).sum(dim=2, dtype=torch.int64)
         payoff = torch.where(ones == self.k, self.k, self.k - 1 - ones)
         return (self.n - payoff.sum(dim=1)).to(self.dtype)
@@ -119,6 +147,7 @@ class Needle(BitProblem):
 
     family = "needle"
     landscape = "deceptive"
+    fused_kernel = True
     target = 0.0
 
     def __init__(self, *, n: int = 16, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
@@ -133,6 +162,9 @@ class Needle(BitProblem):
         return self.needle
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        values = self._fused(X, self.needle)
+        if values is not None:
+            return values
         return (X != self.needle).any(dim=1).to(self.dtype)
 
 

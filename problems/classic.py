@@ -3,15 +3,76 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from optbench.api import Capability, ConfigError, Problem, Space
+from optbench.api import Capability, ConfigError, Problem, Space, Unsupported
+from optbench.kernels import fused
 from optbench.seeding import instance_generator
 
 
-class ShiftedFunction(Problem):
+class FusedKernels:
+    """The fused kernels of a classic function (:mod:`optbench.kernels.fused`), used where they run.
+
+    A family with ``stored_kernel`` evaluates large unrotated batches on CUDA in one fused pass
+    (:func:`optbench.kernels.fused.use_kernel` decides per call); one with ``uniform_kernel`` also
+    offers :attr:`Capability.UNIFORM_KERNEL` where a kernel runs. Mixed into the problem classes.
+    """
+
+    stored_kernel: ClassVar[bool] = True
+    uniform_kernel: ClassVar[bool] = True
+    _spec: fused.ClassicSpec | None = None
+
+    def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(shift, aux)`` of the kernel (see :class:`optbench.kernels.fused.ClassicSpec`)."""
+        raise NotImplementedError
+
+    def _kernel_ready(self) -> bool:
+        return getattr(self, "rotation", None) is None
+
+    def _uniform_capability(self) -> frozenset[Capability]:
+        offered = self.uniform_kernel and self._kernel_ready() and fused.kernels_offered(self.device)
+        return frozenset({Capability.UNIFORM_KERNEL}) if offered else frozenset()
+
+    def _kernel(self) -> fused.ClassicSpec:
+        if self._spec is None:
+            shift, aux = self._kernel_inputs()
+            self._spec = fused.classic_spec(self.family, dim=self.space.dim, shift=shift, aux=aux)
+        return self._spec
+
+    def _fused_evaluate(self, X: torch.Tensor) -> torch.Tensor | None:
+        """The kernel's values of ``X`` (shape ``(n, d)``), or ``None`` where the eager path runs."""
+        if self.stored_kernel and self._kernel_ready() and fused.use_kernel(X):
+            return self._kernel().evaluate(X)
+        return None
+
+    def _box(self) -> tuple[torch.Tensor, torch.Tensor]:
+        lower, upper = self.space.bounds(device=self.device, dtype=self.dtype)
+        return lower, upper - lower
+
+    def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
+        """See :meth:`optbench.api.Problem.evaluate_uniform`; the draw is :mod:`optbench.kernels.fused_uniform`'s."""
+        if Capability.UNIFORM_KERNEL not in self.capabilities:
+            raise Unsupported(f"{self.id} has no fused uniform kernel here")
+        from optbench.kernels import fused_uniform
+
+        lower, width = self._box()
+        return fused_uniform.evaluate_uniform(self._kernel(), int(n), seed=int(seed), offset=int(offset),
+                                              lower=lower, width=width)
+
+    def uniform_points(self, rows: torch.Tensor, *, seed: int, offset: int) -> torch.Tensor:
+        """See :meth:`optbench.api.Problem.uniform_points`: the very coordinates the fused pass drew."""
+        if Capability.UNIFORM_KERNEL not in self.capabilities:
+            raise Unsupported(f"{self.id} has no fused uniform kernel here")
+        from optbench.kernels import fused_uniform
+
+        lower, width = self._box()
+        return fused_uniform.uniform_points(rows, dim=self.space.dim, seed=int(seed), offset=int(offset),
+                                            lower=lower, width=width)
+
+
+class ShiftedFunction(FusedKernels, Problem):
     """A function of ``z = x - shift`` on a box, optimum at ``x = shift`` with value 0.
 
     Subclasses set ``family``, ``lower``/``upper`` bounds, ``shift_range`` and ``_f(Z)``.
@@ -40,9 +101,13 @@ class ShiftedFunction(Problem):
         self.rotation = rotation.to(device=self.device, dtype=self.dtype) if self.rotate else None
         self.optimal_value = 0.0
         self.capabilities = frozenset({Capability.DIFFERENTIABLE} if self.differentiable else ())
+        self.capabilities |= self._uniform_capability()
 
     def params(self) -> dict[str, Any]:
         return {"dim": self.dim, "rotate": self.rotate}
+
+    def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.shift, None
 
     @property
     def optimum(self) -> torch.Tensor:
@@ -50,6 +115,9 @@ class ShiftedFunction(Problem):
         return self.shift
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        values = self._fused_evaluate(X)
+        if values is not None:
+            return values
         Z = X - self.shift
         return self._f(Z if self.rotation is None else Z @ self.rotation.T)
 
@@ -74,6 +142,7 @@ class Rosenbrock(ShiftedFunction):
     family = "rosenbrock"
     landscape = "smooth"
     target = 1e-6
+    uniform_kernel = False  # its terms pair neighbouring coordinates, which the draw makes in separate groups
 
     def __init__(self, *, dim: int = 10, rotate: bool = False, instance: int = 0, device: Any = "cpu",
                  dtype: Any = None) -> None:
@@ -121,6 +190,9 @@ class Ellipsoid(ShiftedFunction):
     def params(self) -> dict[str, Any]:
         return {**super().params(), "cond": self.cond}
 
+    def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.shift, self.weights
+
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
         return (Z * Z) @ self.weights
 
@@ -149,6 +221,9 @@ class Griewank(ShiftedFunction):
     shift_range = 100.0
     target = 1e-6
 
+    def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.shift, torch.sqrt(torch.arange(1, self.dim + 1, device=self.device, dtype=self.dtype))
+
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
         scale = torch.sqrt(torch.arange(1, Z.shape[1] + 1, device=Z.device, dtype=Z.dtype))
         return 1.0 + (Z * Z).sum(dim=1) / 4000.0 - torch.cos(Z / scale).prod(dim=1)
@@ -163,6 +238,7 @@ class Weierstrass(ShiftedFunction):
     shift_range = 0.2
     target = 1e-4
     differentiable = False
+    stored_kernel = uniform_kernel = False  # 21 cosines of arguments up to 3**20 a coordinate: compute-bound
 
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
         k = torch.arange(21, device=Z.device, dtype=Z.dtype)
@@ -182,6 +258,7 @@ class RuggedBowl(ShiftedFunction):
     family = "rugged"
     landscape = "rugged"
     target = 1e-6
+    stored_kernel = uniform_kernel = False  # its ripples are a (n, d) x (d, m) matmul: left to cuBLAS
 
     def __init__(self, *, dim: int = 10, amplitude: float = 10.0, frequency: float = 10.0, ripples: int = 32,
                  rotate: bool = False, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
@@ -206,7 +283,7 @@ class RuggedBowl(ShiftedFunction):
 SCHWEFEL_OPTIMUM = 420.9687462275036
 
 
-class Schwefel(Problem):
+class Schwefel(FusedKernels, Problem):
     """Schwefel 2.26: ``418.98 d - sum x_i sin(sqrt|x_i|)`` on ``[-500, 500]^d``; deceptive.
 
     The global minimum sits near a corner, far from the next best local minima. Instances flip
@@ -226,7 +303,7 @@ class Schwefel(Problem):
         gen = instance_generator(self.family, instance)
         signs = torch.where(torch.rand(dim, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
         self.signs = signs.to(device=self.device, dtype=self.dtype)
-        self.capabilities = frozenset({Capability.DIFFERENTIABLE})
+        self.capabilities = frozenset({Capability.DIFFERENTIABLE}) | self._uniform_capability()
         self.optimal_value = float(self._evaluate(self.optimum.unsqueeze(0))[0])
 
     def params(self) -> dict[str, Any]:
@@ -236,6 +313,12 @@ class Schwefel(Problem):
     def optimum(self) -> torch.Tensor:
         return self.signs * SCHWEFEL_OPTIMUM
 
+    def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return torch.zeros_like(self.signs), self.signs  # z = (x - 0) * signs
+
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        values = self._fused_evaluate(X)
+        if values is not None:
+            return values
         Z = X * self.signs
         return 418.9828872724339 * X.shape[1] - (Z * torch.sin(torch.sqrt(Z.abs() + 1e-300))).sum(dim=1)

@@ -4,7 +4,16 @@ On the CPU, drawing the points costs more than evaluating most problems, so rand
 them from the trial's NumPy generator, handed to torch without a copy: NumPy's PCG64 fills a
 ``(1000, 100)`` float32 batch in 158 µs against 256 µs for torch's CPU generator (float64: 189
 vs 366 µs), and bit strings come eight to a random byte (16 µs against 296 µs). On CUDA the
-points are drawn on the device by torch.
+points are drawn on the device by torch -- or, on a problem with ``Capability.UNIFORM_KERNEL``
+(the classic functions where a fused kernel runs), drawn *inside* the problem's kernel and never
+stored: one 64-bit key from the trial's generator, and batch after batch of consecutive rows of
+that draw (:meth:`optbench.evaluator.Evaluator.evaluate_uniform`). That is a different stream of
+points from the torch path's, so a trial's result depends on whether the kernel ran, as it already
+depends on the device.
+
+``batch_size`` stays 1000 by default (it is part of a trial's identity, and changing the default
+would change every stored result); on a GPU pass ``batch_size=1_000_000``: a smaller batch leaves a
+fused pass launch-bound (a 1000-point batch is 100k coordinates, microseconds of GPU work).
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from optbench.api import BudgetExhausted, ConfigError, Optimizer, Space, SpaceKind
+from optbench.api import BudgetExhausted, Capability, ConfigError, Optimizer, Space, SpaceKind
 from optbench.evaluator import Evaluator
 from optbench.seeding import torch_generator
 
@@ -86,6 +95,8 @@ class RandomSearch(Optimizer):
             raise ConfigError(f"random: batch_size must be a positive integer, got {self.batch_size!r}")
 
     def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
+        if Capability.UNIFORM_KERNEL in evaluator.capabilities:
+            return self._fused(evaluator, rng)
         space, device, dtype = evaluator.space, evaluator.device, evaluator.dtype
         bounds = None if space.kind is SpaceKind.BITS else evaluator.bounds()
         if device.type == "cpu":
@@ -99,6 +110,21 @@ class RandomSearch(Optimizer):
             while True:
                 n = int(min(self.batch_size, max(evaluator.remaining, 1)))
                 evaluator.evaluate(draw(n))
+        except BudgetExhausted:
+            pass
+        if evaluator.best_x is None:
+            raise BudgetExhausted("the budget ran out before random search evaluated a point")
+        return evaluator.best_x
+
+    def _fused(self, evaluator: Evaluator, rng: np.random.Generator) -> torch.Tensor:
+        """Draw and evaluate in the problem's kernel: rows ``offset .. offset + n - 1`` of one keyed draw per batch."""
+        seed = int(rng.integers(0, 2**64, dtype=np.uint64))
+        offset = 0
+        try:
+            while True:
+                n = int(min(self.batch_size, max(evaluator.remaining, 1)))
+                evaluator.evaluate_uniform(n, seed=seed, offset=offset)
+                offset += n
         except BudgetExhausted:
             pass
         if evaluator.best_x is None:
