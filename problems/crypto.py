@@ -1,6 +1,8 @@
 """Cryptographic-style problems: landscapes where nothing beats blind search, or gradients carry no signal.
 
-* ``pow``: SHA-256 proof-of-work partial preimage, hashed batched in torch (bit-exact with hashlib);
+* ``pow``: SHA-256 proof-of-work partial preimage: hashlib on the CPU, a Triton kernel on CUDA (the
+  batched torch rounds where Triton is missing), all bit-exact with hashlib; on CUDA it also draws and
+  hashes uniform candidates in one kernel (``Capability.UNIFORM_KERNEL``);
 * ``parity``: find the hidden subset of a noisy sparse parity, searched as a bit mask;
 * ``subsetsum``: subset sum at density near 1, a planted solution.
 
@@ -16,12 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from optbench.api import Capability, ConfigError
+from optbench.api import Capability, ConfigError, Unsupported
 from optbench.problems.bits import BitProblem, _positive_int
 from optbench.seeding import instance_generator
 
 MASK32 = 0xFFFFFFFF
-_POWERS_DESC = np.array([1 << (63 - j) for j in range(64)], dtype=np.uint64)  # 2^63, 2^62, ..., 2^0
 _K = [
     0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
     0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
@@ -110,6 +111,13 @@ class ProofOfWork(BitProblem):
         self.bit_weights = (2 ** torch.arange(7, -1, -1)).to(self.device)
         self.optimal_value = 0.0
         self.blind_search_evaluations = 2.0**self.k
+        from optbench.kernels import sha256
+
+        # the Triton kernels' constants (message words, prefix midstate, K, H0); None: no kernel runs here
+        self.kernel_table = sha256.pow_table(bytes(self.prefix.tolist()), self.n, device=self.device) \
+            if sha256.runs_on(self.device) else None
+        if self.kernel_table is not None and self.device.type == "cuda":
+            self.capabilities = frozenset({Capability.UNIFORM_KERNEL})
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n, "k": self.k}
@@ -127,24 +135,86 @@ class ProofOfWork(BitProblem):
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
         if X.device.type == "cpu":  # hashlib's C SHA-256 beats the batched torch rounds per core by 20x or more
             return self._evaluate_hashlib(X)
+        if self.kernel_table is not None:  # one Triton kernel where the torch rounds launch thousands
+            from optbench.kernels import sha256
+
+            return sha256.pow_values(X, self.kernel_table, k=self.k, dtype=self.dtype)
+        return self.evaluate_torch(X)
+
+    def evaluate_torch(self, X: torch.Tensor) -> torch.Tensor:
+        """The batched torch path (any device; the reference of the CUDA kernel), ``(m, n) -> (m,)``."""
         zeros = leading_zero_bits(self.digest(X), limit=self.k)
         return (self.k - zeros).to(self.dtype)
 
-    def _evaluate_hashlib(self, X: torch.Tensor) -> torch.Tensor:
-        """The CPU path: one ``hashlib.sha256`` call per candidate on messages packed by NumPy, the
-        leading zeros counted vectorized; bit-exact with the torch path (and with hashlib by definition)."""
-        import hashlib
+    def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
+        """Values of rows ``0 .. n-1`` of the Philox draw ``(seed, offset)``, drawn and hashed in one kernel."""
+        if self.kernel_table is None:
+            raise Unsupported(f"{self.id} has no fused uniform kernel on {self.device}")
+        from optbench.kernels import sha256
 
+        return sha256.pow_uniform_values(n, self.kernel_table, n_bits=self.n, k=self.k, seed=seed, offset=offset,
+                                         dtype=self.dtype)
+
+    def uniform_points(self, rows: torch.Tensor, *, seed: int, offset: int) -> torch.Tensor:
+        """The candidates (uint8 ``(len(rows), n)``) of rows ``rows`` of the draw ``(seed, offset)``."""
+        if self.kernel_table is None:
+            raise Unsupported(f"{self.id} has no fused uniform kernel on {self.device}")
+        from optbench.kernels import sha256
+
+        return sha256.uniform_bits(rows.to(self.device), n_bits=self.n, seed=seed, offset=offset)
+
+    def _evaluate_hashlib(self, X: torch.Tensor) -> torch.Tensor:
+        """The CPU path: one C SHA-256 call per candidate on messages packed by NumPy, the leading zeros
+        counted vectorized; bit-exact with the torch path and with ``hashlib`` (tests compare all three).
+
+        The per-candidate work is what a Python loop over ``hashlib.sha256`` does, minus the loop: the
+        messages become bytes objects in one ``tolist``, ``map`` chains constructor and ``digest``
+        in C, and chunks of :data:`HASH_CHUNK` keep the digests in cache until their heads are read.
+        """
         m, width = X.shape[0], self.prefix_bytes + self.n // 8
         messages = np.empty((m, width), dtype=np.uint8)
         messages[:, : self.prefix_bytes] = self.prefix.numpy()
         messages[:, self.prefix_bytes :] = np.packbits(X.numpy().astype(np.uint8, copy=False), axis=1)
-        data, sha256 = messages.tobytes(), hashlib.sha256
-        digests = b"".join([sha256(data[i : i + width]).digest() for i in range(0, m * width, width)])
-        heads = np.frombuffer(digests, dtype=">u8")[::4]  # the first 64 bits of each digest; k <= 64
-        # leading zero bits of each head: how many of the 64 thresholds 2^63, 2^62, ... it lies below
-        zeros = (heads[:, None] < _POWERS_DESC[None, :]).sum(axis=1)
-        return torch.from_numpy(np.maximum(self.k - zeros, 0)).to(self.dtype)
+        items = messages.view(f"V{width}").ravel()  # one opaque `width`-byte item per candidate
+        heads = np.empty(m, dtype=">u8")  # the first 64 bits of each digest; k <= 64
+        sha256, digest = _sha256_constructor()
+        for lo in range(0, m, HASH_CHUNK):
+            digests = b"".join(map(digest, map(sha256, items[lo : lo + HASH_CHUNK].tolist())))
+            heads[lo : lo + HASH_CHUNK] = np.frombuffer(digests, dtype=">u8")[::4]
+        values = np.maximum(self.k - leading_zeros64(heads), 0)
+        try:  # converted by NumPy: a torch cast of this size starts its thread pool, which costs more on a busy CPU
+            return torch.from_numpy(values.astype(torch.empty(0, dtype=self.dtype).numpy().dtype))
+        except TypeError:  # a dtype NumPy lacks (bfloat16)
+            return torch.from_numpy(values).to(self.dtype)
+
+
+HASH_CHUNK = 4096
+
+
+def _sha256_constructor() -> tuple[Any, Any]:
+    """The cheapest SHA-256 per call for one-block messages, and its unbound ``digest``.
+
+    CPython's own C implementation (``_sha2`` from 3.12, ``_sha256`` before) skips OpenSSL's EVP
+    set-up, which costs more than the single compression; ``hashlib.sha256`` where it is missing.
+    """
+    import hashlib
+
+    for name in ("_sha2", "_sha256"):
+        try:
+            module = __import__(name)
+        except ImportError:
+            continue
+        return module.sha256, type(module.sha256()).digest
+    return hashlib.sha256, type(hashlib.sha256()).digest
+
+
+def leading_zeros64(heads: np.ndarray) -> np.ndarray:
+    """Leading zero bits of 64-bit words ``(m,)`` (64 for 0): from the binary exponents of their 32-bit
+    halves, exact in float64, as ``frexp`` gives ``e`` with ``2^(e-1) <= x < 2^e``; int64 ``(m,)``."""
+    words = heads.astype(np.uint64)
+    high = np.frexp((words >> np.uint64(32)).astype(np.float64))[1]
+    low = np.frexp((words & np.uint64(0xFFFFFFFF)).astype(np.float64))[1]
+    return np.where(high > 0, 32 - high, 64 - low).astype(np.int64)
 
 
 class SparseParity(BitProblem):

@@ -1,0 +1,204 @@
+"""The proof of work's SHA-256 on a device: the host side of :mod:`optbench.kernels.sha256_triton`.
+
+``pow`` builds its :func:`pow_table` once; :func:`pow_values` hashes stored candidates,
+:func:`pow_uniform_values` draws and hashes in one pass, :func:`uniform_bits` redraws any rows of
+such a draw. Triton is imported only when a kernel is launched, so this module costs nothing
+where Triton is missing; :func:`runs_on` says whether a kernel can run on a device (CUDA, or the
+CPU under Triton's interpreter, ``TRITON_INTERPRET=1``, which is how the tests run it without a GPU).
+``OPTBENCH_KERNELS=eager`` (see :mod:`optbench.kernels.fused`) turns the kernels off.
+
+Launch configuration: ``BLOCK`` candidates per program and ``num_warps``; the default (256, 4)
+gives each thread two independent hashes to interleave. The GPU benchmark times the alternatives.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import torch
+
+MASK32 = 0xFFFFFFFF
+TABLE_SIZE = 96
+PREFIX_WORDS = 4  # the 16-byte prefix: the first four rounds are the same for every candidate
+DEFAULT_CONFIG = (256, 4)  # (BLOCK, num_warps)
+CONFIGS = ((128, 4), (256, 4), (1024, 8))  # what the GPU benchmark compares
+
+
+def runs_on(device: torch.device) -> bool:
+    """Whether the kernels can run on ``device``: Triton installed and not turned off, and a CUDA
+    device or the CPU under ``TRITON_INTERPRET=1``."""
+    if os.environ.get("OPTBENCH_KERNELS", "auto").strip().lower() == "eager":
+        return False
+    if importlib.util.find_spec("triton") is None:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1")
+
+
+def _rotr(x: int, n: int) -> int:
+    return ((x >> n) | (x << (32 - n))) & MASK32
+
+
+def _rounds(state: list[int], words: list[int], first: int) -> list[int]:
+    """SHA-256 rounds ``first .. first+len(words)-1`` on Python ints (the host's midstate)."""
+    from optbench.problems.crypto import _K
+
+    a, b, c, d, e, f, g, h = state
+    for t, w in enumerate(words, start=first):
+        t1 = (h + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + ((e & f) ^ (~e & g)) + _K[t] + w) & MASK32
+        t2 = ((_rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & MASK32
+        a, b, c, d, e, f, g, h = (t1 + t2) & MASK32, a, b, c, (d + t1) & MASK32, e, f, g
+    return [a, b, c, d, e, f, g, h]
+
+
+def pow_table(prefix: bytes, n_bits: int, *, device: torch.device | str = "cpu") -> torch.Tensor:
+    """What every candidate's hash shares, as the kernels read it.
+
+    Args:
+        prefix: the problem's 16-byte prefix.
+        n_bits: the candidate's length ``n`` in bits (a multiple of 8, at most ``8 * (55 - 16)``).
+        device: where the kernels run.
+
+    Returns:
+        int32 tensor of shape ``(96,)`` holding uint32 words: the message words with the
+        candidate's bits zero (16), the state after the four prefix rounds (8), ``K`` (64), ``H0`` (8).
+    """
+    from optbench.problems.crypto import _H0, _K
+
+    if len(prefix) != 4 * PREFIX_WORDS or n_bits % 8 or not 8 <= n_bits <= 8 * (55 - len(prefix)):
+        raise ValueError(f"pow_table needs a 16-byte prefix and 8 <= n_bits <= {8 * 39}, a multiple of 8")
+    length = len(prefix) + n_bits // 8
+    block = prefix + bytes(n_bits // 8) + b"\x80" + bytes(55 - length) + (8 * length).to_bytes(8, "big")
+    words = [int.from_bytes(block[4 * i : 4 * i + 4], "big") for i in range(16)]
+    midstate = _rounds(list(_H0), words[:PREFIX_WORDS], 0)
+    table = words + midstate + list(_K) + list(_H0)
+    signed = [w - (1 << 32) if w >= 1 << 31 else w for w in table]
+    return torch.tensor(signed, dtype=torch.int32, device=device)
+
+
+def _kwords(k: int) -> int:
+    if not 1 <= k <= 64:
+        raise ValueError(f"k must be between 1 and 64, got {k}")
+    return 1 if k <= 32 else 2
+
+
+def _as_int64_rows(bits: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(m, n)`` bits as int64 ``(m, n/8)``: 8 bits per load (the kernel packs them)."""
+    bits = bits.to(torch.uint8).contiguous()
+    if bits.storage_offset() % 8:
+        bits = bits.clone()
+    return bits.view(torch.int64)
+
+
+def pow_values(bits: torch.Tensor, table: torch.Tensor, *, k: int, dtype: torch.dtype,
+               config: tuple[int, int] = DEFAULT_CONFIG) -> torch.Tensor:
+    """``max(k - leading zero bits of sha256(prefix || bytes(x)), 0)`` of stored candidates.
+
+    Args:
+        bits: candidates, 0/1, shape ``(m, n)`` with ``n`` a multiple of 8, on the table's device.
+        table: :func:`pow_table` of the problem.
+        k: the difficulty, ``1 <= k <= 64``.
+        dtype: the values' dtype.
+        config: ``(BLOCK, num_warps)``.
+
+    Returns:
+        Values, shape ``(m,)``, ``dtype``.
+    """
+    from optbench.kernels import sha256_triton as kernels
+
+    m, n = bits.shape
+    out = torch.empty(m, dtype=dtype, device=bits.device)
+    if m:
+        block, warps = config
+        kernels.pow_bits_kernel[(-(-m // block),)](_as_int64_rows(bits), table, out, m, k, NBITS=n,
+                                                    KWORDS=_kwords(k), DIGEST=False, BLOCK=block, num_warps=warps)
+    return out
+
+
+def pow_digests(bits: torch.Tensor, table: torch.Tensor, *, config: tuple[int, int] = DEFAULT_CONFIG) -> torch.Tensor:
+    """The full SHA-256 digests of stored candidates as eight words each, int64 ``(m, 8)`` (tests compare them)."""
+    from optbench.kernels import sha256_triton as kernels
+
+    m, n = bits.shape
+    out = torch.empty(m, 8, dtype=torch.int64, device=bits.device)
+    if m:
+        block, warps = config
+        kernels.pow_bits_kernel[(-(-m // block),)](_as_int64_rows(bits), table, out, m, 1, NBITS=n, KWORDS=1,
+                                                    DIGEST=True, BLOCK=block, num_warps=warps)
+    return out
+
+
+def leading_zero_values(words: torch.Tensor, *, k: int, block: int = 256) -> torch.Tensor:
+    """The kernels' ``k - min(leading zeros, k)`` of digests given by their first two words.
+
+    Args:
+        words: int64 ``(m, 2)`` holding uint32 values.
+        k: the difficulty, ``1 <= k <= 64``.
+
+    Returns:
+        int64 ``(m,)``.
+    """
+    from optbench.kernels import sha256_triton as kernels
+
+    words = words.to(torch.int64).contiguous()
+    m = words.shape[0]
+    out = torch.empty(m, dtype=torch.int64, device=words.device)
+    if m:
+        kernels.leading_zeros_kernel[(-(-m // block),)](words, out, m, k, KWORDS=_kwords(k), BLOCK=block)
+    return out
+
+
+def _check_draw(count: int, seed: int, offset: int) -> None:
+    if count < 0 or not 0 <= seed < 1 << 64 or offset < 0 or offset + count > 1 << 64:
+        raise ValueError(f"a draw needs count >= 0, 0 <= seed < 2^64 and 0 <= offset <= 2^64 - count, "
+                         f"got count={count}, seed={seed}, offset={offset}")
+
+
+def pow_uniform_values(count: int, table: torch.Tensor, *, n_bits: int, k: int, seed: int, offset: int,
+                       dtype: torch.dtype, config: tuple[int, int] = DEFAULT_CONFIG) -> torch.Tensor:
+    """Values of rows ``0 .. count-1`` of the uniform draw ``(seed, offset)``, never stored.
+
+    Args:
+        count: how many candidates.
+        table: :func:`pow_table` of the problem (its device is where the kernel runs).
+        n_bits: ``n``.
+        k: the difficulty.
+        seed: the Philox key, ``0 <= seed < 2^64``.
+        offset: the first row's counter; row ``r`` is counter ``offset + r``.
+        dtype: the values' dtype.
+        config: ``(BLOCK, num_warps)``.
+
+    Returns:
+        Values, shape ``(count,)``, equal to :func:`pow_values` of :func:`uniform_bits` of the same rows.
+    """
+    from optbench.kernels import sha256_triton as kernels
+
+    _check_draw(count, seed, offset)
+    out = torch.empty(count, dtype=dtype, device=table.device)
+    if count:
+        block, warps = config
+        kernels.pow_uniform_kernel[(-(-count // block),)](table, out, count, seed, offset, k, NBITS=n_bits,
+                                                         KWORDS=_kwords(k), BLOCK=block, num_warps=warps)
+    return out
+
+
+def uniform_bits(rows: torch.Tensor, *, n_bits: int, seed: int, offset: int, block: int = 128) -> torch.Tensor:
+    """The candidates of rows ``rows`` of the draw ``(seed, offset)``.
+
+    Args:
+        rows: int64 ``(r,)``, each ``>= 0``, on the device where the kernel runs.
+        n_bits: ``n``.
+        seed, offset: the draw (see :func:`pow_uniform_values`).
+
+    Returns:
+        uint8 0/1, shape ``(r, n_bits)``.
+    """
+    from optbench.kernels import sha256_triton as kernels
+
+    rows = rows.to(torch.int64).contiguous()
+    count = rows.shape[0]
+    _check_draw(0, seed, offset)
+    out = torch.empty(count, n_bits, dtype=torch.uint8, device=rows.device)
+    if count:
+        kernels.uniform_bits_kernel[(-(-count // block),)](rows, out, count, seed, offset, NBITS=n_bits, BLOCK=block)
+    return out
