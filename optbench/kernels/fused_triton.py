@@ -12,10 +12,12 @@ import torch
 import triton
 import triton.language as tl
 
-from optbench.kernels.fused import as_kernel_input, tile
+from optbench.kernels.fused import as_kernel_input, next_pow2
 
 if TYPE_CHECKING:
     from optbench.kernels.fused import ClassicSpec
+
+CHUNK = 32  # columns per full chunk of a row
 
 # family codes (optbench.kernels.fused.CODES), as constexprs for the kernels' static branches
 SPHERE: tl.constexpr = 0
@@ -101,47 +103,64 @@ def reduce_rows(acc_a, acc_b, FN: tl.constexpr):
 
 
 @triton.jit
-def _classic_kernel(x_ptr, out_ptr, shift_ptr, aux_ptr, cst_ptr, n, D, stride,
-                    FN: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr):
+def _chunk(acc_a, acc_b, base, rmask, cols, D, shift_ptr, aux_ptr, c0, c1, FN: tl.constexpr):
+    """Add the terms of columns ``cols`` (shape ``(BLOCK,)``) of the tile's rows to the accumulators."""
+    cmask = cols < D
+    valid = rmask[:, None] & cmask[None, :]
+    x = tl.load(base + cols[None, :], mask=valid, other=0)
+    shift = tl.load(shift_ptr + cols, mask=cmask, other=0)
+    z = x - shift[None, :]
+    if FN == ROSENBROCK:  # pairs (z_i, z_{i+1}) of z = x - shift + 1
+        pair = rmask[:, None] & (cols[None, :] + 1 < D)
+        x1 = tl.load(base + cols[None, :] + 1, mask=pair, other=0)
+        shift1 = tl.load(shift_ptr + cols + 1, mask=cols + 1 < D, other=0)
+        head = z + c1
+        tail = (x1 - shift1[None, :]) + c1
+        t = tail - head * head
+        u = c1 - head
+        acc_a += tl.where(pair, c0 * (t * t) + u * u, 0)
+    else:
+        aux = tl.load(aux_ptr + cols, mask=cmask, other=1)
+        a, b = terms(z, aux[None, :], c0, c1, FN)
+        acc_a += tl.where(valid, a, 0)
+        acc_b = acc_b * tl.where(valid, b, 1) if FN == GRIEWANK else acc_b + tl.where(valid, b, 0)
+    return acc_a, acc_b
+
+
+@triton.jit
+def _accumulators(like, BLOCK_R: tl.constexpr, BLOCK: tl.constexpr, FN: tl.constexpr):
+    """Zeroed ``(BLOCK_R, BLOCK)`` accumulators in ``like``'s dtype (Griewank's product starts at one)."""
+    acc_a = tl.zeros([BLOCK_R, BLOCK], dtype=like.dtype)
+    acc_b = tl.zeros([BLOCK_R, BLOCK], dtype=like.dtype) + (1 if FN == GRIEWANK else 0)
+    return acc_a, acc_b
+
+
+@triton.jit
+def _classic_kernel(x_ptr, out_ptr, shift_ptr, aux_ptr, cst_ptr, n, D, stride, D_MAIN,
+                    FN: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr, TAIL: tl.constexpr):
+    # full chunks of BLOCK_D columns up to D_MAIN, then one tail of TAIL >= D - D_MAIN columns: a row of
+    # d = 100 is 3 x 32 + 4 lanes, not 128 lanes of which 28 idle (the terms cost as much as the load)
     pid = tl.program_id(0)
     rows = pid.to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
     rmask = rows < n
     c0 = tl.load(cst_ptr + 0)
     c1 = tl.load(cst_ptr + 1)
-    c2 = tl.load(cst_ptr + 2)
-    c3 = tl.load(cst_ptr + 3)
-    c4 = tl.load(cst_ptr + 4)
-    c5 = tl.load(cst_ptr + 5)
-    dtype = x_ptr.dtype.element_ty
-    acc_a = tl.zeros([BLOCK_R, BLOCK_D], dtype=dtype)
-    acc_b = tl.full([BLOCK_R, BLOCK_D], 1, dtype=dtype) if FN == GRIEWANK else tl.zeros([BLOCK_R, BLOCK_D], dtype=dtype)
     base = x_ptr + rows[:, None] * stride
-    for d0 in range(0, D, BLOCK_D):
-        cols = d0 + tl.arange(0, BLOCK_D)
-        cmask = cols < D
-        valid = rmask[:, None] & cmask[None, :]
-        x = tl.load(base + cols[None, :], mask=valid, other=0)
-        shift = tl.load(shift_ptr + cols, mask=cmask, other=0)
-        z = x - shift[None, :]
-        if FN == ROSENBROCK:  # pairs (z_i, z_{i+1}) of z = x - shift + 1
-            pair = rmask[:, None] & (cols[None, :] + 1 < D)
-            x1 = tl.load(base + cols[None, :] + 1, mask=pair, other=0)
-            shift1 = tl.load(shift_ptr + cols + 1, mask=cols + 1 < D, other=0)
-            head = z + c1
-            tail = (x1 - shift1[None, :]) + c1
-            t = tail - head * head
-            u = c1 - head
-            acc_a += tl.where(pair, c0 * (t * t) + u * u, 0)
-        else:
-            aux = tl.load(aux_ptr + cols, mask=cmask, other=1)
-            a, b = terms(z, aux[None, :], c0, c1, FN)
-            acc_a += tl.where(valid, a, 0)
-            if FN == GRIEWANK:
-                acc_b = acc_b * tl.where(valid, b, 1)
-            else:
-                acc_b += tl.where(valid, b, 0)
+    acc_a, acc_b = _accumulators(c0, BLOCK_R, BLOCK_D, FN)
+    for d0 in range(0, D_MAIN, BLOCK_D):
+        acc_a, acc_b = _chunk(acc_a, acc_b, base, rmask, d0 + tl.arange(0, BLOCK_D), D, shift_ptr, aux_ptr, c0, c1,
+                              FN)
     A, B = reduce_rows(acc_a, acc_b, FN)
-    tl.store(out_ptr + rows, finish(A, B, c0, c1, c2, c3, c4, c5, FN), mask=rmask)
+    if TAIL > 0:
+        tail_a, tail_b = _accumulators(c0, BLOCK_R, TAIL, FN)
+        tail_a, tail_b = _chunk(tail_a, tail_b, base, rmask, D_MAIN + tl.arange(0, TAIL), D, shift_ptr, aux_ptr,
+                                c0, c1, FN)
+        A2, B2 = reduce_rows(tail_a, tail_b, FN)
+        A += A2
+        B = B * B2 if FN == GRIEWANK else B + B2
+    f = finish(A, B, c0, c1, tl.load(cst_ptr + 2), tl.load(cst_ptr + 3), tl.load(cst_ptr + 4),
+               tl.load(cst_ptr + 5), FN)
+    tl.store(out_ptr + rows, f, mask=rmask)
 
 
 def evaluate_classic(spec: ClassicSpec, X: torch.Tensor) -> torch.Tensor:
@@ -151,8 +170,11 @@ def evaluate_classic(spec: ClassicSpec, X: torch.Tensor) -> torch.Tensor:
     out = torch.empty(n, device=X.device, dtype=X.dtype)
     if n == 0:
         return out
-    block_r, block_d = tile(d, elements=4096 if X.dtype == torch.float32 else 2048)
+    block_d = CHUNK if d >= CHUNK else 0
+    main = d - d % CHUNK if block_d else 0
+    tail = next_pow2(max(d - main, 2)) if d > main else 0
+    block_r = (4096 if X.dtype == torch.float32 else 2048) // max(block_d, tail)
     grid = (triton.cdiv(n, block_r),)
-    _classic_kernel[grid](X, out, spec.shift, spec.aux, spec.consts, n, d, X.stride(0),
-                          FN=spec.code, BLOCK_R=block_r, BLOCK_D=block_d)
+    _classic_kernel[grid](X, out, spec.shift, spec.aux, spec.consts, n, d, X.stride(0), main,
+                          FN=spec.code, BLOCK_R=block_r, BLOCK_D=max(block_d, 2), TAIL=tail)
     return out
