@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 
 from optbench.api import Capability, ConfigError, Problem, Space, Unsupported
-from optbench.kernels import fused
+from optbench.kernels import compiled, fused
 from optbench.seeding import instance_generator
 
 
@@ -23,6 +23,8 @@ class FusedKernels:
     stored_kernel: ClassVar[bool] = True
     uniform_kernel: ClassVar[bool] = True
     _spec: fused.ClassicSpec | None = None
+    _box_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
+    _compiled: compiled.CompiledPath | None = None
 
     def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(shift, aux)`` of the kernel (see :class:`optbench.kernels.fused.ClassicSpec`)."""
@@ -41,15 +43,27 @@ class FusedKernels:
             self._spec = fused.classic_spec(self.family, dim=self.space.dim, shift=shift, aux=aux)
         return self._spec
 
-    def _fused_evaluate(self, X: torch.Tensor) -> torch.Tensor | None:
-        """The kernel's values of ``X`` (shape ``(n, d)``), or ``None`` where the eager path runs."""
+    def _eager(self, X: torch.Tensor) -> torch.Tensor:
+        """The eager path (the reference): shape ``(n, d)`` -> ``(n,)``."""
+        raise NotImplementedError
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
         if self.stored_kernel and self._kernel_ready() and fused.use_kernel(X):
             return self._kernel().evaluate(X)
-        return None
+        if X.device.type == "cpu":  # torch.compile of the eager path, once it pays (optbench.kernels.compiled)
+            if self._compiled is None:
+                self._compiled = compiled.CompiledPath(self._eager)
+            values = self._compiled(X)
+            if values is not None:
+                return values
+        return self._eager(X)
 
     def _box(self) -> tuple[torch.Tensor, torch.Tensor]:
-        lower, upper = self.space.bounds(device=self.device, dtype=self.dtype)
-        return lower, upper - lower
+        """``(lower, upper - lower)``, shape ``(d,)`` each, built once (a host-to-device copy per batch costs)."""
+        if self._box_tensors is None:
+            lower, upper = self.space.bounds(device=self.device, dtype=self.dtype)
+            self._box_tensors = lower, upper - lower
+        return self._box_tensors
 
     def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
         """See :meth:`optbench.api.Problem.evaluate_uniform`; the draw is :mod:`optbench.kernels.fused_uniform`'s."""
@@ -114,10 +128,7 @@ class ShiftedFunction(FusedKernels, Problem):
         """The minimizer, shape ``(d,)``."""
         return self.shift
 
-    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        values = self._fused_evaluate(X)
-        if values is not None:
-            return values
+    def _eager(self, X: torch.Tensor) -> torch.Tensor:
         Z = X - self.shift
         return self._f(Z if self.rotation is None else Z @ self.rotation.T)
 
@@ -316,9 +327,6 @@ class Schwefel(FusedKernels, Problem):
     def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return torch.zeros_like(self.signs), self.signs  # z = (x - 0) * signs
 
-    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        values = self._fused_evaluate(X)
-        if values is not None:
-            return values
+    def _eager(self, X: torch.Tensor) -> torch.Tensor:
         Z = X * self.signs
         return 418.9828872724339 * X.shape[1] - (Z * torch.sin(torch.sqrt(Z.abs() + 1e-300))).sum(dim=1)

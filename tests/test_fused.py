@@ -348,6 +348,41 @@ def test_mode_switch(monkeypatch: pytest.MonkeyPatch) -> None:
         fused.mode()
 
 
+@pytest.mark.skipif(INTERPRETED, reason="compiles with inductor, not the interpreter")
+def test_compiled_path_matches_eager_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(fused.ENV, "compile")
+    for problem in (Rastrigin(dim=7, instance=2), Sphere(dim=100, dtype=torch.float32), Schwefel(dim=3)):
+        for n in (300, 17):  # dynamic shapes: one graph for both
+            X = box_points(problem, n)
+            got = problem.evaluate(X)
+            assert problem._compiled is not None and problem._compiled._compiled is not None, "nothing compiled"
+            want = eager(problem, X)
+            assert got.dtype == want.dtype and got.shape == (n,)
+            assert bool(((got.double() - want.double()).abs() <= tolerance(problem, X)).all()), problem.id
+
+
+@pytest.mark.skipif(INTERPRETED, reason="compiles with inductor, not the interpreter")
+def test_compiled_path_only_after_it_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+    from optbench.kernels import compiled
+
+    monkeypatch.setenv(fused.ENV, "auto")
+    monkeypatch.setattr(compiled, "MIN_ELEMENTS", 100)
+    monkeypatch.setattr(compiled, "AMORTIZE", 1000)
+    problem = Rastrigin(dim=10, instance=1)
+    small, large = box_points(problem, 9), box_points(problem, 20)
+    for _ in range(10):
+        problem.evaluate(small)  # 90 coordinates: never counted, never compiled
+    for _ in range(5):  # 5 x 200 = AMORTIZE coordinates, evaluated eagerly
+        problem.evaluate(large)
+    assert problem._compiled is not None and problem._compiled._compiled is None
+    assert problem._compiled.eager_elements == 1000
+    got = problem.evaluate(large)
+    assert problem._compiled._compiled is not None
+    assert bool(((got - eager(problem, large)).abs() <= tolerance(problem, large)).all())
+    monkeypatch.setenv(fused.ENV, "eager")
+    assert torch.equal(problem.evaluate(large), problem._eager(large))  # eager means eager
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available() or INTERPRETED, reason="needs a CUDA GPU")
 def test_auto_mode_uses_the_kernel_from_the_threshold_on(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,8 @@ functions). The tests bound the difference from that analysis.
 Whether a kernel runs is decided per call (:func:`use_kernel`): ``OPTBENCH_KERNELS=eager`` never,
 ``triton`` wherever Triton runs (a CUDA device, or the CPU under ``TRITON_INTERPRET=1``: the
 tests), and ``auto`` (the default) on CUDA for batches of at least :data:`MIN_ELEMENTS` coordinates.
+On the CPU, ``auto`` may compile the eager path with ``torch.compile`` once that pays
+(:mod:`optbench.kernels.compiled`); ``compile`` forces that and no Triton.
 Rotated instances stay on the eager path: ``(x - shift) @ R.T`` is a matmul that reads and writes
 the population once more and does ``2 d`` flops per coordinate, so fusing the few elementwise
 passes behind it would save at most half the traffic; computing ``x @ R.T - R shift`` instead
@@ -33,7 +35,7 @@ from typing import Any
 import torch
 
 ENV = "OPTBENCH_KERNELS"
-MODES = ("auto", "eager", "triton")
+MODES = ("auto", "eager", "triton", "compile")
 # Below this many coordinates a batch stays eager in ``auto``. Reasoning: launching a Triton kernel
 # costs ~10-20 us of Python; the eager Rastrigin launches six torch kernels (~4 us each) whose GPU time
 # is a few us at 2**15 float32 coordinates (128 kB), so below this both are launch-bound and the eager
@@ -49,7 +51,7 @@ PRODUCT = (GRIEWANK,)  # families whose second accumulator is a product
 
 
 def mode() -> str:
-    """``OPTBENCH_KERNELS``: ``auto`` (default), ``eager`` or ``triton`` (read at every call)."""
+    """``OPTBENCH_KERNELS``: ``auto`` (default), ``eager``, ``triton`` or ``compile`` (read at every call)."""
     value = os.environ.get(ENV, "auto").strip().lower() or "auto"
     if value not in MODES:
         from optbench.api import ConfigError
@@ -74,7 +76,7 @@ def triton_runs_on(device: torch.device) -> bool:
 def kernels_offered(device: torch.device) -> bool:
     """Whether a problem on ``device`` built now offers kernels (e.g. the UNIFORM_KERNEL capability)."""
     current = mode()
-    if current == "eager" or not triton_runs_on(device):
+    if current in ("eager", "compile") or not triton_runs_on(device):
         return False
     return current == "triton" or device.type == "cuda"
 
@@ -84,7 +86,7 @@ def use_kernel(X: torch.Tensor) -> bool:
     if X.requires_grad:  # kernels have no backward; gradients always take the eager path
         return False
     current = mode()
-    if current == "eager" or not triton_runs_on(X.device):
+    if current in ("eager", "compile") or not triton_runs_on(X.device):
         return False
     return current == "triton" or (X.device.type == "cuda" and X.numel() >= MIN_ELEMENTS)
 

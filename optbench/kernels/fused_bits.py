@@ -19,7 +19,7 @@ ONEMAX, LEADINGONES, NEEDLE = 0, 1, 2
 CODES = {"onemax": ONEMAX, "leadingones": LEADINGONES, "needle": NEEDLE}
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n"])
 def _bits_kernel(x_ptr, out_ptr, mask_ptr, n, D, stride,
                  FN: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr):
     rows = tl.program_id(0).to(tl.int64) * BLOCK_R + tl.arange(0, BLOCK_R)
@@ -48,7 +48,7 @@ def _bits_kernel(x_ptr, out_ptr, mask_ptr, n, D, stride,
     tl.store(out_ptr + rows, value.to(out_ptr.dtype.element_ty), mask=rmask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n"])
 def _trap_kernel(x_ptr, out_ptr, mask_ptr, n, D, stride, K, BLOCKS,
                  BLOCK_R: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_K: tl.constexpr):
     # f = d - sum_b payoff(ones_b), payoff(o) = k if o == k else k - 1 - o

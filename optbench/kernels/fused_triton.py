@@ -135,7 +135,7 @@ def _accumulators(like, BLOCK_R: tl.constexpr, BLOCK: tl.constexpr, FN: tl.const
     return acc_a, acc_b
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["n"])  # a last, smaller batch must not compile another variant
 def _classic_kernel(x_ptr, out_ptr, shift_ptr, aux_ptr, cst_ptr, n, D, stride, D_MAIN,
                     FN: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_D: tl.constexpr, TAIL: tl.constexpr):
     # full chunks of BLOCK_D columns up to D_MAIN, then one tail of TAIL >= D - D_MAIN columns: a row of

@@ -106,7 +106,7 @@ def _accumulate(acc_a, acc_b, u, col, D, lo_ptr, w_ptr, shift_ptr, aux_ptr, c0, 
     return acc_a, acc_b
 
 
-@triton.jit(do_not_specialize=["o0", "o1", "s0", "s1", "s2"])
+@triton.jit(do_not_specialize=["n", "o0", "o1", "s0", "s1", "s2"])
 def _uniform_kernel(out_ptr, lo_ptr, w_ptr, shift_ptr, aux_ptr, cst_ptr, n, D, o0, o1, s0, s1, s2,
                     FN: tl.constexpr, IS_F64: tl.constexpr, BLOCK: tl.constexpr):
     rows = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
@@ -140,7 +140,7 @@ def _store(out_ptr, index, u, col, D, lo_ptr, w_ptr, mask):
     tl.store(out_ptr + index * D + col, x, mask=valid)
 
 
-@triton.jit(do_not_specialize=["o0", "o1", "s0", "s1", "s2"])
+@triton.jit(do_not_specialize=["k", "o0", "o1", "s0", "s1", "s2"])
 def _points_kernel(out_ptr, rows_ptr, lo_ptr, w_ptr, k, D, o0, o1, s0, s1, s2,
                    IS_F64: tl.constexpr, BLOCK: tl.constexpr):
     index = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
