@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -223,11 +224,13 @@ class _UniformSphere(Problem):
         return self.evaluate(self._draw(torch.arange(n), seed, offset))
 
 
+@pytest.mark.parametrize("lazy", [False, True])  # host bookkeeping, device records read when asked for
 @pytest.mark.parametrize("size", [100, 10])  # the vectorized path and the small-batch loop
-def test_evaluate_uniform_counts_cuts_and_traces_as_evaluate_of_the_same_points(size):
+def test_evaluate_uniform_counts_cuts_and_traces_as_evaluate_of_the_same_points(size, lazy):
     problem, reference = _UniformSphere(), _UniformSphere()
     budget, batches = 4 * size + size // 2, 5
-    fused, plain = Evaluator(problem, Budget(evaluations=budget)), Evaluator(reference, Budget(evaluations=budget))
+    fused = Evaluator(problem, Budget(evaluations=budget), lazy=lazy)
+    plain = Evaluator(reference, Budget(evaluations=budget))
     seed, offsets = 7, [k * size for k in range(batches)]
     for offset in offsets[:-1]:
         values = fused.evaluate_uniform(size, seed=seed, offset=offset)
@@ -262,3 +265,88 @@ def test_evaluate_uniform_needs_the_capability():
     with pytest.raises(Unsupported, match="uniform"):
         ev.evaluate_uniform(5, seed=0, offset=0)
     assert ev.evaluations == 0
+
+
+class _Programmed(Problem):
+    """``f(x) = x[0]``: a batch's values are whatever its first column says (NaN included)."""
+
+    family = "programmed"
+
+    def __init__(self, device: str = "cpu") -> None:
+        super().__init__(device=device)
+        self.space = Space(SpaceKind.CONTINUOUS, 2, (-1e9, -1e9), (1e9, 1e9))
+        self.optimal_value, self.target = 0.0, 2.0  # values 0, 1 and 2 are hits
+
+    def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        return X[:, 0].clone()
+
+
+def _replay(lazy: bool | None, batches: list[torch.Tensor], limit: int | None = None,
+            device: str = "cpu") -> Evaluator:
+    ev = Evaluator(_Programmed(device), Budget(evaluations=sum(len(X) for X in batches)), lazy=lazy)
+    for X in batches:
+        ev.evaluate(X.to(device))
+        if limit is not None and len(ev._observer._pending) >= limit:
+            ev._observer.flush()  # as the bounded pending amount would, mid-run
+    return ev
+
+
+def _summary(ev: Evaluator) -> tuple:
+    hit = ev.first_hit
+    return ([(p.evaluations, p.best) for p in ev.trace], None if hit is None else (hit.evaluations, hit.best),
+            ev.best_value, None if ev.best_x is None else ev.best_x.tolist())
+
+
+def _programmed_batches(seed: int) -> list[torch.Tensor]:
+    """40 batches of 1 to 199 points whose values drift down, with many ties and 10 % NaN."""
+    gen = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(40):
+        n = int(torch.randint(0, 3, (1,), generator=gen)) and int(torch.randint(1, 200, (1,), generator=gen))
+        n = max(n, 1)
+        level = 1000.0 / (1 + len(batches)) ** 1.5  # values drift down so that improvements keep coming
+        values = torch.randint(0, int(level) + 3, (n,), generator=gen).to(torch.float64)  # many ties
+        values[torch.rand(n, generator=gen) < 0.1] = math.nan
+        if seed == 0 and not batches:
+            values[:] = math.nan  # an all-NaN first batch still yields a best point
+        X = torch.stack([values, torch.arange(n, dtype=torch.float64) + 1000 * len(batches)], dim=1)
+        batches.append(X)
+    return batches
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lazy_device_bookkeeping_equals_the_eager_path(seed):
+    """The lazy path (device records read when asked for) on CPU tensors gives the eager path's results:
+    same trace points, first hit, best value and best point, with NaN, ties and every batch size."""
+    batches = _programmed_batches(seed)
+    eager = _summary(_replay(False, batches))
+    assert eager == _summary(_replay(True, batches))
+    assert eager == _summary(_replay(True, batches, limit=3))
+    assert len(eager[0]) >= 3
+
+
+def test_lazy_bookkeeping_of_gradients_and_deferred_checkpoints_equals_the_eager_path():
+    problem = make_problem("linreg", {"n": 100, "d": 3})
+    runs = []
+    for lazy in (False, True):
+        ev = Evaluator(problem, Budget(evaluations=30), lazy=lazy)
+        x = torch.zeros(3, dtype=torch.float64)
+        with pytest.raises(BudgetExhausted):
+            for step in itertools.count():
+                _, g = ev.loss_and_grad(x, batch=None if step % 7 == 3 else torch.arange(10) + step % 9 * 10)
+                x = x - 0.05 * g
+        ev.finalize()
+        runs.append(_summary(ev))
+    assert runs[0] == runs[1]
+    assert len(runs[0][0]) >= 5
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("seed", range(3))
+def test_lazy_bookkeeping_on_cuda_equals_the_eager_path_on_cpu(seed):
+    batches = _programmed_batches(seed)
+    cuda = _replay(None, batches, device="cuda")
+    assert cuda._observer.lazy and len(cuda._observer._pending) == len(batches)  # nothing read before asked
+    assert _summary(cuda) == _summary(_replay(False, batches))
+    assert not cuda._observer._pending and cuda.best_x.device.type == "cuda"
