@@ -28,7 +28,9 @@ CONFIGS = ((128, 4), (256, 4), (1024, 8))  # what the GPU benchmark compares
 def runs_on(device: torch.device) -> bool:
     """Whether the kernels can run on ``device``: Triton installed and not turned off, and a CUDA
     device or the CPU under ``TRITON_INTERPRET=1``."""
-    if os.environ.get("OPTBENCH_KERNELS", "auto").strip().lower() == "eager":
+    from optbench.kernels.fused import mode
+
+    if mode() == "eager":  # OPTBENCH_KERNELS, shared with the fused kernels (a bad value is a ConfigError)
         return False
     if importlib.util.find_spec("triton") is None:
         return False
@@ -108,10 +110,11 @@ def pow_values(bits: torch.Tensor, table: torch.Tensor, *, k: int, dtype: torch.
 
     m, n = bits.shape
     out = torch.empty(m, dtype=dtype, device=bits.device)
-    if m:
-        block, warps = config
-        kernels.pow_bits_kernel[(-(-m // block),)](_as_int64_rows(bits), table, out, m, k, NBITS=n,
-                                                    KWORDS=_kwords(k), DIGEST=False, BLOCK=block, num_warps=warps)
+    rows, (block, warps) = _as_int64_rows(bits), config
+    for lo in range(0, m, MAX_ROWS):  # one launch unless the batch outgrows int32 row numbers
+        size = min(MAX_ROWS, m - lo)
+        kernels.pow_bits_kernel[(-(-size // block),)](rows[lo:], table, out[lo:], size, k, NBITS=n,
+                                                      KWORDS=_kwords(k), DIGEST=False, BLOCK=block, num_warps=warps)
     return out
 
 
@@ -120,6 +123,7 @@ def pow_digests(bits: torch.Tensor, table: torch.Tensor, *, config: tuple[int, i
     from optbench.kernels import sha256_triton as kernels
 
     m, n = bits.shape
+    _check_rows(m)
     out = torch.empty(m, 8, dtype=torch.int64, device=bits.device)
     if m:
         block, warps = config
@@ -146,6 +150,14 @@ def leading_zero_values(words: torch.Tensor, *, k: int, block: int = 256) -> tor
     if m:
         kernels.leading_zeros_kernel[(-(-m // block),)](words, out, m, k, KWORDS=_kwords(k), BLOCK=block)
     return out
+
+
+MAX_ROWS = (1 << 31) - (1 << 16)  # a kernel numbers its rows in int32
+
+
+def _check_rows(count: int) -> None:
+    if count > MAX_ROWS:
+        raise ValueError(f"at most {MAX_ROWS} candidates per kernel call, got {count}: split the batch")
 
 
 def _check_draw(count: int, seed: int, offset: int) -> None:
@@ -175,9 +187,10 @@ def pow_uniform_values(count: int, table: torch.Tensor, *, n_bits: int, k: int, 
 
     _check_draw(count, seed, offset)
     out = torch.empty(count, dtype=dtype, device=table.device)
-    if count:
-        block, warps = config
-        kernels.pow_uniform_kernel[(-(-count // block),)](table, out, count, seed, offset, k, NBITS=n_bits,
+    block, warps = config
+    for lo in range(0, count, MAX_ROWS):  # one launch unless the draw outgrows int32 row numbers
+        size = min(MAX_ROWS, count - lo)
+        kernels.pow_uniform_kernel[(-(-size // block),)](table, out[lo:], size, seed, offset + lo, k, NBITS=n_bits,
                                                          KWORDS=_kwords(k), BLOCK=block, num_warps=warps)
     return out
 
@@ -197,6 +210,7 @@ def uniform_bits(rows: torch.Tensor, *, n_bits: int, seed: int, offset: int, blo
 
     rows = rows.to(torch.int64).contiguous()
     count = rows.shape[0]
+    _check_rows(count)
     _check_draw(0, seed, offset)
     out = torch.empty(count, n_bits, dtype=torch.uint8, device=rows.device)
     if count:
