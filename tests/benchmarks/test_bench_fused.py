@@ -189,3 +189,39 @@ def test_random_search_fused(benchmark, cuda_device):
            detail=f"{fused_s * 1e3:.1f} ms for 5e7; eager path {BUDGET / eager_s:.3g} evals/s "
                   f"({eager_s * 1e3:.0f} ms, {eager_s / fused_s:.1f}x slower)",
            eager_evals_per_s=BUDGET / eager_s)
+
+
+def test_compiled_cpu_rastrigin(benchmark, bench_device):
+    """CPU: the torch.compile path against eager at the smallest batch it is used for (1e4 x 100, float64)."""
+    if bench_device != "cpu":
+        pytest.skip("the compiled path is the CPU's (make bench)")
+    from optbench.kernels import compiled
+
+    rows = compiled.MIN_ELEMENTS // DIM
+    problem = problem_class("rastrigin")(dim=DIM, instance=1)  # the default precision, float64
+    X = _population(problem, rows)
+    with kernels("compile"):
+        start = time.perf_counter()
+        got = problem.evaluate(X)  # compiles, outside the timing
+        compile_s = time.perf_counter() - start
+    assert problem._compiled is not None and problem._compiled._compiled is not None, "torch.compile failed"
+    with kernels("eager"):
+        want = problem.evaluate(X)
+    u = torch.finfo(torch.float64).eps / 2
+    Z = X - problem.shift
+    M = (Z * Z + 10 + 20 * torch.pi * Z.abs()).sum(1) + 10 * DIM
+    assert bool(((got - want).abs() <= 2 * (DIM * u / (1 - DIM * u) + 8 * u) * M).all())
+
+    def run(mode: str) -> Callable[[], None]:
+        def call() -> None:
+            with kernels(mode):
+                problem.evaluate(X)
+        return call
+
+    compiled_s, eager_s = interleaved_medians(run("compile"), run("eager"), rounds=7)
+    benchmark.pedantic(run("compile"), rounds=3, iterations=1)
+    repaid = compile_s / max(eager_s - compiled_s, 1e-9)
+    record(benchmark, "compiled / eager Rastrigin 1e4 x 100 float64 (CPU)", "time ratio", compiled_s / eager_s,
+           target=0.5, detail=f"compiled {compiled_s * 1e3:.1f} ms, eager {eager_s * 1e3:.1f} ms; first call "
+                              f"(compile) {compile_s:.1f} s, repaid after {repaid:.0f} batches",
+           compile_seconds=compile_s)
