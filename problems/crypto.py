@@ -111,12 +111,12 @@ class ProofOfWork(BitProblem):
         self.bit_weights = (2 ** torch.arange(7, -1, -1)).to(self.device)
         self.optimal_value = 0.0
         self.blind_search_evaluations = 2.0**self.k
-        from optbench.kernels import sha256
+        from optbench.kernels import fused, sha256
 
         # the Triton kernels' constants (message words, prefix midstate, K, H0); None: no kernel runs here
         self.kernel_table = sha256.pow_table(bytes(self.prefix.tolist()), self.n, device=self.device) \
             if sha256.runs_on(self.device) else None
-        if self.kernel_table is not None and self.device.type == "cuda":
+        if self.kernel_table is not None and fused.kernels_offered(self.device):  # CUDA (or OPTBENCH_KERNELS=triton)
             self.capabilities = frozenset({Capability.UNIFORM_KERNEL})
 
     def params(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import torch
 from optbench.api import Capability, Unsupported
 from optbench.kernels import sha256
 from optbench.problems.crypto import _H0, _K, ProofOfWork, leading_zero_bits
-from optbench.registry import make_problem
+from optbench.registry import make_optimizer, make_problem
 
 HAVE_TRITON = importlib.util.find_spec("triton") is not None
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
@@ -198,6 +198,28 @@ def test_the_drawn_bits_are_balanced(n):
     assert bool(((per_position - R / 2).abs() <= 6 * (R / 4) ** 0.5).all()), per_position
     total = float(per_position.sum())
     assert abs(total - R * n / 2) <= 6 * (R * n / 4) ** 0.5
+
+
+@kernel_check
+def test_random_search_draws_and_hashes_in_the_kernel(monkeypatch):
+    """End to end: random search on ``pow`` takes the fused draw (two launches for two batches), and the
+    point the evaluator redrew for the best row scores that value, by hashlib too."""
+    from optbench.api import Budget
+    from optbench.evaluator import Evaluator
+
+    monkeypatch.setenv("OPTBENCH_KERNELS", "triton" if INTERPRETED else "auto")  # the interpreter: offered on request
+    problem = make_problem("pow", {"n": 64, "k": 12}, instance=4, device=DEVICE)
+    assert Capability.UNIFORM_KERNEL in problem.capabilities
+    launches = []
+    original = sha256.pow_uniform_values
+    monkeypatch.setattr(sha256, "pow_uniform_values", lambda count, *a, **kw: launches.append(count) or
+                        original(count, *a, **kw))
+    evaluator = Evaluator(problem, Budget(evaluations=2 * ROWS))
+    x = make_optimizer("random", {"batch_size": ROWS}).minimize(evaluator, rng=np.random.default_rng(0))
+    assert launches == [ROWS, ROWS] and evaluator.points == 2 * ROWS
+    assert x.shape == (64,) and x.dtype == torch.uint8
+    assert float(problem.evaluate(x.unsqueeze(0))[0]) == evaluator.best_value
+    assert float(hashlib_values(bytes(problem.prefix.tolist()), x.unsqueeze(0), 12)[0]) == evaluator.best_value
 
 
 # ------------------------------------------------------------------ CUDA only
