@@ -55,6 +55,10 @@ class CompiledPath:
         self._failed = False
         self.eager_elements = 0  # coordinates the eager path evaluated in large batches
 
+    def __getstate__(self) -> dict[str, object]:
+        """A copy (pickled for another process, deep-copied) starts uncompiled: compiled code does not travel."""
+        return {**self.__dict__, "_compiled": None}
+
     def __call__(self, X: torch.Tensor) -> torch.Tensor | None:
         """The compiled values of ``X`` where compilation is chosen, else ``None`` (the caller runs eager)."""
         if self._failed or X.device.type != "cpu" or X.requires_grad:
