@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 CHUNK = 32  # columns per full chunk of a row
 
 # family codes (optbench.kernels.fused.CODES), as constexprs for the kernels' static branches
-SPHERE: tl.constexpr = 0
-RASTRIGIN: tl.constexpr = 1
-ELLIPSOID: tl.constexpr = 2
-ACKLEY: tl.constexpr = 3
-GRIEWANK: tl.constexpr = 4
-SCHWEFEL: tl.constexpr = 5
-ROSENBROCK: tl.constexpr = 6
+SPHERE = tl.constexpr(0)
+RASTRIGIN = tl.constexpr(1)
+ELLIPSOID = tl.constexpr(2)
+ACKLEY = tl.constexpr(3)
+GRIEWANK = tl.constexpr(4)
+SCHWEFEL = tl.constexpr(5)
+ROSENBROCK = tl.constexpr(6)
 
 
 @triton.jit
