@@ -83,6 +83,7 @@ def record(benchmark: Any, comparison: str, metric: str, value: float, *, target
     """File a row for the closing table and put it, with ``extra``, into the benchmark's ``extra_info``."""
     row = Row(comparison, metric, float(value), target, higher_is_better, detail, str(device))
     ROWS.append(row)
+    _write_markdown(os.environ.get("OPTBENCH_BENCH_TABLE"))  # after every row: a run cut short keeps its rows
     benchmark.extra_info.update({"comparison": comparison, metric: row.value, "target": target,
                                  "target_met": row.met, **extra})
     return row
