@@ -32,6 +32,9 @@ from optbench.api import Problem, TracePoint
 
 SMALL_BATCH = 64  # up to this many values, in-batch improvements are found by a Python loop
 PENDING_LIMIT = 1 << 22  # elements (values, rows, iterates) held before the record is brought up to date
+# what a lazy record counts for besides its elements: its three small device tensors take a block of the
+# caching allocator each, so at most PENDING_LIMIT / RECORD_COST (4,096) records pend, one sync per 4,096 calls
+RECORD_COST = 1024
 
 
 class Trace:
@@ -217,7 +220,7 @@ class Observer:
             clean = torch.nan_to_num(values, nan=math.inf, posinf=math.inf, neginf=-math.inf)
             for j, (at, seconds, _) in enumerate(iterates):
                 self._pending.append((None, at, clean[j : j + 1], clean[j : j + 1], X[j : j + 1], seconds))
-            self._pending_size += values.numel() * (2 + X.shape[1])
+            self._pending_size += values.numel() * (2 + X.shape[1] + RECORD_COST)
         else:
             for j, (at, seconds, _) in enumerate(iterates):
                 self._observe_now(X[j : j + 1], values[j : j + 1], None, at, seconds)
@@ -238,7 +241,7 @@ class Observer:
                 index = index.to(X.device)
             row = (X.detach() if X.requires_grad else X).index_select(0, index)
         self._pending.append((start, at, clean, low, row, self._elapsed()))
-        self._pending_size += n + (row.numel() if isinstance(row, torch.Tensor) else 1)
+        self._pending_size += n + (row.numel() if isinstance(row, torch.Tensor) else 1) + RECORD_COST
         if self._pending_size > PENDING_LIMIT:
             self.flush()
 

@@ -101,7 +101,7 @@ class GeneticAlgorithm(Optimizer):
         best = ranks[0]
         for row in ranks[1:]:
             best = torch.minimum(best, row)
-        return order[best]
+        return order.index_select(0, best)  # one kernel; `order[best]` goes through advanced indexing
 
     def _offspring(self, parents: torch.Tensor, space: Space, mutation: _Mutation, gen: torch.Generator,
                    out: torch.Tensor) -> None:
@@ -176,7 +176,7 @@ class GeneticAlgorithm(Optimizer):
                 self._offspring(parents, space, mutation, gen, buffer[e * d:])
                 population = following[: self.popsize]
                 child_fitness = evaluator.evaluate(population[e:])
-                fitness = torch.cat([fitness[elite], child_fitness])
+                fitness = torch.cat([fitness.index_select(0, elite), child_fitness])
         except BudgetExhausted:
             pass
         if evaluator.best_x is None:

@@ -5,7 +5,7 @@ arithmetic is identical), from the same initial weights, on the same minibatch o
 same ``torch.optim`` class; the benchmark checks that the final parameters are bit-for-bit equal
 before it compares time. The ratio is taken on the optimizer time optbench reports (its
 stopwatch, which leaves out the untimed trace checkpoints); the wall-clock ratio including those
-checkpoints is shown beside it.
+checkpoints (evaluated after the run, together, when the trace is read) is a row of its own.
 """
 
 from __future__ import annotations
@@ -44,12 +44,16 @@ def _budget(problem: Problem) -> float:
 
 
 def _optbench(problem: Problem, optimizer: TorchOptimizer, seed: int = 0) -> tuple[torch.Tensor, float]:
-    """The final parameters and the optimizer time optbench would report."""
+    """The final parameters and the optimizer time optbench would report; the trace is read as the runner
+    reads it (after the clock stops), so the wall time includes the checkpoints' evaluation."""
     stopwatch = Stopwatch(sync=sync_for(problem.device))
     evaluator = Evaluator(problem, Budget(evaluations=_budget(problem)), stopwatch=stopwatch)
     stopwatch.start()
     x = optimizer.minimize(evaluator, rng=np.random.default_rng(seed))
-    return x, stopwatch.stop()
+    seconds = stopwatch.stop()
+    evaluator.finalize()
+    assert len(evaluator.trace) >= 3  # checkpoints reached the trace (thinned below one evaluation)
+    return x, seconds
 
 
 def _plain(problem: Problem, make: type[torch.optim.Optimizer], options: dict[str, Any],
@@ -96,8 +100,10 @@ def test_gradient_harness_overhead(benchmark, bench_device, case, optimizer_name
     per_step = (ours - plain) / STEPS * 1e6
     record(benchmark, f"{optimizer_name} vs plain torch loop, {case}, batch {BATCH}", "time ratio", ours / plain,
            target=1.03, device=bench_device,
-           detail=f"{plain / STEPS * 1e6:.0f} µs/step plain, {per_step:+.1f} µs/step optbench; "
-                  f"wall incl. untimed checkpoints ×{wall / plain:.3f}",
+           detail=f"{plain / STEPS * 1e6:.0f} µs/step plain, {per_step:+.1f} µs/step optbench",
            optbench_timed_s=ours, optbench_wall_s=wall, plain_s=plain, steps=STEPS,
            overhead_us_per_step=per_step, wall_ratio=wall / plain)
+    record(benchmark, f"{optimizer_name} wall incl. trace checkpoints vs plain loop, {case}", "time ratio",
+           wall / plain, target=1.15, device=bench_device,
+           detail=f"checkpoints and trace {(wall - ours) * 1e3:.1f} ms after {ours * 1e3:.1f} ms of optimizer time")
     assert math.isfinite(ours) and ours > 0
