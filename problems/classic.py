@@ -15,12 +15,12 @@ from optbench.seeding import instance_generator
 class FusedKernels:
     """The fused kernels of a classic function (:mod:`optbench.kernels.fused`), used where they run.
 
-    A family with ``stored_kernel`` evaluates large unrotated batches on CUDA in one fused pass
-    (:func:`optbench.kernels.fused.use_kernel` decides per call); one with ``uniform_kernel`` also
-    offers :attr:`Capability.UNIFORM_KERNEL` where a kernel runs. Mixed into the problem classes.
+    The classes in ``_KERNEL_CLASSES`` evaluate large unrotated batches on CUDA in one fused pass
+    (:func:`optbench.kernels.fused.use_kernel` decides per call); those with ``uniform_kernel`` also
+    offer :attr:`Capability.UNIFORM_KERNEL` where a kernel runs. On the CPU every instance may switch
+    to ``torch.compile`` of its eager path once that pays (:mod:`optbench.kernels.compiled`).
     """
 
-    stored_kernel: ClassVar[bool] = True
     uniform_kernel: ClassVar[bool] = True
     _spec: fused.ClassicSpec | None = None
     _box_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -31,7 +31,12 @@ class FusedKernels:
         raise NotImplementedError
 
     def _kernel_ready(self) -> bool:
-        return getattr(self, "rotation", None) is None
+        """Unrotated, and the very function a kernel implements (a subclass that changes it stays eager)."""
+        owner = _KERNEL_CLASSES.get(self.family)
+        cls = type(self)
+        return (owner is not None and getattr(self, "rotation", None) is None and cls._eager is owner._eager
+                and getattr(cls, "_f", None) is getattr(owner, "_f", None)
+                and cls._kernel_inputs is owner._kernel_inputs)
 
     def _uniform_capability(self) -> frozenset[Capability]:
         offered = self.uniform_kernel and self._kernel_ready() and fused.kernels_offered(self.device)
@@ -48,7 +53,7 @@ class FusedKernels:
         raise NotImplementedError
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        if self.stored_kernel and self._kernel_ready() and fused.use_kernel(X):
+        if self._kernel_ready() and fused.use_kernel(X):
             return self._kernel().evaluate(X)
         if X.device.type == "cpu":  # torch.compile of the eager path, once it pays (optbench.kernels.compiled)
             if self._compiled is None:
@@ -249,7 +254,7 @@ class Weierstrass(ShiftedFunction):
     shift_range = 0.2
     target = 1e-4
     differentiable = False
-    stored_kernel = uniform_kernel = False  # 21 cosines of arguments up to 3**20 a coordinate: compute-bound
+    # no fused kernel (not in _KERNEL_CLASSES): 21 cosines of arguments up to 3**20 a coordinate, compute-bound
 
     def _f(self, Z: torch.Tensor) -> torch.Tensor:
         k = torch.arange(21, device=Z.device, dtype=Z.dtype)
@@ -269,7 +274,7 @@ class RuggedBowl(ShiftedFunction):
     family = "rugged"
     landscape = "rugged"
     target = 1e-6
-    stored_kernel = uniform_kernel = False  # its ripples are a (n, d) x (d, m) matmul: left to cuBLAS
+    # no fused kernel (not in _KERNEL_CLASSES): its ripples are a (n, d) x (d, m) matmul, left to cuBLAS
 
     def __init__(self, *, dim: int = 10, amplitude: float = 10.0, frequency: float = 10.0, ripples: int = 32,
                  rotate: bool = False, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
@@ -330,3 +335,8 @@ class Schwefel(FusedKernels, Problem):
     def _eager(self, X: torch.Tensor) -> torch.Tensor:
         Z = X * self.signs
         return 418.9828872724339 * X.shape[1] - (Z * torch.sin(torch.sqrt(Z.abs() + 1e-300))).sum(dim=1)
+
+
+# the classes whose functions the fused kernels implement (optbench.kernels.fused.CODES), by family
+_KERNEL_CLASSES: dict[str, type[FusedKernels]] = {
+    cls.family: cls for cls in (Sphere, Rastrigin, Rosenbrock, Ellipsoid, Ackley, Griewank, Schwefel)}

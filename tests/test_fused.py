@@ -336,6 +336,16 @@ def test_no_uniform_capability_on_the_cpu_or_rotated() -> None:
         Rastrigin(dim=3).evaluate_uniform(10, seed=1, offset=0)
 
 
+def test_kernels_only_for_the_functions_they_implement() -> None:
+    class Doubled(Sphere):  # a subclass that changes the function must not get Sphere's kernel
+        def _f(self, Z: torch.Tensor) -> torch.Tensor:
+            return 2 * (Z * Z).sum(dim=1)
+
+    assert Sphere(dim=3)._kernel_ready() and Schwefel(dim=3)._kernel_ready()
+    assert not Doubled(dim=3)._kernel_ready()
+    assert not Weierstrass(dim=3)._kernel_ready() and not Rastrigin(dim=3, rotate=True)._kernel_ready()
+
+
 def test_mode_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     X = torch.zeros(fused.MIN_ELEMENTS, 1)
     monkeypatch.setenv(fused.ENV, "eager")
