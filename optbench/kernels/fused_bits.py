@@ -96,11 +96,11 @@ def evaluate_bits(family: str, X: torch.Tensor, mask: torch.Tensor | None, *, dt
         assert k is not None
         block_k = next_pow2(k)
         block_b = max(min(next_pow2(d // k), 128 // block_k), 1)
-        block_r = max(4096 // (block_b * block_k), 1)
+        block_r = max(1024 // (block_b * block_k), 1)
         _trap_kernel[(triton.cdiv(n, block_r),)](X, out, mask, n, d, X.stride(0), k, d // k,
                                                  BLOCK_R=block_r, BLOCK_B=block_b, BLOCK_K=block_k)
         return out
-    block_r, block_d = tile(d, elements=8192, widest=256)
+    block_r, block_d = tile(d, elements=1024, widest=128)  # 8 a thread (ptxas: 8192 needed 255 registers)
     _bits_kernel[(triton.cdiv(n, block_r),)](X, out, mask, n, d, X.stride(0),
                                              FN=CODES[family], BLOCK_R=block_r, BLOCK_D=block_d)
     return out
