@@ -4,12 +4,24 @@ Each generation is a handful of tensor operations: tournament selection, crossov
 the space (blend crossover for reals, uniform crossover for bits), mutation (Gaussian relative
 to the box width for reals, independent bit flips for bits) and elitism; then one batched
 evaluation of the offspring.
+
+On CUDA a generation is ~20 small kernels, each a launch of 5 to 10 µs, where evaluating a
+population of 1,000 takes ~20 µs; so there the making of offspring (everything between the
+evaluated population and the next one) is captured once as a CUDA graph and replayed, one launch
+per generation, with the same random stream and so the same populations bit for bit as in eager
+mode. ``OPTBENCH_CUDA_GRAPHS=0`` keeps every run eager; ``1`` uses graphs on CUDA whatever the size;
+unset, they are used where they pay (:func:`graphs_wanted`). A capture that fails (an operation
+that syncs with the host, a torch without graph-safe generators) leaves the run eager.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import logging
 import math
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,6 +32,14 @@ from optbench.api import BudgetExhausted, ConfigError, Optimizer, Space, SpaceKi
 from optbench.evaluator import Evaluator
 from optbench.optimizers.random_search import sample
 from optbench.seeding import torch_generator
+
+log = logging.getLogger(__name__)
+
+GRAPHS_ENV = "OPTBENCH_CUDA_GRAPHS"
+# Above this many entries per generation each kernel runs longer than its launch takes (the GPU,
+# not the launching, is the bottleneck), so a graph saves little; below it launches dominate.
+GRAPH_MAX_ENTRIES = 1 << 22
+GRAPH_MIN_GENERATIONS = 4  # a capture costs about two eager generations of host time
 
 
 def _rate(name: str, value: object) -> None:
@@ -50,9 +70,94 @@ def _random_fields(n: int, dtype: torch.dtype, gen: torch.Generator, device: tor
     torch's generator costs about the same per number whatever its width, so one 64-bit draw
     split into eight bytes or four 16-bit fields is 8 or 4 times cheaper than drawing each.
     """
-    per_draw = 8 // torch.empty((), dtype=dtype).element_size()
+    per_draw = 8 // dtype.itemsize
     draws = torch.empty(-(-n // per_draw), dtype=torch.int64, device=device)
     return draws.random_(-(2**63), None, generator=gen).view(dtype)[:n]
+
+
+def graphs_wanted(device: torch.device, entries: int, generations: float) -> bool:
+    """Whether a run replays its generations as a CUDA graph (see the module's docstring).
+
+    Args:
+        device: the population's device; graphs only on CUDA.
+        entries: numbers in one generation's offspring (rows times dimension).
+        generations: generations the budget has left (``inf`` under a time budget).
+    """
+    setting = os.environ.get(GRAPHS_ENV, "").strip().lower()
+    if device.type != "cuda" or setting in ("0", "off", "false", "no"):
+        return False
+    if setting in ("1", "on", "true", "yes"):
+        return True
+    return entries <= GRAPH_MAX_ENTRIES and generations >= GRAPH_MIN_GENERATIONS
+
+
+class _GenerationGraph:
+    """A generation captured as a CUDA graph: its kernels replayed with one launch.
+
+    It reads and writes fixed buffers and draws from its own generator, a copy of the run's
+    registered with the graph, so that each replay advances the Philox offset by exactly what
+    the eager kernels would have consumed, at the same offsets: the same numbers, the same
+    populations.
+
+    Attributes:
+        generator: the graph's generator; where the run's random stream continues.
+    """
+
+    def __init__(self, graph: torch.cuda.CUDAGraph, generator: torch.Generator, output: torch.Tensor) -> None:
+        self._graph, self.generator, self._output = graph, generator, output
+
+    def replay(self) -> torch.Tensor:
+        """Run the captured generation; returns its output (a fixed buffer, overwritten by the next replay)."""
+        self._graph.replay()
+        return self._output
+
+
+def _capture(step: Callable[[torch.Generator], torch.Tensor], gen: torch.Generator) -> _GenerationGraph:
+    """Capture ``step(generator)`` (no host sync, fixed shapes and buffers) as a graph drawing where ``gen`` is.
+
+    ``gen`` itself is left as it was (a capture runs nothing): a failed capture can leave the
+    generator registered with it unusable, so the graph gets its own. Raises whatever the
+    capture raised.
+    """
+    generator = torch.Generator(device=gen.device)
+    generator.set_state(gen.get_state())
+    graph = torch.cuda.CUDAGraph()
+    try:
+        graph.register_generator_state(generator)  # torch >= 2.4: each replay advances its offset
+        with torch.cuda.device(gen.device):
+            stream = torch.cuda.Stream()  # captures need a stream other than the default
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(stream):
+                # "thread_local": other threads' CUDA calls during the capture are not its errors
+                graph.capture_begin(capture_error_mode="thread_local")
+                try:
+                    output = step(generator)
+                finally:
+                    graph.capture_end()
+            torch.cuda.current_stream().wait_stream(stream)
+    except BaseException:
+        # an invalidated capture ends without torch's allocator hearing of it, which keeps
+        # a reference to the graph: it must outlive the run
+        _ABANDONED.append(graph)
+        raise
+    return _GenerationGraph(graph, generator, output)
+
+
+_ABANDONED: list[torch.cuda.CUDAGraph] = []  # the graphs of this process's failed captures
+MAX_FAILED_CAPTURES = 3  # then the process stops trying (the failure is not going away)
+
+
+def _try_capture(step: Callable[[torch.Generator], torch.Tensor], gen: torch.Generator) -> _GenerationGraph | None:
+    """:func:`_capture`, or ``None`` (and a debug line) where it fails: the run then stays eager."""
+    if len(_ABANDONED) >= MAX_FAILED_CAPTURES:
+        return None
+    try:
+        graph = _capture(step, gen)
+    except Exception as error:  # any failure to capture means: stay eager
+        log.debug("ga: no CUDA graph (%s: %s); generations run eagerly", type(error).__name__, error)
+        return None
+    log.debug("ga: generations replayed as a CUDA graph on %s", gen.device)
+    return graph
 
 
 @dataclass(frozen=True)
@@ -151,6 +256,33 @@ class GeneticAlgorithm(Optimizer):
         if mutation.bounds is not None:
             children.clamp_(*mutation.bounds)
 
+    def _breed(self, population: torch.Tensor, fitness: torch.Tensor, buffer: torch.Tensor, space: Space,
+               mutation: _Mutation, gen: torch.Generator) -> torch.Tensor:
+        """One generation's offspring: the next population written into ``buffer``, which may hold ``population``.
+
+        Everything read from ``population`` (elites, parents) is gathered before anything is
+        written, so the population can be replaced in place. No host sync, fixed shapes: this is
+        what a CUDA graph captures.
+
+        Args:
+            population: ``(n, d)``, the evaluated population.
+            fitness: ``(n,)``, its values.
+            buffer: ``rows * d + 1`` entries, ``rows = elites + 2m``: elites on top, children below
+                them, one spare entry for mutation sites drawn past the end (see :meth:`_offspring`).
+            space, mutation, gen: the run's space, mutation settings and generator.
+
+        Returns:
+            The elites' fitness, shape ``(elites,)``.
+        """
+        e, d = self.elites, population.shape[1]
+        order = torch.argsort(fitness)  # NaN sorts last: it never wins a tournament
+        elite = order[:e]
+        elites = population.index_select(0, elite)
+        parents = population.index_select(0, self._mates(order, (buffer.numel() - 1) // d - e, gen))
+        self._offspring(parents, space, mutation, gen, buffer[e * d:])
+        buffer[: e * d].view(e, d).copy_(elites)
+        return fitness.index_select(0, elite)
+
     def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
         gen = torch_generator(rng, evaluator.device)
         space, device, dtype = evaluator.space, evaluator.device, evaluator.dtype
@@ -161,22 +293,37 @@ class GeneticAlgorithm(Optimizer):
             population = torch.stack([evaluator.initial_point(cpu_gen) for _ in range(self.popsize)])
         mutation = _Mutation.of(self, space, bounds)
         e, m, d = self.elites, math.ceil((self.popsize - self.elites) / 2), space.dim
-        # two buffers take turns holding the population: elites on top, children below them, and
-        # one spare entry at the end for mutation sites drawn past the last child
-        buffers = [torch.empty((e + 2 * m) * d + 1, dtype=population.dtype, device=device) for _ in range(2)]
+        # the population lives in one buffer, replaced in place each generation: elites on top,
+        # children below them, and one spare entry at the end for mutation sites drawn past the last child
+        buffer = torch.empty((e + 2 * m) * d + 1, dtype=population.dtype, device=device)
+        following = buffer[:-1].view(e + 2 * m, d)[: self.popsize]
+        graph: _GenerationGraph | None = None
         try:
             fitness = evaluator.evaluate(population)
+            left = getattr(evaluator, "remaining", math.inf) / (self.popsize - e)
+            wanted = graphs_wanted(device, (e + 2 * m) * d, left) and fitness.shape == (self.popsize,)
+            static = fitness  # the graph's fitness buffer
             for generation in itertools.count():
-                order = torch.argsort(fitness)  # NaN sorts last: it never wins a tournament
-                buffer = buffers[generation % 2]
-                following = buffer[:-1].view(e + 2 * m, d)
-                elite = order[:e]
-                torch.index_select(population, 0, elite, out=following[:e])
-                parents = population.index_select(0, self._mates(order, 2 * m, gen))
-                self._offspring(parents, space, mutation, gen, buffer[e * d:])
-                population = following[: self.popsize]
+                if wanted and generation == 1:  # generation 0 ran every kernel once, eagerly: the warm-up
+                    static = torch.empty_like(fitness)
+                    step = functools.partial(self._breed, following, static, buffer, space, mutation)
+                    graph = _try_capture(step, gen)
+                if graph is not None and fitness is not static:
+                    if fitness.shape == static.shape:
+                        static.copy_(fitness)
+                    else:  # a short batch from an evaluator that did not raise: on eagerly, the same stream
+                        gen.set_state(graph.generator.get_state())
+                        graph = None
+                if graph is not None:
+                    elite_fitness = graph.replay()
+                else:
+                    elite_fitness = self._breed(population, fitness, buffer, space, mutation, gen)
+                population = following
                 child_fitness = evaluator.evaluate(population[e:])
-                fitness = torch.cat([fitness.index_select(0, elite), child_fitness])
+                if graph is not None and child_fitness.shape[0] == self.popsize - e:
+                    fitness = torch.cat([elite_fitness, child_fitness], out=static)
+                else:
+                    fitness = torch.cat([elite_fitness, child_fitness])
         except BudgetExhausted:
             pass
         if evaluator.best_x is None:
