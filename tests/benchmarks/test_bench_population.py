@@ -11,6 +11,7 @@ evaluator (same seed, same final best value, exactly) before it is timed.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any
 
@@ -20,7 +21,7 @@ import torch
 
 from optbench.api import Budget, BudgetExhausted, Problem
 from optbench.evaluator import Evaluator
-from optbench.optimizers.ga import GeneticAlgorithm, _bernoulli_sites, _random_fields
+from optbench.optimizers.ga import GRAPHS_ENV, GeneticAlgorithm, _bernoulli_sites, _random_fields, graphs_wanted
 from optbench.optimizers.random_search import RandomSearch
 from optbench.registry import problem_class
 
@@ -153,6 +154,21 @@ def _check_mutation_sites(device: str, *, n: int = 100_000, rate: float = 0.01, 
     assert abs(float(np.mean(counts)) - n * rate) < 5 * spread
 
 
+def _with_graphs(setting: str | None, run: Any) -> Any:
+    """``run`` made to run with ``OPTBENCH_CUDA_GRAPHS`` set to ``setting`` (``None``: unset, the default)."""
+    def wrapped() -> Any:
+        previous = os.environ.pop(GRAPHS_ENV, None)
+        if setting is not None:
+            os.environ[GRAPHS_ENV] = setting
+        try:
+            return run()
+        finally:
+            os.environ.pop(GRAPHS_ENV, None)
+            if previous is not None:
+                os.environ[GRAPHS_ENV] = previous
+    return wrapped
+
+
 @pytest.mark.parametrize("population", [POPULATION, 100_000], ids=["pop1000", "pop100000"])
 def test_ga_generation_cost(benchmark, bench_device, population):
     if population > POPULATION and not bench_device.startswith("cuda"):
@@ -161,22 +177,34 @@ def test_ga_generation_cost(benchmark, bench_device, population):
     _check_mutation_sites(bench_device)
     optimizer = GeneticAlgorithm(popsize=population)
     budget = population + GENERATIONS * (population - optimizer.elites)
-    assert _optbench(problem, optimizer, budget) == _bare(problem, optimizer, budget)
-    ours, bare = interleaved_medians(lambda: _optbench(problem, optimizer, budget),
-                                     lambda: _bare(problem, optimizer, budget), rounds=15, sync=sync)
+    default = _with_graphs(None, lambda: _optbench(problem, optimizer, budget))
+    bare_loop = _with_graphs(None, lambda: _bare(problem, optimizer, budget))  # the same path as optbench's
+    assert default() == bare_loop()
+    ours, bare = interleaved_medians(default, bare_loop, rounds=15, sync=sync)
     raw = _raw_evaluation_seconds(problem, sync, population)
-    benchmark.pedantic(_optbench, args=(problem, optimizer, budget), rounds=5, iterations=1)
+    benchmark.pedantic(default, rounds=5, iterations=1)
     generation = ours / (GENERATIONS + 1)
     gen, device = torch.Generator(device=bench_device).manual_seed(0), torch.device(bench_device)
     draw = interleaved_medians(lambda: _random_fields(population // 2 * DIM, torch.int16, gen, device),
                                lambda: None, rounds=50, sync=sync)[0]
+    graphed = graphs_wanted(device, population * DIM, GENERATIONS)  # the default's choice (unless capture fails)
+    path = " (CUDA graph)" if graphed else " (eager)" if device.type == "cuda" else ""
     record(benchmark, f"GA generation / one raw evaluation, Rastrigin D=100, pop {population:,}", "time ratio",
            generation / raw, target=3.0, device=bench_device, draw_seconds=draw,
-           detail=f"{generation * 1e6:.0f} µs per generation, raw evaluation {raw * 1e6:.0f} µs, "
+           detail=f"{generation * 1e6:.0f} µs per generation{path}, raw evaluation {raw * 1e6:.0f} µs, "
                   f"crossover draws (16-bit) {draw * 1e6:.0f} µs")
     record(benchmark, f"GA: optbench vs the same loop without evaluator, pop {population:,}", "time ratio",
            ours / bare, target=1.03,
            detail=f"{(ours - bare) / (GENERATIONS + 1) * 1e6:+.1f} µs per generation", device=bench_device)
+    if device.type == "cuda":  # the other path next to the default: eager, or the graph where the default is eager
+        other, name = ("0", "eager path") if graphed else ("1", "CUDA graph forced")
+        alternative = _with_graphs(other, lambda: _optbench(problem, optimizer, budget))
+        assert alternative() == default()  # the same populations whichever the path
+        theirs, ours_again = interleaved_medians(alternative, default, rounds=15, sync=sync)
+        record(benchmark, f"GA generation / one raw evaluation, {name}, pop {population:,}", "time ratio",
+               theirs / (GENERATIONS + 1) / raw, target=None, device=bench_device,
+               detail=f"{theirs / (GENERATIONS + 1) * 1e6:.0f} µs per generation; the default "
+                      f"{ours_again / (GENERATIONS + 1) * 1e6:.0f} µs in the same rounds")
 
 
 def _nevergrad_random_search(problem: Problem, budget: int) -> tuple[float, int]:
