@@ -95,7 +95,7 @@ class RandomSearch(Optimizer):
             raise ConfigError(f"random: batch_size must be a positive integer, got {self.batch_size!r}")
 
     def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
-        if Capability.UNIFORM_KERNEL in getattr(evaluator, "capabilities", ()):  # a stand-in evaluator may have none
+        if Capability.UNIFORM_KERNEL in evaluator.capabilities:
             return self._fused(evaluator, rng)
         space, device, dtype = evaluator.space, evaluator.device, evaluator.dtype
         bounds = None if space.kind is SpaceKind.BITS else evaluator.bounds()
