@@ -7,9 +7,10 @@ evaluation of the offspring.
 
 On CUDA a generation is ~20 small kernels, each a launch of 5 to 10 µs, where evaluating a
 population of 1,000 takes ~20 µs; so there the making of offspring (everything between the
-evaluated population and the next one) is captured once as a CUDA graph and replayed, one launch
-per generation, with the same random stream and so the same populations bit for bit as in eager
-mode. ``OPTBENCH_CUDA_GRAPHS=0`` keeps every run eager; ``1`` uses graphs on CUDA whatever the size;
+evaluated population and the next one) is captured once as a CUDA graph and replayed: a graph
+launch (and torch's two small updates of the generator's seed and offset) per generation, with the
+same random stream and so the same populations bit for bit as in eager mode.
+``OPTBENCH_CUDA_GRAPHS=0`` keeps every run eager; ``1`` uses graphs on CUDA whatever the size;
 unset, they are used where they pay (:func:`graphs_wanted`). A capture that fails (an operation
 that syncs with the host, a torch without graph-safe generators) leaves the run eager.
 """
