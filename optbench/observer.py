@@ -317,6 +317,34 @@ class Observer:
         self._unread.clear()
         self._unread_size = 0
 
+    @staticmethod
+    def _steps_on_device(improving: list[tuple[_Record, float, float]]) -> dict[int, list[tuple[int, float]]]:
+        """In-batch improvements of the improving records, ``{k: [(index, value), ...]}``, found on the device.
+
+        One running minimum over the improving records' values in evaluation order, started from the
+        best before the first of them, steps exactly where each record's own walk from the best before
+        it would (records between them improve on nothing, so they cannot move the running minimum).
+        Only the steps cross to the host: a population method improves in most generations, and
+        copying every value of every improving generation to walk it in NumPy cost more than the
+        generations themselves. Steps of one-value records are left out: their point is recorded as is.
+        """
+        values = [record[2].reshape(-1) for record, _, _ in improving]
+        multi = [k for k, (record, _, _) in enumerate(improving) if record[0] is not None and values[k].numel() > 1]
+        if not multi:
+            return {}
+        device = values[0].device
+        first = torch.tensor([improving[0][1]], dtype=torch.float64, device=device)
+        running = torch.cummin(torch.cat([first, *(v.to(torch.float64) for v in values)]), 0).values
+        drops = torch.nonzero(running[1:] < running[:-1]).squeeze(1)  # the one host sync of the walk
+        found = torch.stack([drops.to(torch.float64), running[1:][drops]]).cpu().numpy()
+        ends = np.cumsum([v.numel() for v in values])
+        wanted, steps = set(multi), {}
+        for position, value in zip(found[0].astype(np.int64).tolist(), found[1].tolist(), strict=True):
+            k = int(np.searchsorted(ends, position, side="right"))
+            if k in wanted:
+                steps.setdefault(k, []).append((position - (int(ends[k - 1]) if k else 0), value))
+        return steps
+
     def flush(self) -> None:
         """Read the pending records (one transfer) and walk them in evaluation order as the eager path does."""
         if self._iterates:
@@ -335,14 +363,12 @@ class Observer:
                 running, forced = low, False
         if not improving:
             return
-        walked = [record[2] for record, _, _ in improving if record[0] is not None and record[2].numel() > 1]
-        host = iter(np.split(torch.cat(walked).cpu().to(torch.float64).numpy(),
-                             np.cumsum([v.numel() for v in walked])[:-1]) if walked else [])
-        for (start, at, clean, _, _, seconds), previous, low in improving:
+        steps = self._steps_on_device(improving)
+        for k, ((start, at, clean, _, _, seconds), _, low) in enumerate(improving):
             if start is None or clean.numel() == 1:
                 self._record(at if start is None else (start + self._unit) / self._unit, seconds, low)
             else:
-                for index, value in running_improvements(next(host), previous):
+                for index, value in steps.get(k, ()):
                     self._record((start + (index + 1) * self._unit) / self._unit, seconds, value)
         self._best_value = running
         row = improving[-1][0][4]
