@@ -15,6 +15,7 @@ import pytest
 import torch
 from numerics import gamma, ls_backward_error, ls_backward_stable_bound
 
+from optbench.optimizers import lstsq
 from optbench.optimizers.lstsq import (
     SQUARINGS,
     clearly_ill_conditioned,
@@ -88,15 +89,24 @@ def _tall(n: int, d: int, cond: float, *, device: str, seed: int) -> tuple[torch
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_the_row_sample_sends_only_clearly_ill_conditioned_problems_to_qr(device):
+def test_the_row_sample_sends_only_clearly_ill_conditioned_problems_to_qr(device, monkeypatch):
     """cond(A) = 1e6 (Gram 1e12, 66,000 times the 1.5e7 limit) is caught by the sample; cond(A) = 10 and
-    cond(A) = 3e3 (Gram 9e6, under the limit) are not; a matrix too short for a cheap sample never is."""
+    cond(A) = 3e3 (Gram 9e6, under the limit) are not; a matrix too short for a cheap sample never is.
+    (Small matrices: the size from which the sample is taken at all is lowered for the test.)"""
     device = _device(device)
+    monkeypatch.setattr(lstsq, "SAMPLE_MIN_WORK", 0)
     assert clearly_ill_conditioned(_tall(4000, 20, 1e6, device=device, seed=1)[0])
     assert not clearly_ill_conditioned(_tall(4000, 20, 10.0, device=device, seed=2)[0])
     assert not clearly_ill_conditioned(_tall(4000, 20, 3e3, device=device, seed=3)[0])
     assert not clearly_ill_conditioned(_tall(1000, 20, 1e6, device=device, seed=4)[0])  # n < 80 d
     assert max_gram_cond(torch.float64) < 1.6e7
+
+
+def test_no_sample_where_the_gram_product_is_cheap():
+    """Below ``SAMPLE_MIN_WORK`` multiply-adds the full Gram product costs less than the sample's check."""
+    A, _ = _tall(4000, 20, 1e6, device="cpu", seed=1)
+    assert 4000 * 20 * 20 < lstsq.SAMPLE_MIN_WORK
+    assert not clearly_ill_conditioned(A)
 
 
 @pytest.mark.parametrize("device", DEVICES)

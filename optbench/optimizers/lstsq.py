@@ -106,11 +106,15 @@ def estimate_gram_cond(G: torch.Tensor, L: torch.Tensor, *, steps: int = ESTIMAT
 SQUARINGS = 3  # ||M||_2 <= ||M^8||_F^(1/8) <= d^(1/16) ||M||_2 for a symmetric positive semidefinite M
 SAMPLE_ROWS_PER_COLUMN = 4  # rows of the conditioning sample per column of A
 SAMPLE_MIN_RATIO = 80  # sample only when n >= 80 d: the sample's Gram costs at most 5 % of the full one
+# ... and only when the full Gram product is large (n d^2 multiply-adds): below this, the sample's own
+# factorization, bound and host sync cost about as much as the product they might save (an H100 at
+# n = 1e5, d = 100: the check took ~0.4 ms, the whole Cholesky solve 0.3 ms)
+SAMPLE_MIN_WORK = 1 << 33
 SAMPLE_MARGIN = 100.0  # the sample must be this far beyond the limit to skip the normal equations
 
 
 def largest_eigenvalue_bound(M: torch.Tensor, *, squarings: int = SQUARINGS) -> torch.Tensor:
-    """An upper bound of the largest eigenvalue of a symmetric positive semidefinite ``M``; a 0-d tensor.
+    """An upper bound of the largest eigenvalue of symmetric positive semidefinite ``M``, shape ``M.shape[:-2]``.
 
     With ``p = 2^squarings``, ``M^p`` has eigenvalues ``lambda_i^p``, so
     ``lambda_max^p <= ||M^p||_F <= sqrt(d) lambda_max^p``: the bound ``||M^p||_F^(1/p)`` is within a
@@ -119,14 +123,14 @@ def largest_eigenvalue_bound(M: torch.Tensor, *, squarings: int = SQUARINGS) -> 
     above ``1/sqrt(d)``, so none underflows either.
 
     Args:
-        M: symmetric positive semidefinite, shape ``(d, d)``.
+        M: symmetric positive semidefinite, shape ``(..., d, d)`` (a batch is bounded matrix by matrix).
         squarings: matrix products, each ``d^3`` multiply-adds.
     """
-    scale = torch.linalg.matrix_norm(M)
+    scale = torch.linalg.matrix_norm(M, keepdim=True)
     P = M / scale
     for _ in range(squarings):
         P = P @ P
-    return scale * torch.linalg.matrix_norm(P) ** (0.5**squarings)
+    return (scale * torch.linalg.matrix_norm(P, keepdim=True) ** (0.5**squarings)).reshape(M.shape[:-2])
 
 
 def gram_cond_bound(L: torch.Tensor, G: torch.Tensor | None = None, *, squarings: int = SQUARINGS) -> torch.Tensor:
@@ -143,8 +147,9 @@ def gram_cond_bound(L: torch.Tensor, G: torch.Tensor | None = None, *, squarings
     eye = torch.eye(L.shape[0], device=L.device, dtype=L.dtype)
     L_inv = torch.linalg.solve_triangular(L, eye, upper=False)
     G = L @ L.T if G is None else G
-    return largest_eigenvalue_bound(G, squarings=squarings) * largest_eigenvalue_bound(
-        L_inv.T @ L_inv, squarings=squarings)
+    # both matrices squared together: each step one batched product instead of two launches
+    bounds = largest_eigenvalue_bound(torch.stack([G, L_inv.T @ L_inv]), squarings=squarings)
+    return bounds[0] * bounds[1]
 
 
 def _cond_and_info(G: torch.Tensor, L: torch.Tensor, info: torch.Tensor) -> tuple[float, int]:
@@ -166,7 +171,7 @@ def clearly_ill_conditioned(A: torch.Tensor) -> bool:
     rows, not random ones: deterministic, and a data set sorted by a category keeps every category.
     """
     n, d = A.shape
-    if n < SAMPLE_MIN_RATIO * d:
+    if n < SAMPLE_MIN_RATIO * d or n * d * d < SAMPLE_MIN_WORK:
         return False
     rows = SAMPLE_ROWS_PER_COLUMN * d
     sample = A[:: n // rows][:rows]
@@ -215,9 +220,12 @@ def solve_auto(A: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, str]:
         else:
             G = gram(A)
             L, info = torch.linalg.cholesky_ex(G)
+            # solved before the check is read: on a GPU the solve is queued behind the estimate instead of
+            # waiting for the host to see it (discarded, d^2 + n d work, when the route is refused)
+            x = torch.cholesky_solve((A.T @ b).unsqueeze(1), L).squeeze(1)
             cond, status = _cond_and_info(G, L, info)
             if status == 0 and cond < max_gram_cond(A.dtype):
-                return torch.cholesky_solve((A.T @ b).unsqueeze(1), L).squeeze(1), "cholesky"
+                return x, "cholesky"
             log.debug("lstsq: cond(A^T A) ~ %.3g, too large for the normal equations; using QR", cond)
         x = solve_qr(A, b)
         if x is not None:
