@@ -56,6 +56,18 @@ def interleaved_medians(a: Callable[[], object], b: Callable[[], object], *, rou
     return statistics.median(times_a), statistics.median(times_b)
 
 
+def median_seconds(fn: Callable[[], object], *, rounds: int, sync: Callable[[], None] = lambda: None) -> float:
+    """Median wall time of ``rounds`` synchronized calls of ``fn``."""
+    times = []
+    for _ in range(rounds):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 @dataclass(frozen=True)
 class Row:
     """One line of the closing table: a measured ratio or throughput against its target."""

@@ -31,7 +31,7 @@ from optbench.evaluator import Evaluator
 from optbench.kernels import fused
 from optbench.registry import make_optimizer, problem_class
 
-from .conftest import interleaved_medians, record, sync_for
+from .conftest import interleaved_medians, median_seconds, record, sync_for
 
 N, DIM = 1_000_000, 100
 BUDGET = 50_000_000
@@ -69,24 +69,13 @@ def _population(problem: Problem, n: int) -> torch.Tensor:
     return torch.rand(n, DIM, generator=gen, device=problem.device, dtype=problem.dtype) * (upper - lower) + lower
 
 
-def _median(fn: Callable[[], object], sync: Callable[[], None], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def copy_bandwidth(device: str, nbytes: int = 1 << 30) -> float:
     """Bytes moved per second (read + written) by a device-to-device copy of ``nbytes``."""
     src = torch.empty(nbytes // 4, device=device, dtype=torch.float32).fill_(1.0)
     dst = torch.empty_like(src)
     sync = sync_for(device)
     dst.copy_(src)
-    seconds = _median(lambda: dst.copy_(src), sync, rounds=10)
+    seconds = median_seconds(lambda: dst.copy_(src), rounds=10, sync=sync)
     return 2 * nbytes / seconds
 
 

@@ -14,7 +14,7 @@ from optbench.api import ConfigError
 from optbench.registry import PROBLEMS, entries, make_problem
 from optbench.testing import random_points
 
-from .conftest import record, sync_for
+from .conftest import median_seconds, record, sync_for
 
 POPULATION = 1000
 POW_STORED = 1 << 22  # stored candidates per kernel call in the GPU rows (256 MB of bits)
@@ -83,18 +83,8 @@ def _pow_on_gpu(bench_device: str, k: int = 24):
 
 def _rate(fn, count: int, sync, rounds: int = 10) -> float:
     """Hashes per second of ``fn`` (``count`` hashes per call): the median of ``rounds`` synchronized calls."""
-    import statistics
-    import time
-
     fn()  # compiles the kernel on the first call
-    times = []
-    for _ in range(rounds):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return count / statistics.median(times)
+    return count / median_seconds(fn, rounds=rounds, sync=sync)
 
 
 def test_pow_kernel_on_gpu(benchmark, bench_device):
