@@ -48,11 +48,12 @@ test-all: install
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # pytest-benchmark comparisons of optbench against plain loops and libraries (interleaved, same process);
-# ends with one table of every ratio and throughput against its target. About 2 minutes on 2 cores.
+# ends with one table of every ratio and throughput against its target (also written as Markdown to
+# reports/bench-cpu.md). About 4 minutes on 2 cores.
 # OPTBENCH_BENCH_THREADS=1 pins torch to one thread on a machine busy with other jobs.
 BENCH_ARGS := --benchmark-only --benchmark-columns=min,median,mean,rounds --benchmark-sort=name
 bench: install
-	$(BIN)/python -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
+	OPTBENCH_BENCH_TABLE=reports/bench-cpu.md $(BIN)/python -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
 
 # The same benchmarks on CUDA (skipped where there is no GPU), timed with synchronization; the closing
 # table is also written as Markdown to reports/bench-gpu.md (the README's GPU section quotes it).

@@ -94,7 +94,7 @@ def test_the_row_sample_sends_only_clearly_ill_conditioned_problems_to_qr(device
     cond(A) = 3e3 (Gram 9e6, under the limit) are not; a matrix too short for a cheap sample never is.
     (Small matrices: the size from which the sample is taken at all is lowered for the test.)"""
     device = _device(device)
-    monkeypatch.setattr(lstsq, "SAMPLE_MIN_WORK", 0)
+    monkeypatch.setattr(lstsq, "SAMPLE_MIN_WORK", 0)  # on a GPU these small matrices would not be sampled
     assert clearly_ill_conditioned(_tall(4000, 20, 1e6, device=device, seed=1)[0])
     assert not clearly_ill_conditioned(_tall(4000, 20, 10.0, device=device, seed=2)[0])
     assert not clearly_ill_conditioned(_tall(4000, 20, 3e3, device=device, seed=3)[0])
@@ -102,11 +102,13 @@ def test_the_row_sample_sends_only_clearly_ill_conditioned_problems_to_qr(device
     assert max_gram_cond(torch.float64) < 1.6e7
 
 
-def test_no_sample_where_the_gram_product_is_cheap():
-    """Below ``SAMPLE_MIN_WORK`` multiply-adds the full Gram product costs less than the sample's check."""
-    A, _ = _tall(4000, 20, 1e6, device="cpu", seed=1)
+@pytest.mark.gpu
+def test_no_sample_on_a_gpu_where_the_gram_product_is_cheap():
+    """On a GPU, below ``SAMPLE_MIN_WORK`` multiply-adds the Gram product costs less than the sample's check."""
+    A, _ = _tall(4000, 20, 1e6, device=_device("cuda"), seed=1)
     assert 4000 * 20 * 20 < lstsq.SAMPLE_MIN_WORK
     assert not clearly_ill_conditioned(A)
+    assert clearly_ill_conditioned(A.cpu())  # the CPU samples at any size where n >= 80 d
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -106,9 +106,10 @@ def estimate_gram_cond(G: torch.Tensor, L: torch.Tensor, *, steps: int = ESTIMAT
 SQUARINGS = 3  # ||M||_2 <= ||M^8||_F^(1/8) <= d^(1/16) ||M||_2 for a symmetric positive semidefinite M
 SAMPLE_ROWS_PER_COLUMN = 4  # rows of the conditioning sample per column of A
 SAMPLE_MIN_RATIO = 80  # sample only when n >= 80 d: the sample's Gram costs at most 5 % of the full one
-# ... and only when the full Gram product is large (n d^2 multiply-adds): below this, the sample's own
-# factorization, bound and host sync cost about as much as the product they might save (an H100 at
-# n = 1e5, d = 100: the check took ~0.4 ms, the whole Cholesky solve 0.3 ms)
+# ... and on a GPU only when the full Gram product is large (n d^2 multiply-adds): below this, the
+# sample's own factorization, bound and host sync cost about as much as the product they might save (an
+# H100 at n = 1e5, d = 100: the check took ~0.4 ms, the whole Cholesky solve 0.3 ms). On the CPU the
+# check costs ~1 ms where the product it saves costs ~15 ms at that size.
 SAMPLE_MIN_WORK = 1 << 33
 SAMPLE_MARGIN = 100.0  # the sample must be this far beyond the limit to skip the normal equations
 
@@ -171,7 +172,7 @@ def clearly_ill_conditioned(A: torch.Tensor) -> bool:
     rows, not random ones: deterministic, and a data set sorted by a category keeps every category.
     """
     n, d = A.shape
-    if n < SAMPLE_MIN_RATIO * d or n * d * d < SAMPLE_MIN_WORK:
+    if n < SAMPLE_MIN_RATIO * d or (A.device.type != "cpu" and n * d * d < SAMPLE_MIN_WORK):
         return False
     rows = SAMPLE_ROWS_PER_COLUMN * d
     sample = A[:: n // rows][:rows]
