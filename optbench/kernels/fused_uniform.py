@@ -134,7 +134,7 @@ def _uniform_kernel(out_ptr, lo_ptr, w_ptr, shift_ptr, aux_ptr, cst_ptr, n, D, o
 
 @triton.jit
 def _store(out_ptr, index, u, col, D, lo_ptr, w_ptr, mask):
-    valid = mask & (col < D)
+    valid = mask & (index * 0 + col < D)  # a tensor comparison: some Triton versions refuse a block mask & a scalar
     safe = tl.minimum(col, D - 1)
     x = tl.fma(tl.load(w_ptr + safe), u, tl.load(lo_ptr + safe))
     tl.store(out_ptr + index * D + col, x, mask=valid)
