@@ -65,7 +65,7 @@ bench-gpu: install
 # the GPU tests, then the benchmarks on CUDA. E.g. `make gpu-check GPU_PYTHON="python3 -P"`.
 GPU_PYTHON ?= $(BIN)/python
 GPU_TESTS  ?= tests/test_gpu.py tests/test_fused.py tests/test_sha256_kernel.py tests/test_lstsq_conditioning.py \
-	tests/test_evaluator.py tests/test_dtype.py
+	tests/test_evaluator.py tests/test_dtype.py tests/test_ga_graphs.py
 gpu-check:
 	$(GPU_PYTHON) -m pytest -q -m gpu $(GPU_TESTS) $(PYTEST_ARGS)
 	OPTBENCH_BENCH_DEVICE=cuda OPTBENCH_BENCH_TABLE=reports/bench-gpu.md \

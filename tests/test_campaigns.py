@@ -49,10 +49,11 @@ def test_a_killed_campaign_resumes_with_every_trial_stored_exactly_once(tmp_path
     store = tmp_path / "k.sqlite"
     proc = compare(*SLOW, "--seeds", "30", "--store", str(store))
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until some trials are stored, then SIGKILL mid-campaign
-        if store.exists() and sum(s == "complete" for _, s in states(store)) >= 3:
+    while time.monotonic() < deadline:  # wait until some trials are stored and one is in flight, then SIGKILL
+        now = states(store) if store.exists() else []
+        if sum(s == "complete" for _, s in now) >= 3 and any(s == "running" for _, s in now):
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     before = states(store)
