@@ -7,18 +7,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from clirun import ENV, OPTBENCH
 
 from optbench.api import Budget, TrialResult, TrialSpec, TrialState, freeze_params
 from optbench.store import SCHEMA_VERSION, Store
 
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
-ENV = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
 TINY = ["--problems", "sphere(dim=2)", "--optimizers", "random", "--seeds", "1", "--budget", "20", "--device", "cpu",
         "-q"]
 COMPARE = ["compare", *TINY, "--store", "store.sqlite"]

@@ -15,14 +15,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from clirun import ENV, OPTBENCH
 
 from optbench.api import Budget, TrialSpec, TrialState, freeze_params
 from optbench.campaign import run_campaign
 from optbench.store import SCHEMA_VERSION, Store
 
 CHAOS = str(Path(__file__).parent / "data" / "chaos_plugin.py")
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
-ENV = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
 
 
 def compare(*args: str, **kw) -> subprocess.Popen:

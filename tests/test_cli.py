@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
-
-
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+from clirun import run
 
 
 def rows(store: Path) -> list[tuple[str, str]]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from clirun import assert_one_line_exit_2, run
 
 from optbench.api import ConfigError
 from optbench.problems.nn import DigitsMLP, _mlp
@@ -16,8 +15,6 @@ from optbench.registry import make_problem
 from optbench.studies.paths import barrier, linear_path
 from optbench.studies.permutation import check_same_function, permute, weight_matching
 from optbench.studies.training import stream, torch_optimizer, torch_threads, train
-
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 
 
 def _trained(problem, seed: int, epochs: int = 3) -> torch.Tensor:
@@ -90,13 +87,9 @@ def test_the_check_catches_a_network_that_is_not_a_permutation() -> None:
     assert not check_same_function(problem, xb, broken).same_function
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
 def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
-    proc = _run("study", "connectivity", "--quick", "--store", str(store), "--format", "json", "--report",
+    proc = run("study", "connectivity", "--quick", "--store", str(store), "--format", "json", "--report",
                 str(tmp_path / "rep"), "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -114,7 +107,7 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     assert all(len(e["paths"]) == out["settings"]["seeds"] for e in data["spawn"])
     plots = {p.name for p in (tmp_path / "rep" / "plots").iterdir()}
     assert plots == {"connectivity-paths.png", "connectivity-width.png", "connectivity-spawn.png"}
-    redraw = _run("report", "--store", str(store), "-o", str(tmp_path / "again"), cwd=tmp_path)
+    redraw = run("report", "--store", str(store), "-o", str(tmp_path / "again"), cwd=tmp_path)
     assert redraw.returncode == 0, redraw.stderr
     assert (tmp_path / "again" / "report.html").is_file()
     assert {p.name for p in (tmp_path / "again" / "plots").iterdir()} == plots
@@ -138,7 +131,6 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[s
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    proc = _run("study", "connectivity", "--quick", "--store", str(tmp_path / "s.sqlite"), "--spawn-steps", "100000",
-                cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = run("study", "connectivity", "--quick", "--store", str(tmp_path / "s.sqlite"), "--spawn-steps", "100000",
+               cwd=tmp_path)
+    assert_one_line_exit_2(proc)

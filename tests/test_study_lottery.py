@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from clirun import assert_one_line_exit_2, run
 
 from optbench.api import ConfigError
 from optbench.registry import make_problem
 from optbench.studies.lottery_chain import measure
 from optbench.studies.pruning import dense_mask, layer_counts, linear_weights, magnitude_prune, random_mask, sparsity
 from optbench.studies.training import stream, torch_optimizer, torch_threads, train
-
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +83,9 @@ def test_pruned_weights_stay_zero_through_training(problem) -> None:
     assert measure(problem, run.snapshots, mask)["pruned_max_abs"] == 0.0
 
 
-def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
 def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     store = tmp_path / "s.sqlite"
-    proc = _run("study", "lottery", "--quick", "--store", str(store), "--format", "json", "--report",
+    proc = run("study", "lottery", "--quick", "--store", str(store), "--format", "json", "--report",
                 str(tmp_path / "rep"), "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -118,7 +111,7 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     assert {"mean", "sd", "final", "steps_to_dense"} <= set(data["dense"])
     plots = {p.name for p in (tmp_path / "rep" / "plots").iterdir()}
     assert plots == {"lottery-sparsity.png", "lottery-curves.png"}
-    redraw = _run("report", "--store", str(store), "-o", str(tmp_path / "again"), cwd=tmp_path)
+    redraw = run("report", "--store", str(store), "-o", str(tmp_path / "again"), cwd=tmp_path)
     assert redraw.returncode == 0, redraw.stderr
     assert {p.name for p in (tmp_path / "again" / "plots").iterdir()} == plots
 
@@ -139,15 +132,14 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[s
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    proc = _run("study", "lottery", "--quick", "--store", str(tmp_path / "s.sqlite"), "--prune-rate", "1.5",
-                cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    proc = run("study", "lottery", "--quick", "--store", str(tmp_path / "s.sqlite"), "--prune-rate", "1.5",
+               cwd=tmp_path)
+    assert_one_line_exit_2(proc)
 
 
 @pytest.mark.slow
 def test_cli_modadd_reports_grokking(tmp_path: Path) -> None:
-    proc = _run("study", "lottery", "--quick", "--problem", "modadd", "--seeds", "2", "--store",
+    proc = run("study", "lottery", "--quick", "--problem", "modadd", "--seeds", "2", "--store",
                 str(tmp_path / "s.sqlite"), "--format", "json", "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

@@ -4,16 +4,14 @@ in the middle, all through the CLI as a subprocess and a real SQLite store."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections import Counter
 
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
-ENV = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+from clirun import ENV, OPTBENCH
+
 SEEDS = ["study", "seeds", "--problem", "digits(hidden=8)", "--epochs", "2", "--losses", "cross_entropy", "-q"]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from clirun import run
 
 from optbench.cli import main
 from optbench.store import Store
@@ -21,8 +22,7 @@ QUICK = ["study", "seeds", "--quick", "--problem", "digits(hidden=8)", "--epochs
 
 def _run_json(args: list[str]) -> dict:
     """Run the CLI in a subprocess (a fresh process: nothing of other tests leaks in) and parse its JSON."""
-    done = subprocess.run([sys.executable, "-m", "optbench.cli", *args, "--format", "json"], capture_output=True,
-                          text=True, timeout=600, check=False)
+    done = run(*args, "--format", "json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
