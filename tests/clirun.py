@@ -5,16 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 ENV = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}  # tables laid out for 100 columns, no colour codes
 
 
-def run(*args: str, cwd: Path | str | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """``optbench ARGS...``; the result whatever its exit code."""
-    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout,
-                          check=False)
+def run(*args: str, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
+        timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``optbench ARGS...`` in ``env`` (default :data:`ENV`); the result whatever its exit code."""
+    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, env=dict(env or ENV),
+                          timeout=timeout, check=False)
 
 
 def assert_one_line_exit_2(proc: subprocess.CompletedProcess[str], message: str = "") -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
+from clirun import ENV, run
 
 import optbench.runners.trial as trial_module
 from optbench.api import Budget, ConfigError, SpaceKind, TrialResult, TrialSpec, TrialState, freeze_params
@@ -22,8 +20,7 @@ from optbench.campaign import Grid, build_specs
 from optbench.registry import PROBLEMS, entries, problem_class
 from optbench.stats import speedups, summarize
 
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
-ENV = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+WIDE = {**ENV, "COLUMNS": "200"}
 BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline-quick.json"
 
 # small instances of the problems whose defaults are slow to build or to search
@@ -224,9 +221,9 @@ def mixed_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     store = tmp_path_factory.mktemp("dtype") / "store.sqlite"
     args = ["compare", "--problems", "rastrigin(dim=3),rastrigin(dim=3,dtype=float32)", "--optimizers", "random,ga",
             "--seeds", "2", "--budget", "40", "--device", "cpu", "--store", str(store), "-q", "--format", "json"]
-    run = subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, env=ENV, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    yield store, json.loads(run.stdout)
+    done = run(*args, env=WIDE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    yield store, json.loads(done.stdout)
 
 
 def test_float32_and_float64_are_distinct_trials_in_the_store(mixed_run):
@@ -250,10 +247,10 @@ def test_the_option_finds_the_trials_a_problems_dtype_stored_and_the_table_shows
     store, _ = mixed_run
     args = ["compare", "--problems", "rastrigin(dim=3)", "--dtype", "float32", "--optimizers", "random,ga",
             "--seeds", "2", "--budget", "40", "--device", "cpu", "--store", str(store), "-q"]
-    run = subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, env=ENV, timeout=600)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "4 trials, 0 to run, 4 already in" in run.stderr  # the same trials, not new ones
-    title = next(line for line in run.stdout.splitlines() if line.startswith("rastrigin(dim=3)"))
+    done = run(*args, env=WIDE)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "4 trials, 0 to run, 4 already in" in done.stderr  # the same trials, not new ones
+    title = next(line for line in done.stdout.splitlines() if line.startswith("rastrigin(dim=3)"))
     assert "  ·  float32  ·  " in title
 
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from clirun import ENV, run
 
 PLUGIN = str(Path(__file__).parent / "data" / "degradable_plugin.py")
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 
 
 def optbench(*args: str, degrade: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1", "OPTBENCH_DEGRADE": degrade}
-    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, env=env, timeout=300)
+    return run(*args, env={**ENV, "COLUMNS": "120", "OPTBENCH_DEGRADE": degrade})
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,13 @@ tolerance of 100% (ratio > 2 with its whole interval), far below the planted 5x 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
+import clirun
 import pytest
+from clirun import ENV
 
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 SPEED = ["--tolerance", "1.0", "--min-time", "0.005"]
 
 PLUGIN = '''"""A problem and an optimizer whose speed and quality the commits change."""
@@ -65,9 +64,9 @@ problems = ["hist_sphere"]
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160", "NO_COLOR": "1"}
+    env = {**ENV, "COLUMNS": "160"}
     env.pop("OPTBENCH_PLUGINS", None)
-    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return clirun.run(*args, cwd=cwd, env=env)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from clirun import run
 
 from optbench.api import Budget, TrialResult, TrialSpec, TrialState, freeze_params
 from optbench.evaluator import Evaluator
 from optbench.registry import make_problem
 
-OPTBENCH = [sys.executable, "-m", "optbench.cli"]
 BUCKET = 10 ** (1 / 50)  # the trace's resolution in evaluations
 
 
@@ -157,9 +157,8 @@ def test_ioh_export_matches_live_analyzer(tmp_path: Path, instance: int) -> None
     assert ours_rows[-1][0] == live_rows[-1][0] == budget
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*OPTBENCH, *args], capture_output=True, text=True, cwd=cwd, timeout=600,
-                          env={**os.environ, "COLUMNS": "200"})
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return run(*args, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
 
 
 def test_acceptance_commands_compare_export_and_cocopp(tmp_path: Path) -> None:
