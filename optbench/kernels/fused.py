@@ -26,6 +26,7 @@ subtraction ``x - shift`` is exact.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import os
@@ -60,17 +61,16 @@ def mode() -> str:
     return value
 
 
+@functools.cache
 def triton_installed() -> bool:
+    """Whether Triton can be imported (looked up once: the search costs ~35 us, and every evaluation asks)."""
     return importlib.util.find_spec("triton") is not None
 
 
 def triton_runs_on(device: torch.device) -> bool:
     """Whether Triton kernels can run on ``device``: CUDA, or the CPU through Triton's interpreter."""
-    if not triton_installed():
-        return False
-    if device.type == "cuda":
-        return True
-    return device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1"
+    on_device = device.type == "cuda" or (device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1")
+    return on_device and triton_installed()
 
 
 def kernels_offered(device: torch.device) -> bool:
@@ -83,10 +83,13 @@ def kernels_offered(device: torch.device) -> bool:
 
 def use_kernel(X: torch.Tensor) -> bool:
     """Whether the batch ``X`` (shape ``(n, d)``) is evaluated by a fused kernel rather than eagerly."""
-    if X.requires_grad:  # kernels have no backward; gradients always take the eager path
+    # kernels have no backward: gradients always take the eager path; the device first, the cheapest test (a
+    # bad OPTBENCH_KERNELS is still refused: mode() is read below on a kernel device, and on the CPU by the
+    # compiled path, optbench.kernels.compiled)
+    if X.requires_grad or not triton_runs_on(X.device):
         return False
     current = mode()
-    if current in ("eager", "compile") or not triton_runs_on(X.device):
+    if current in ("eager", "compile"):
         return False
     return current == "triton" or (X.device.type == "cuda" and X.numel() >= MIN_ELEMENTS)
 

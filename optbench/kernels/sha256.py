@@ -13,9 +13,6 @@ gives each thread two independent hashes to interleave. The GPU benchmark times 
 
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import torch
 
 MASK32 = 0xFFFFFFFF
@@ -28,13 +25,10 @@ CONFIGS = ((128, 4), (256, 4), (1024, 8))  # what the GPU benchmark compares
 def runs_on(device: torch.device) -> bool:
     """Whether the kernels can run on ``device``: Triton installed and not turned off, and a CUDA
     device or the CPU under ``TRITON_INTERPRET=1``."""
-    from optbench.kernels.fused import mode
+    from optbench.kernels.fused import mode, triton_runs_on
 
-    if mode() == "eager":  # OPTBENCH_KERNELS, shared with the fused kernels (a bad value is a ConfigError)
-        return False
-    if importlib.util.find_spec("triton") is None:
-        return False
-    return device.type == "cuda" or (device.type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1")
+    # OPTBENCH_KERNELS is shared with the fused kernels (a bad value is a ConfigError)
+    return mode() != "eager" and triton_runs_on(device)
 
 
 def _rotr(x: int, n: int) -> int:
