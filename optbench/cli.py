@@ -267,6 +267,9 @@ def cmd_plugins() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        from optbench import switches
+
+        switches.check()  # read deep inside trials: a bad value is refused before any work
         from optbench.studies.command import split_argv
 
         study_argv = split_argv(argv)  # `optbench study ...` parses its own flags (imported on demand)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import clirun
 import pytest
 from clirun import run
 
@@ -141,3 +142,15 @@ def test_report_default_folder_is_the_one_help_names(tmp_path):
     reported = run("report", "--store", str(store), cwd=tmp_path)
     assert reported.returncode == 0, reported.stderr
     assert (tmp_path / "deep" / "run-1" / "report.html").is_file()
+
+
+@pytest.mark.parametrize(("switch", "value"), [("OPTBENCH_KERNELS", "fast"), ("OPTBENCH_CUDA_GRAPHS", "maybe")])
+@pytest.mark.parametrize("command", [["compare", "--problems", "onemax(n=8)", "--optimizers", "random", "--budget",
+                                      "10", "--seeds", "1"], ["study", "seeds", "--quick"]])
+def test_a_bad_environment_switch_is_one_line_and_exit_2_before_any_work(tmp_path, switch, value, command):
+    """The switches are read deep inside trials (a bits problem never reads OPTBENCH_KERNELS on the CPU):
+    the CLI refuses a bad value before anything runs, whatever the problem."""
+    store = tmp_path / "s.sqlite"
+    proc = clirun.run(*command, "--store", str(store), cwd=tmp_path, env={**clirun.ENV, switch: value})
+    clirun.assert_one_line_exit_2(proc, switch)
+    assert not store.exists()

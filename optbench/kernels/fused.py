@@ -35,8 +35,10 @@ from typing import Any
 
 import torch
 
-ENV = "OPTBENCH_KERNELS"
-MODES = ("auto", "eager", "triton", "compile")
+from optbench import switches
+
+ENV = switches.KERNELS
+MODES = switches.KERNEL_MODES
 # Below this many coordinates a batch stays eager in ``auto``. Reasoning: launching a Triton kernel
 # costs ~10-20 us of Python; the eager Rastrigin launches six torch kernels (~4 us each) whose GPU time
 # is a few us at 2**15 float32 coordinates (128 kB), so below this both are launch-bound and the eager
@@ -53,12 +55,7 @@ PRODUCT = (GRIEWANK,)  # families whose second accumulator is a product
 
 def mode() -> str:
     """``OPTBENCH_KERNELS``: ``auto`` (default), ``eager``, ``triton`` or ``compile`` (read at every call)."""
-    value = os.environ.get(ENV, "auto").strip().lower() or "auto"
-    if value not in MODES:
-        from optbench.api import ConfigError
-
-        raise ConfigError(f"{ENV} must be one of {', '.join(MODES)}, got {value!r}")
-    return value
+    return switches.kernel_mode()
 
 
 @functools.cache

@@ -21,7 +21,6 @@ import functools
 import itertools
 import logging
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -29,6 +28,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from optbench import switches
 from optbench.api import BudgetExhausted, ConfigError, Optimizer, Space, SpaceKind
 from optbench.evaluator import Evaluator
 from optbench.optimizers.random_search import sample
@@ -36,7 +36,7 @@ from optbench.seeding import torch_generator
 
 log = logging.getLogger(__name__)
 
-GRAPHS_ENV = "OPTBENCH_CUDA_GRAPHS"
+GRAPHS_ENV = switches.CUDA_GRAPHS
 # Above this many entries per generation the graph's private memory pool (the generation's temporaries,
 # a few times the population) is held for nothing much: the kernels outlast their launches. Measured on
 # an H100 (pop x D=100, float32): at 1e5 x 100 the graph still took a generation from 1,687 to 1,148 us.
@@ -85,10 +85,10 @@ def graphs_wanted(device: torch.device, entries: int, generations: float) -> boo
         entries: numbers in one generation's offspring (rows times dimension).
         generations: generations the budget has left (``inf`` under a time budget).
     """
-    setting = os.environ.get(GRAPHS_ENV, "").strip().lower()
-    if device.type != "cuda" or setting in ("0", "off", "false", "no"):
+    setting = switches.cuda_graphs()
+    if device.type != "cuda" or setting is False:
         return False
-    if setting in ("1", "on", "true", "yes"):
+    if setting:
         return True
     return entries <= GRAPH_MAX_ENTRIES and generations >= GRAPH_MIN_GENERATIONS
 
