@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from interpreted import run_interpreted
 
 from optbench.api import Budget, Capability, ConfigError, Unsupported
 from optbench.evaluator import Evaluator
@@ -425,11 +423,4 @@ def test_kernels_under_the_interpreter() -> None:
     """Rerun this file with ``TRITON_INTERPRET=1`` so the ``interpreted`` cases run the Triton kernels on the CPU."""
     if not HAVE_TRITON:
         pytest.skip("triton is not installed (pip install 'optbench[test]')")
-    env = {**os.environ, "TRITON_INTERPRET": "1"}
-    env.pop("PYTEST_XDIST_WORKER", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", str(Path(__file__)), "-q", "-x", "-p", "no:xdist", "-p", "no:cacheprovider",
-         "-m", "not gpu", "-k", "interpreted or reference or capability or mode"],
-        env=env, capture_output=True, text=True, timeout=1800, check=False)
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout and "skipped" not in result.stdout.split("\n")[-2], result.stdout[-3000:]
+    run_interpreted(__file__, "-m", "not gpu", "-k", "interpreted or reference or capability or mode")
