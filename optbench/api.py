@@ -17,10 +17,13 @@ runs out raises :class:`BudgetExhausted` without evaluating anything.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
+import inspect
 import json
 import math
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -209,8 +212,6 @@ class Problem(ABC):
         Every parameter off its default that changes the function shows between the dimension
         and the instance, e.g. ``rastrigin_d10_rotate-true_i3``, so no two functions share an id.
         """
-        from optbench.registry import distinguishing_params
-
         extra = "".join(f"_{key}-{_id_value(value)}" for key, value in sorted(distinguishing_params(self).items()))
         return f"{self.family}_d{self.space.dim}{extra}_i{self.instance}"
 
@@ -377,6 +378,83 @@ def freeze_params(params: Mapping[str, Any] | None) -> Params:
     return tuple(sorted((str(k), freeze(v)) for k, v in (params or {}).items()))
 
 
+# ---------------------------------------------------------------------------- parameters
+
+_SKIP = frozenset({"self", "instance", "device", "dtype"})  # set by the runner, never by a user
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A settable keyword of a problem or optimizer.
+
+    Attributes:
+        name: the keyword.
+        default: its default, or ``inspect.Parameter.empty`` when it must be given.
+        annotation: the declared type (from the annotation, else the default's type); ``Any`` when unknown.
+    """
+
+    name: str
+    default: Any
+    annotation: Any
+
+
+def type_hints(target: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # an annotation that names what its module never imports: fall back to defaults
+        return {}
+
+
+def _fallback(default: Any) -> Any:
+    if default is inspect.Parameter.empty or default is None:
+        return Any
+    return type(default)
+
+
+def declared_parameters(cls: type) -> dict[str, Parameter]:
+    """Settable keyword parameters with defaults and declared types (dataclass fields or ``__init__``)."""
+    if dataclasses.is_dataclass(cls):
+        hints = type_hints(cls)
+        out = {}
+        for f in dataclasses.fields(cls):
+            if not f.init:
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else inspect.Parameter.empty)
+            out[f.name] = Parameter(f.name, default, hints.get(f.name, _fallback(default)))
+        return out
+    hints = type_hints(cls.__init__)
+    sig = inspect.signature(cls.__init__)
+    return {
+        p.name: Parameter(p.name, p.default, hints.get(p.name, _fallback(p.default)))
+        for p in sig.parameters.values()
+        if p.name not in _SKIP and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same type (``True == 1`` and ``1 == 1.0`` do not count), tuples and lists alike."""
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def distinguishing_params(problem: Problem) -> dict[str, Any]:
+    """The parameters of a problem that its id must show: those off their default, dimension aside."""
+    declared = declared_parameters(type(problem))
+    out = {}
+    for key, value in problem.params().items():
+        if key == "dim" or (key in ("n", "d") and value == problem.space.dim):
+            continue  # the id's ``_d<dim>`` already says it
+        if key in declared and same_value(value, declared[key].default):
+            continue
+        if key in declared and isinstance(declared[key].default, int | float) and not isinstance(value, bool) \
+                and isinstance(value, int | float) and value == declared[key].default:
+            continue  # cond=1e6 stored as a float against a default written as an int
+        out[key] = value
+    return out
+
+
 def check_dtype(value: Any, where: str = "dtype") -> str:
     """``value`` as one of :data:`DTYPES`, or a :class:`ConfigError` naming the allowed values.
 
@@ -409,10 +487,11 @@ class TrialSpec:
     seed: int = 0
     instance: int = 0
     device: str = "cpu"
-    # A study's task (``optbench study``): set, the runner hands the trial to that study's task
-    # instead of the optimizer loop. Empty fields stay out of the JSON, so plain trials keep their keys.
-    study: str = ""
-    study_params: Params = ()
+    # A task kind other than the optimizer loop (a study's training run or sample, a plugin's own):
+    # the name of an entry point in the ``optbench.tasks`` group, whose ``run_task(spec)`` runs the
+    # trial, and that kind's parameters. Empty fields stay out of the JSON, so plain trials keep their keys.
+    task: str = ""
+    task_params: Params = ()
     # The precision the trial computes in (one of DTYPES); empty: the problem's own (float64, or
     # float32 for networks). Kept out of the JSON when empty, so trials without one keep their keys.
     dtype: str = ""
@@ -436,8 +515,8 @@ class TrialSpec:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        if not self.study:
-            del data["study"], data["study_params"]
+        if not self.task:
+            del data["task"], data["task_params"]
         if not self.dtype:
             del data["dtype"]
         return data
@@ -446,7 +525,10 @@ class TrialSpec:
     def from_json(cls, data: Mapping[str, Any]) -> TrialSpec:
         data = dict(data)
         data["budget"] = Budget(**data["budget"])
-        for name in ("problem_params", "optimizer_params", "study_params"):
+        for old, new in (("study", "task"), ("study_params", "task_params")):  # stores written before tasks
+            if old in data:
+                data[new] = data.pop(old)
+        for name in ("problem_params", "optimizer_params", "task_params"):
             data[name] = freeze_params(dict(data.get(name) or ()))
         return cls(**data)
 

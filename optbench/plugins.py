@@ -22,35 +22,30 @@ from pathlib import Path
 from typing import Any
 
 from optbench.api import LANDSCAPES, Capability, ConfigError, Optimizer, Problem, Space
+from optbench.registry import (  # noqa: F401  (LOCAL, DISABLE_AUTOLOAD_ENV: the tables plugin tests reset)
+    DISABLE_AUTOLOAD_ENV,
+    LOCAL,
+    OPTIMIZERS,
+    PROBLEMS,
+    autoload_disabled,
+    register,
+)
 
 PLUGINS_ENV = "OPTBENCH_PLUGINS"
-DISABLE_AUTOLOAD_ENV = "OPTBENCH_DISABLE_PLUGIN_AUTOLOAD"
 
-# group -> name -> (object, source); filled by the register functions
-LOCAL: dict[str, dict[str, tuple[Any, str]]] = {"optbench.problems": {}, "optbench.optimizers": {}}
 _loading: list[str] = []  # the plugin being imported, named as the source of what it registers
-
-
-def autoload_disabled() -> bool:
-    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _register(group: str, name: str, obj: Any) -> None:
     source = _loading[-1] if _loading else f"module {getattr(obj, '__module__', '?')}"
-    current = LOCAL[group].get(name)
-    if current is not None and current[0] is not obj:
-        raise ConfigError(f"{group} name {name!r} is registered twice: by {current[1]} and by {source}")
-    LOCAL[group][name] = (obj, source)
-    from optbench.registry import entries
-
-    entries.cache_clear()
+    register(group, name, obj, source=source)
 
 
 def register_problem(cls: type[Problem]) -> type[Problem]:
     """Register a :class:`Problem` subclass under its ``family`` name (usable as a decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, Problem)):
         raise ConfigError(f"register_problem needs a Problem subclass, got {cls!r}")
-    _register("optbench.problems", cls.family, cls)
+    _register(PROBLEMS, cls.family, cls)
     return cls
 
 
@@ -58,7 +53,7 @@ def register_optimizer(cls: type[Optimizer]) -> type[Optimizer]:
     """Register an :class:`Optimizer` subclass under its ``name`` (usable as a decorator)."""
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         raise ConfigError(f"register_optimizer needs an Optimizer subclass, got {cls!r}")
-    _register("optbench.optimizers", cls.name, cls)
+    _register(OPTIMIZERS, cls.name, cls)
     return cls
 
 

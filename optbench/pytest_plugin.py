@@ -49,7 +49,7 @@ def optbench_trial(benchmark: Any) -> Callable[..., TrialRuns]:
     def run(problem: str, optimizer: str, *, budget: float | None = 1000, seconds: float | None = None,
             seeds: int = 3, instance: int = 0, device: str = "cpu") -> TrialRuns:
         from optbench.api import Budget, TrialSpec, TrialState, freeze_params
-        from optbench.parsing import parse_call
+        from optbench.params import parse_call
         from optbench.runners.trial import run_trial
 
         (p_name, p_params), (o_name, o_params) = parse_call(problem), parse_call(optimizer)

@@ -1,28 +1,55 @@
-"""Entry-point discovery for the groups ``optbench.problems`` and ``optbench.optimizers``.
+"""Discovery through entry points: problems, optimizers, optimizer bridges, studies and task kinds.
 
 Built-ins register through the same entry points as plugins (see ``pyproject.toml``); there
-is no private path. Nothing is imported until a name is used, and a plugin that fails to
-import is reported with its reason instead of breaking the others.
+is no private path and no hand-kept table. Nothing is imported until a name is used, and a
+plugin that fails to import is reported with its reason instead of breaking the others. Plugin
+files loaded with ``--plugin`` add to the same tables (:mod:`optbench.plugins`).
+
+Groups:
+
+- ``optbench.problems``: :class:`~optbench.api.Problem` subclasses by family name;
+- ``optbench.optimizers``: :class:`~optbench.api.Optimizer` subclasses by name;
+- ``optbench.bridges``: a prefix (``ng``) and the optimizer class that runs a whole library's
+  optimizers (``ng:CMA``) through ``from_call(target, params)``;
+- ``optbench.studies``: the studies of ``optbench study``;
+- ``optbench.tasks``: task kinds, each with ``run_task(spec) -> TrialResult`` (:attr:`TrialSpec.task`).
 """
 
 from __future__ import annotations
 
-import collections.abc
-import dataclasses
-import importlib
-import inspect
-import types
-import typing
+import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from optbench.api import ConfigError, Optimizer, Problem, check_dtype
+from optbench.api import ConfigError, Optimizer, Problem
+from optbench.params import checked_params, split_dtype, torch_dtype, without_defaults
 
 PROBLEMS = "optbench.problems"
 OPTIMIZERS = "optbench.optimizers"
+BRIDGES = "optbench.bridges"
+STUDIES = "optbench.studies"
+TASKS = "optbench.tasks"
+DISABLE_AUTOLOAD_ENV = "OPTBENCH_DISABLE_PLUGIN_AUTOLOAD"
+
+# group -> name -> (object, source): what plugin files registered (:func:`register`)
+LOCAL: dict[str, dict[str, tuple[Any, str]]] = {PROBLEMS: {}, OPTIMIZERS: {}}
+
+
+def autoload_disabled() -> bool:
+    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def register(group: str, name: str, obj: Any, *, source: str) -> None:
+    """Add ``obj`` to ``group`` as ``name`` (from a plugin file); the same name twice is an error."""
+    current = LOCAL.setdefault(group, {}).get(name)
+    if current is not None and current[0] is not obj:
+        raise ConfigError(f"{group} name {name!r} is registered twice: by {current[1]} and by {source}")
+    LOCAL[group][name] = (obj, source)
+    _collect.cache_clear()
 
 
 @dataclass(frozen=True)
@@ -60,14 +87,8 @@ def _from_entry_point(group: str, ep: EntryPoint) -> Entry:
 
 
 @cache
-def entries(group: str) -> dict[str, Entry]:
-    """All names registered in ``group``; a name claimed by two sources is an error naming both.
-
-    Entry points of every installed distribution come first (only optbench's own when
-    ``OPTBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set), then what loaded plugin files registered.
-    """
-    from optbench.plugins import LOCAL, autoload_disabled
-
+def _collect(group: str) -> dict[str, Entry]:
+    """The names of ``group``: installed entry points, then plugin files' registrations."""
     found: dict[str, Entry] = {}
     candidates = [_from_entry_point(group, ep) for ep in entry_points(group=group)]
     if autoload_disabled():
@@ -82,7 +103,21 @@ def entries(group: str) -> dict[str, Entry]:
                 f"({other.value}) and by {entry.distribution} ({entry.value})"
             )
         found[entry.name] = entry
-    return dict(sorted(found.items()))
+    return found
+
+
+def entries(group: str) -> dict[str, Entry]:
+    """All names registered in ``group``, sorted; a name claimed by two sources is an error naming both.
+
+    Entry points of every installed distribution come first (only optbench's own when
+    ``OPTBENCH_DISABLE_PLUGIN_AUTOLOAD`` is set), then what loaded plugin files registered.
+    """
+    return dict(sorted(_collect(group).items()))
+
+
+def clear_cache() -> None:
+    """Forget what was discovered (after a plugin registered something, or in tests)."""
+    _collect.cache_clear()
 
 
 def _lookup(group: str, name: str, kind: str) -> Entry:
@@ -101,206 +136,14 @@ def optimizer_class(name: str) -> type[Optimizer]:
     return _lookup(OPTIMIZERS, name, "optimizer").load()
 
 
-_SKIP = frozenset({"self", "instance", "device", "dtype"})  # set by the runner, never by a user
+def task_kind(name: str) -> Any:
+    """The task kind ``name`` (group ``optbench.tasks``): anything with ``run_task(spec) -> TrialResult``."""
+    return _lookup(TASKS, name, "task kind").load()
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """A settable keyword of a problem or optimizer.
-
-    Attributes:
-        name: the keyword.
-        default: its default, or ``inspect.Parameter.empty`` when it must be given.
-        annotation: the declared type (from the annotation, else the default's type); ``Any`` when unknown.
-    """
-
-    name: str
-    default: Any
-    annotation: Any
-
-
-def _hints(target: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(target)
-    except Exception:  # an annotation that names what its module never imports: fall back to defaults
-        return {}
-
-
-def _fallback(default: Any) -> Any:
-    if default is inspect.Parameter.empty or default is None:
-        return Any
-    return type(default)
-
-
-def declared_parameters(cls: type) -> dict[str, Parameter]:
-    """Settable keyword parameters with defaults and declared types (dataclass fields or ``__init__``)."""
-    if dataclasses.is_dataclass(cls):
-        hints = _hints(cls)
-        out = {}
-        for f in dataclasses.fields(cls):
-            if not f.init:
-                continue
-            default = f.default if f.default is not dataclasses.MISSING else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else inspect.Parameter.empty)
-            out[f.name] = Parameter(f.name, default, hints.get(f.name, _fallback(default)))
-        return out
-    hints = _hints(cls.__init__)
-    sig = inspect.signature(cls.__init__)
-    return {
-        p.name: Parameter(p.name, p.default, hints.get(p.name, _fallback(p.default)))
-        for p in sig.parameters.values()
-        if p.name not in _SKIP and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }
-
-
-def parameters_of(cls: type) -> dict[str, Any]:
-    """Settable keyword parameters and their defaults (dataclass fields or ``__init__``)."""
-    return {name: p.default for name, p in declared_parameters(cls).items()}
-
-
-_NAMES = {bool: "True or False", int: "an integer", float: "a number", str: "a string",
-          type(None): "None", tuple: "a tuple", list: "a list"}
-_PLURALS = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
-_GOT = {bool: "a bool", int: "an integer", float: "a float", str: "a string", tuple: "a tuple", list: "a list",
-        type(None): "None"}
-
-
-def describe(annotation: Any) -> str:
-    """How an error line names a declared type: ``True or False``, ``a number or None``."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(describe(a) for a in typing.get_args(annotation))
-    if origin is typing.Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(annotation))
-    if origin in (tuple, list, collections.abc.Sequence):
-        args = typing.get_args(annotation)
-        kinds = {a for a in args if a is not Ellipsis}
-        if len(kinds) != 1:
-            return "a tuple"
-        plural = _PLURALS.get(next(iter(kinds)), "values")
-        fixed = f"{len(args)} " if Ellipsis not in args and origin is tuple else ""
-        return f"a tuple of {fixed}{plural}"
-    if isinstance(annotation, type):
-        return _NAMES.get(annotation, f"a {annotation.__name__}")
-    return str(annotation)
-
-
-class _MismatchError(Exception):
-    pass
-
-
-def conform(value: Any, annotation: Any) -> Any:
-    """``value`` as the declared type: an int stands for a float, a list for a tuple; nothing else converts.
-
-    Raises:
-        _MismatchError: the value is not of the declared type (a string is never a bool or a number,
-            a bool never a number).
-    """
-    if annotation is Any or annotation is object:
-        return value
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(annotation):
-            try:
-                return conform(value, option)
-            except _MismatchError:
-                continue
-        raise _MismatchError
-    if origin is typing.Literal:
-        if any(type(value) is type(a) and value == a for a in typing.get_args(annotation)):
-            return value
-        raise _MismatchError
-    if origin in (tuple, list, collections.abc.Sequence) or annotation in (tuple, list):
-        if not isinstance(value, tuple | list):
-            raise _MismatchError
-        args = typing.get_args(annotation)
-        if args and Ellipsis not in args and origin is tuple:
-            if len(args) != len(value):
-                raise _MismatchError
-            items = [conform(v, a) for v, a in zip(value, args, strict=True)]
-        else:
-            element = args[0] if args else Any
-            items = [conform(v, element) for v in value]
-        return list(items) if (origin or annotation) is list else tuple(items)
-    if annotation is type(None):
-        if value is None:
-            return None
-        raise _MismatchError
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise _MismatchError
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _MismatchError
-    if annotation is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise _MismatchError
-    if isinstance(annotation, type):
-        if isinstance(value, annotation):
-            return value
-        raise _MismatchError
-    return value  # an annotation optbench cannot check (a protocol, a string that did not resolve)
-
-
-def checked_params(cls: type, name: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` checked against the declared names and types of ``cls``, ints for floats made floats.
-
-    Raises:
-        ConfigError: an unknown name, or a value not of its declared type; one line naming the
-            parameter, the value and what it should be.
-    """
-    declared = declared_parameters(cls)
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
-        valid = ", ".join(declared) or "none"
-        raise ConfigError(f"{name} has no parameter {unknown[0]!r}; valid parameters: {valid}")
-    out = {}
-    for key, value in params.items():
-        annotation = declared[key].annotation
-        try:
-            out[key] = conform(value, annotation)
-        except _MismatchError:
-            shown = repr(value)
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            got = _GOT.get(type(value), type(value).__name__)
-            raise ConfigError(f"{name}: {key}={shown} is {got}, but {key} takes {describe(annotation)}") from None
-    return out
-
-
-def check_library_options(owner: str, target: Any, options: dict[str, Any]) -> None:
-    """Check keywords bound for a library callable (``torch.optim.SGD``, a Nevergrad family) against
-    its annotations; unannotated ones are left to the library, whose defaults do not say every type
-    it takes (``mutation=(0.5, 1)`` also takes a float).
-
-    Raises:
-        ConfigError: one line naming the option, the value and the declared type.
-    """
-    hints = _hints(target)
-    for key, value in options.items():
-        if key not in hints:
-            continue
-        try:
-            conform(value, hints[key])
-        except _MismatchError:
-            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-            got = _GOT.get(type(value), type(value).__name__)
-            raise ConfigError(f"{owner}: {key}={shown} is {got}, but {key} takes {describe(hints[key])}") from None
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same type (``True == 1`` and ``1 == 1.0`` do not count), tuples and lists alike."""
-    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
-def without_defaults(cls: type, params: dict[str, Any]) -> dict[str, Any]:
-    """``params`` less those equal to their declared default: the canonical form for identity."""
-    declared = declared_parameters(cls)
-    return {k: v for k, v in params.items() if not (k in declared and _same(v, declared[k].default))}
+def study_class(name: str) -> Any:
+    """The study ``name`` (group ``optbench.studies``), imported now."""
+    return _lookup(STUDIES, name, "study").load()
 
 
 def canonical_params(kind: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -317,46 +160,6 @@ def canonical_params(kind: str, name: str, params: dict[str, Any]) -> dict[str, 
         return dict(params)
     cls = problem_class(name) if kind == "problem" else optimizer_class(name)
     return without_defaults(cls, checked_params(cls, name, params))
-
-
-def distinguishing_params(problem: Problem) -> dict[str, Any]:
-    """The parameters of a problem that its id must show: those off their default, dimension aside."""
-    declared = declared_parameters(type(problem))
-    out = {}
-    for key, value in problem.params().items():
-        if key == "dim" or (key in ("n", "d") and value == problem.space.dim):
-            continue  # the id's ``_d<dim>`` already says it
-        if key in declared and _same(value, declared[key].default):
-            continue
-        if key in declared and isinstance(declared[key].default, int | float) and not isinstance(value, bool) \
-                and isinstance(value, int | float) and value == declared[key].default:
-            continue  # cond=1e6 stored as a float against a default written as an int
-        out[key] = value
-    return out
-
-
-def split_dtype(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """A problem call's parameters without ``dtype``, and that precision (checked), or ``None``.
-
-    ``rastrigin(dtype=float32)`` names the precision of the trial, not a parameter of the function:
-    it goes into :attr:`~optbench.api.TrialSpec.dtype`, the one place a trial's precision lives.
-
-    Raises:
-        ConfigError: a dtype that is not one of :data:`~optbench.api.DTYPES`.
-    """
-    if "dtype" not in params:
-        return params, None
-    rest = {k: v for k, v in params.items() if k != "dtype"}
-    return rest, check_dtype(params["dtype"], f"{name}: dtype")
-
-
-def torch_dtype(name: str | None) -> Any:
-    """The torch dtype of a precision name (``"float32"``), or ``None`` for the problem's own."""
-    if not name:
-        return None
-    import torch
-
-    return getattr(torch, check_dtype(name))
 
 
 def make_problem(name: str, params: dict[str, Any], *, instance: int = 0, device: Any = "cpu",
@@ -384,32 +187,20 @@ def make_problem(name: str, params: dict[str, Any], *, instance: int = 0, device
     return problem
 
 
-# ``prefix:Name`` runs a whole library's optimizers through one bridge class
-BRIDGES = {
-    "ng": "optbench.optimizers.nevergrad_bridge:NevergradOptimizer",
-    "scipy": "optbench.optimizers.scipy_bridge:ScipyOptimizer",
-    "torch": "optbench.optimizers.torch_bridge:TorchOptimOptimizer",
-    "optuna": "optbench.optimizers.optuna_bridge:OptunaOptimizer",
-    "evotorch": "optbench.optimizers.evotorch_bridge:EvoTorchOptimizer",
-}
-
-
 def _bridge(prefix: str, target: str, params: dict[str, Any]) -> Optimizer:
-    if prefix not in BRIDGES:
-        raise ConfigError(f"unknown optimizer prefix {prefix!r}; known prefixes: {', '.join(BRIDGES)}")
+    """``prefix:target`` through the bridge registered as ``prefix`` (group ``optbench.bridges``)."""
+    bridges = entries(BRIDGES)
+    if prefix not in bridges:
+        raise ConfigError(f"unknown optimizer prefix {prefix!r}; known prefixes: {', '.join(bridges)}")
+    cls = bridges[prefix].load()
     if not target:
-        raise ConfigError(f"{prefix}: needs a name after the colon, e.g. {prefix}:{_EXAMPLES[prefix]}")
-    module, _, attr = BRIDGES[prefix].partition(":")
-    cls = getattr(importlib.import_module(module), attr)
+        raise ConfigError(f"{prefix}: needs a name after the colon, e.g. {prefix}:{cls.example}")
     try:
         return cls.from_call(target, params)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"bad hyperparameters for optimizer {prefix}:{target}: {exc}") from exc
-
-
-_EXAMPLES = {"ng": "CMA", "scipy": "L-BFGS-B", "torch": "AdamW", "optuna": "TPESampler", "evotorch": "CMAES"}
 
 
 def make_optimizer(name: str, params: dict[str, Any]) -> Optimizer:
@@ -431,19 +222,20 @@ def make_optimizer(name: str, params: dict[str, Any]) -> Optimizer:
         raise ConfigError(f"bad hyperparameters for optimizer {name}: {exc}") from exc
 
 
-_BRIDGE_LIBRARIES = {"ng": "nevergrad", "scipy": "scipy", "torch": "torch", "optuna": "optuna", "evotorch": "evotorch"}
-
-
 def source_of(group: str, name: str) -> str:
     """``"distribution version"`` that provides ``name`` (the library's, for bridges)."""
     prefix, colon, _ = name.partition(":")
     if colon and group == OPTIMIZERS:
         from importlib.metadata import PackageNotFoundError, version
 
-        library = _BRIDGE_LIBRARIES.get(prefix, prefix)
+        library = prefix
+        bridge = entries(BRIDGES).get(prefix)
+        if bridge is not None:
+            with contextlib.suppress(ConfigError):  # a bridge that does not import: name the prefix
+                library = getattr(bridge.load(), "library", prefix)
         try:
             return f"{library} {version(library)}"
         except PackageNotFoundError:
             return f"{library} (not installed)"
-    entry = entries(group).get(name)
+    entry = _collect(group).get(name)
     return f"{entry.distribution} {entry.version}" if entry else ""

@@ -25,11 +25,6 @@ def instance_generator(family: str, instance: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seq.generate_state(1, np.uint64)[0] >> 1))
 
 
-def instance_rng(family: str, instance: int) -> np.random.Generator:
-    """A NumPy generator for building one problem instance."""
-    return np.random.default_rng(np.random.SeedSequence([int(instance), _family_word(family), 1]))
-
-
 def trial_rng(seed: int, instance: int) -> np.random.Generator:
     """The optimizer's generator for one trial."""
     return np.random.default_rng(np.random.SeedSequence([int(seed), int(instance), 0x0B7]))

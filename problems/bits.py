@@ -16,7 +16,7 @@ from optbench.kernels import fused
 from optbench.seeding import instance_generator
 
 
-def _positive_int(family: str, name: str, value: Any, minimum: int = 1) -> int:
+def positive_int(family: str, name: str, value: Any, minimum: int = 1) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise ConfigError(f"{family}: {name} must be an integer >= {minimum}, got {value!r}")
     return value
@@ -34,7 +34,7 @@ class BitProblem(Problem):
 
     def __init__(self, *, n: int, instance: int, device: Any, dtype: Any) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
-        self.n = _positive_int(self.family, "n", n)
+        self.n = positive_int(self.family, "n", n)
         self.space = Space.bits(self.n)
         gen = instance_generator(self.family, instance)
         mask = torch.randint(0, 2, (self.n,), generator=gen, dtype=torch.uint8) if instance else None
@@ -121,7 +121,7 @@ class Trap(BitProblem):
 
     def __init__(self, *, n: int = 40, k: int = 4, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         super().__init__(n=n, instance=instance, device=device, dtype=dtype)
-        self.k = _positive_int("trap", "k", k, 2)
+        self.k = positive_int("trap", "k", k, 2)
         if self.n % self.k:
             raise ConfigError(f"trap: n must be a multiple of k, got n={self.n}, k={self.k}")
         self.optimal_value = 0.0
@@ -182,7 +182,7 @@ class NKLandscape(BitProblem):
     def __init__(self, *, n: int = 16, K: int = 3, instance: int = 0, device: Any = "cpu",
                  dtype: Any = None) -> None:
         super().__init__(n=n, instance=instance, device=device, dtype=dtype)
-        self.K = _positive_int("nk", "K", K, 0)
+        self.K = positive_int("nk", "K", K, 0)
         if self.K >= self.n:
             raise ConfigError(f"nk: K must be below n, got n={self.n}, K={self.K}")
         gen = instance_generator(self.family, instance)

@@ -19,21 +19,11 @@ import numpy as np
 import torch
 
 from optbench.api import Capability, ConfigError, Unsupported
-from optbench.problems.bits import BitProblem, _positive_int
+from optbench.kernels.sha256 import H0, K
+from optbench.problems.bits import BitProblem, positive_int
 from optbench.seeding import instance_generator
 
 MASK32 = 0xFFFFFFFF
-_K = [
-    0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
-    0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
-    0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F, 0x4A7484AA, 0x5CB0A9DC, 0x76F988DA,
-    0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7, 0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967,
-    0x27B70A85, 0x2E1B2138, 0x4D2C6DFC, 0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85,
-    0xA2BFE8A1, 0xA81A664B, 0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070,
-    0x19A4C116, 0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
-    0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7, 0xC67178F2,
-]
-_H0 = [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19]
 
 
 def _rotr(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -55,12 +45,12 @@ def sha256_single_block(blocks: torch.Tensor) -> torch.Tensor:
         s0 = _rotr(W[t - 15], 7) ^ _rotr(W[t - 15], 18) ^ (W[t - 15] >> 3)
         s1 = _rotr(W[t - 2], 17) ^ _rotr(W[t - 2], 19) ^ (W[t - 2] >> 10)
         W.append((W[t - 16] + s0 + W[t - 7] + s1) & MASK32)
-    state = [torch.full_like(W[0], h) for h in _H0]
+    state = [torch.full_like(W[0], h) for h in H0]
     a, b_, c, d, e, f, g, h = state
     for t in range(64):
         S1 = _rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)
         ch = (e & f) ^ ((~e) & MASK32 & g)
-        t1 = (h + S1 + ch + _K[t] + W[t]) & MASK32
+        t1 = (h + S1 + ch + K[t] + W[t]) & MASK32
         S0 = _rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)
         maj = (a & b_) ^ (a & c) ^ (b_ & c)
         t2 = (S0 + maj) & MASK32
@@ -97,7 +87,7 @@ class ProofOfWork(BitProblem):
         super().__init__(n=n, instance=instance, device=device, dtype=dtype)
         if self.n % 8 or not 8 <= self.n <= 8 * (55 - self.prefix_bytes):
             raise ConfigError(f"pow: n must be a multiple of 8 between 8 and {8 * (55 - self.prefix_bytes)}, got {n}")
-        self.k = _positive_int("pow", "k", k)
+        self.k = positive_int("pow", "k", k)
         if self.k > 64:
             raise ConfigError(f"pow: k must be at most 64, got {k}")
         gen = instance_generator(self.family, instance)
@@ -236,8 +226,8 @@ class SparseParity(BitProblem):
                  device: Any = "cpu", dtype: Any = None) -> None:
         super().__init__(n=n, instance=0, device=device, dtype=dtype)  # the hidden subset is the instance
         self.instance = int(instance)
-        self.k = _positive_int("parity", "k", k)
-        self.examples = _positive_int("parity", "examples", examples, 16)
+        self.k = positive_int("parity", "k", k)
+        self.examples = positive_int("parity", "examples", examples, 16)
         if self.k > self.n or not 0 <= noise < 0.5:
             raise ConfigError(f"parity: need k <= n and 0 <= noise < 0.5, got k={k}, n={n}, noise={noise}")
         self.noise = float(noise)

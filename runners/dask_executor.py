@@ -17,8 +17,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
-from optbench.runners.executors import TrialFunction
-from optbench.runners.worker import decode, encode, lost, prepare, run_encoded
+from optbench.runners.worker import TrialFunction, decode, encode, lost, prepare, run_encoded, sigint_ignored
 
 
 def dask_trial(spec_json: str, plugins: Sequence[str], trial_timeout: float | None) -> str:
@@ -85,8 +84,6 @@ class DaskExecutor:
             except (OSError, ValueError) as exc:  # refused, timed out, or an address Dask cannot parse
                 raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         else:
-            from optbench.runners.executors import sigint_ignored
-
             # the local workers share the terminal's process group: a Ctrl-C is the coordinator's to
             # handle, so they ignore SIGINT (inherited at start, and set again in each restarted worker)
             with sigint_ignored():

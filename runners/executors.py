@@ -18,20 +18,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import signal
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Protocol
 
 from optbench.api import TrialResult, TrialSpec, TrialState
-from optbench.runners.worker import READY, decode, lost, serve
+from optbench.runners.worker import READY, TrialFunction, decode, lost, serve, sigint_ignored
 
-TrialFunction = Callable[[TrialSpec], TrialResult]
 STARTUP_GRACE = 120.0  # seconds a new worker may take to start before its trial's timeout counts
 
 
@@ -184,19 +180,6 @@ class ProcessExecutor:
                 slot.process.kill()
                 slot.process.join(2)
         self._slots.clear()
-
-
-@contextmanager
-def sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT while a child process is started (it inherits that), where signals can be set."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def json_of(spec: TrialSpec) -> bytes:

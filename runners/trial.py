@@ -21,7 +21,7 @@ from optbench.api import (
     Unsupported,
 )
 from optbench.evaluator import Evaluator, Stopwatch
-from optbench.registry import OPTIMIZERS, PROBLEMS, make_optimizer, make_problem, source_of
+from optbench.registry import OPTIMIZERS, PROBLEMS, make_optimizer, make_problem, source_of, task_kind
 from optbench.runners.devices import device_name
 from optbench.seeding import trial_rng
 
@@ -70,17 +70,24 @@ def _to_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def run_task(spec: TrialSpec) -> TrialResult:
+    """Run a trial of the task kind ``spec.task`` (entry point group ``optbench.tasks``): its
+    ``run_task(spec)`` returns the result; an exception, or a kind that cannot be loaded, is FAILED."""
+    try:
+        return task_kind(spec.task).run_task(spec)
+    except Exception:
+        return TrialResult(spec=spec, state=TrialState.FAILED, reason=traceback.format_exc())
+
+
 def run_trial(spec: TrialSpec) -> TrialResult:
     """Run one trial and describe what happened; exceptions become FAILED results.
 
     The optimizer's work is timed (CUDA synchronized); the final evaluation of the
     recommendation and the test metric happen after the clock stops and are not counted.
-    A spec with a ``study`` is that study's task (a training run, a sample) and runs there.
+    A spec with a ``task`` is a trial of that task kind (a study's training run or sample) and runs there.
     """
-    if spec.study:
-        from optbench.studies.tasks import run_study_task
-
-        return run_study_task(spec)
+    if spec.task:
+        return run_task(spec)
     base = TrialResult(
         spec=spec,
         state=TrialState.FAILED,

@@ -10,13 +10,29 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from optbench.api import TrialResult, TrialSpec, TrialState
 
 _PREPARED: set[tuple[tuple[str, ...], int | None]] = set()
 READY = b"ready"  # a pool worker's first message: started up, trials may be timed from now (results are JSON)
+TrialFunction = Callable[[TrialSpec], TrialResult]  # what an executor maps over specs
+
+
+@contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT while a child process is started (it inherits that), where signals can be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def prepare(plugins: Sequence[str], threads: int | None) -> None:

@@ -1,4 +1,4 @@
-"""Measure the false-alarm rate of ``optbench check`` with A/A comparisons (``make aa``).
+"""Measure the false-alarm rate of ``optbench check`` with A/A comparisons (run it as shown below).
 
 A baseline of a suite is taken on this machine, then the *same* code is rerun ``--rounds`` times
 at fresh seeds and checked against it with the given ``check`` options. Every regression flagged

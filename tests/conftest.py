@@ -7,7 +7,7 @@ pytest_plugins = ["pytester"]
 def _isolated_plugin_registry():
     """Plugins a test loads in-process (chaos, degradable, local) stay out of every other test."""
     from optbench import plugins
-    from optbench.registry import entries
+    from optbench.registry import clear_cache
 
     saved = {group: dict(names) for group, names in plugins.LOCAL.items()}
     loaded = set(plugins._loaded)
@@ -16,4 +16,4 @@ def _isolated_plugin_registry():
         plugins.LOCAL[group] = names
     plugins._loaded.clear()
     plugins._loaded.update(loaded)
-    entries.cache_clear()
+    clear_cache()

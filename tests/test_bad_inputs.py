@@ -240,7 +240,7 @@ def test_a_store_in_a_read_only_folder_is_refused(tmp_path):
 def test_read_only_and_immutable_targets_are_named_as_such():
     import errno
 
-    from optbench.paths import why_not
+    from optbench.store.paths import why_not
 
     assert "read-only file system" in why_not(OSError(errno.EROFS, "Read-only file system"))
     assert "immutable" in why_not(OSError(errno.EPERM, "Operation not permitted"))

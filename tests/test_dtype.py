@@ -18,7 +18,7 @@ import optbench.runners.trial as trial_module
 from optbench.api import Budget, ConfigError, SpaceKind, TrialResult, TrialSpec, TrialState, freeze_params
 from optbench.campaign import Grid, build_specs
 from optbench.registry import PROBLEMS, entries, problem_class
-from optbench.stats import speedups, summarize
+from optbench.analysis.stats import speedups, summarize
 
 WIDE = {**ENV, "COLUMNS": "200"}
 BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline-quick.json"
@@ -180,7 +180,7 @@ def test_a_problems_dtype_overrides_the_option():
 
 def test_the_committed_baseline_keeps_its_keys():
     """The quick suite's specs (at the baseline's seeds), built today without a dtype, are the baseline's."""
-    from optbench.suites import load_suite
+    from optbench.problems.suites import load_suite
 
     stored = [t["spec"] for t in json.loads(BASELINE.read_text())["trials"]]
     assert all(json.loads(json.dumps(TrialSpec.from_json(s).to_json())) == s for s in stored)  # no dtype field

@@ -213,7 +213,7 @@ def synthetic(gaps: list[float], seconds: list[float]) -> list:
 
 
 def test_history_outside_a_repository_keeps_every_run_apart_and_finds_a_synthetic_step(tmp_path, monkeypatch):
-    from optbench.history import load, record, timeline
+    from optbench.gate.history import load, record, timeline
 
     monkeypatch.chdir(tmp_path)  # no git here: each entry is its own version, labelled by its date
     fp = {"cpu": "test cpu", "cores": 2}

@@ -91,7 +91,8 @@ CHILD = textwrap.dedent(r"""
             problem.evaluate_uniform(300, seed=12345, offset=7)
             problem.uniform_points(torch.arange(3), seed=12345, offset=7)
     # pow's stored-candidate kernels (on the CPU pow hashes with hashlib, so no problem path above reaches them)
-    from optbench.kernels.sha256 import leading_zero_values, pow_digests, pow_table, pow_values
+    from optbench.kernels.sha256 import pow_table, pow_values
+    from sha256_probes import leading_zero_values, pow_digests
     table = pow_table(bytes(range(16)), 64)
     bits = torch.randint(0, 2, (300, 64), generator=gen, dtype=torch.uint8)
     pow_values(bits, table, k=20, dtype=torch.float64)

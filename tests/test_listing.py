@@ -43,7 +43,7 @@ def test_list_fits_80_columns_piped_one_short_block_per_entry(what):
 
 
 def test_the_stacked_suites_keep_every_description_whole():
-    from optbench.suites import load_suite, suite_names
+    from optbench.problems.suites import load_suite, suite_names
 
     lines = list_output("suites", 80)
     flowing = re.sub(r"\s+", " ", " ".join(lines))

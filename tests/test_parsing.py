@@ -6,8 +6,8 @@ import pytest
 
 from optbench.api import Budget, ConfigError
 from optbench.campaign import Grid, build_specs
-from optbench.parsing import parse_call, split_top_level
-from optbench.suites import load_suite, suite_names
+from optbench.params import parse_call, split_top_level
+from optbench.problems.suites import load_suite, suite_names
 
 
 def test_parse_call_accepts_lowercase_booleans():
@@ -63,7 +63,7 @@ def test_every_shipped_suite_builds_valid_trials(name):
 
 def test_quick_suite_covers_every_landscape():
     from optbench.api import LANDSCAPES
-    from optbench.parsing import parse_call
+    from optbench.params import parse_call
     from optbench.registry import make_problem
 
     landscapes = {make_problem(*parse_call(text), instance=0, device="cpu").landscape

@@ -149,7 +149,7 @@ def readme_plugin():
     import tomllib
 
     from optbench.plugins import LOCAL, register_problem
-    from optbench.registry import entries
+    from optbench.registry import clear_cache
 
     toml_text, python_blocks = _readme_plugin_blocks()
     points = tomllib.loads(toml_text)["project"]["entry-points"]["optbench.problems"]
@@ -165,7 +165,7 @@ def readme_plugin():
     yield names
     for name in names:
         LOCAL["optbench.problems"].pop(name, None)
-    entries.cache_clear()
+    clear_cache()
 
 
 def test_the_readme_plugin_example_passes_the_contract_checks_as_written(readme_plugin):
@@ -247,7 +247,7 @@ def test_a_shift_makes_the_instances_of_a_decorated_function_differ():
         return 0.5 * (X**4 - 16 * X**2 + 5 * X).sum(dim=1)
 
     from optbench.plugins import LOCAL
-    from optbench.registry import entries
+    from optbench.registry import clear_cache
 
     shifted = problem("styb_shifted", dim=3, bounds=(-5.0, 5.0), optimal_value=lambda dim: -39.16616570377142 * dim,
                       target=1e-4, shift=1.0)(styblinski)
@@ -256,7 +256,7 @@ def test_a_shift_makes_the_instances_of_a_decorated_function_differ():
         check_problem("styb_shifted")  # instances 0 and 1 now differ, as the check expects by default
     finally:
         LOCAL["optbench.problems"].pop("styb_shifted", None)
-        entries.cache_clear()
+        clear_cache()
     X = torch.rand(16, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 10 - 5
     first, second = shifted(instance=0), shifted(instance=1)
     assert torch.equal(first.evaluate(X), styblinski(X))  # instance 0 is the function as written

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from optbench.api import Budget, TracePoint, TrialResult, TrialSpec, TrialState
-from optbench.profiles import more_wild, problem_dimension
+from optbench.analysis.profiles import more_wild, problem_dimension
 
 
 def run(problem: str, optimizer: str, seed: int, trace: list[tuple[float, float]], *, optimum: float | None,

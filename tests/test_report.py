@@ -137,7 +137,7 @@ def _lines(ax, label: str):
 
 
 def test_convergence_curves_end_where_runs_end_and_a_closed_form_does_not_squash_the_rest():
-    from optbench.profiles import group_runs
+    from optbench.analysis.profiles import group_runs
     from optbench.report import plots
 
     closed = [_trial("lstsq", s, [(1.0, 1e-4, s * 1e-18 - 1e-18)]) for s in range(3)]  # 0, ±1e-18: rounding
@@ -161,7 +161,7 @@ def test_convergence_curves_end_where_runs_end_and_a_closed_form_does_not_squash
 
 
 def test_several_devices_get_one_labelled_curve_each():
-    from optbench.profiles import group_runs
+    from optbench.analysis.profiles import group_runs
     from optbench.report import plots
 
     results = [_trial("adam", s, _descending(s, 10.0, 1.0), device=d) for s in range(2) for d in ("cpu", "cuda")]
@@ -219,7 +219,7 @@ def test_seed_spread_floors_closed_forms_and_colors_each_optimizer_as_everywhere
     from matplotlib.colors import to_hex
 
     from optbench.report import plots
-    from optbench.stats import summarize
+    from optbench.analysis.stats import summarize
 
     results = ([_trial("lstsq", s, [(1.0, 1e-4, 1e-18 * (-1) ** s)]) for s in range(4)]
                + [_trial("adam", s, _descending(s, 100.0, 0.01)) for s in range(4)]
@@ -290,7 +290,7 @@ def test_markdown_summary_lists_rows_best_first_with_the_tables_notes():
 
     from optbench.report.export import summary
     from optbench.report.terminal import comparison
-    from optbench.stats import summarize
+    from optbench.analysis.stats import summarize
 
     results = [_trial(name, seed, _descending(seed, 10.0, end))  # first seen: worst first
                for name, end in (("random", 1.0), ("ga", 1e-3), ("cmaes", 1e-9)) for seed in range(4)]

@@ -15,12 +15,15 @@ import os
 
 import numpy as np
 import pytest
+import sha256_probes
 import torch
 from interpreted import run_interpreted
 
 from optbench.api import Capability, Unsupported
 from optbench.kernels import sha256
-from optbench.problems.crypto import _H0, _K, ProofOfWork, leading_zero_bits
+from optbench.kernels.sha256 import H0 as _H0
+from optbench.kernels.sha256 import K as _K
+from optbench.problems.crypto import ProofOfWork, leading_zero_bits
 from optbench.registry import make_optimizer, make_problem
 
 HAVE_TRITON = importlib.util.find_spec("triton") is not None
@@ -114,7 +117,7 @@ def test_kernels_under_the_interpreter():
 def test_digests_equal_hashlib(n):
     problem = ProofOfWork(n=n, k=1, instance=5, device=DEVICE)
     X = bits(ROWS, n, seed=n)
-    got = sha256.pow_digests(X.to(DEVICE), problem.kernel_table).cpu()
+    got = sha256_probes.pow_digests(X.to(DEVICE), problem.kernel_table).cpu()
     assert torch.equal(got, hashlib_words(bytes(problem.prefix.tolist()), X))
 
 
@@ -139,7 +142,7 @@ def test_leading_zero_count_crosses_the_word_boundary(k):
     zeros = torch.arange(65)  # row z: z leading zero bits, then a one, then random bits
     heads = [(((int(a) << 32) | int(b)) >> int(z)) for (a, b), z in zip(top.tolist(), zeros.tolist(), strict=True)]
     words = torch.tensor([[h >> 32, h & 0xFFFFFFFF] for h in heads], dtype=torch.int64)
-    got = sha256.leading_zero_values(words.to(DEVICE), k=k).cpu()
+    got = sha256_probes.leading_zero_values(words.to(DEVICE), k=k).cpu()
     padded = torch.cat([words, torch.zeros(65, 6, dtype=torch.int64)], dim=1)
     assert torch.equal(got, k - leading_zero_bits(padded, limit=k))
     assert torch.equal(got, (k - zeros.clamp(max=k)))

@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import mannwhitneyu
 
 from optbench.api import Budget, TrialResult, TrialSpec, TrialState
-from optbench.profiles import leaderboard, performance_profiles
-from optbench.significance import (
+from optbench.analysis.profiles import leaderboard, performance_profiles
+from optbench.analysis.significance import (
     compare_cells,
     holm,
     mann_whitney,
@@ -20,7 +20,7 @@ from optbench.significance import (
     tied_with_best,
     win_rates,
 )
-from optbench.stats import Spread, bootstrap_mean_ci, summarize
+from optbench.analysis.stats import Spread, bootstrap_mean_ci, summarize
 
 
 def test_holm_on_known_p_values():

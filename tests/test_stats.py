@@ -7,7 +7,7 @@ import math
 import pytest
 
 from optbench.api import Budget, TrialResult, TrialSpec, TrialState
-from optbench.stats import expected_running_time, summarize
+from optbench.analysis.stats import expected_running_time, summarize
 
 
 def test_ert_with_partial_success_is_all_cost_over_successes():
@@ -52,7 +52,7 @@ def test_a_final_value_below_the_declared_optimum_is_flagged_and_never_a_success
     (cell,) = summarize([below, at, rounding])
     assert cell.below_optimum == 1 and cell.successes == 2
     assert cell.ert_evaluations == (100 + 14 + 14) / 2  # the run below the optimum is no hit
-    from optbench.stats import notes
+    from optbench.analysis.stats import notes
 
     (line,) = notes([cell])
     assert "below the declared optimum -156.66" in line and "optimal_value is wrong" in line

@@ -110,7 +110,7 @@ def test_a_store_locked_past_the_timeout_names_the_lock(tmp_path, monkeypatch):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=DELETE")  # so that opening must take the exclusive lock again
     db.execute("BEGIN EXCLUSIVE")
-    monkeypatch.setattr("optbench.store._LOCK_TIMEOUT", 0.2)
+    monkeypatch.setattr("optbench.store.sqlite._LOCK_TIMEOUT", 0.2)
     try:
         with pytest.raises(ConfigError, match="stayed locked by another process"):
             Store(path)

@@ -31,11 +31,10 @@ import importlib.util
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from optbench import switches
+from optbench.kernels import switches
 
 ENV = switches.KERNELS
 MODES = switches.KERNEL_MODES
@@ -91,10 +90,6 @@ def use_kernel(X: torch.Tensor) -> bool:
     return current == "triton" or (X.device.type == "cuda" and X.numel() >= MIN_ELEMENTS)
 
 
-def next_pow2(value: int) -> int:
-    return 1 << max(value - 1, 0).bit_length()
-
-
 @dataclass(frozen=True)
 class ClassicSpec:
     """What the kernels need of a classic function instance (all on its device, in its dtype).
@@ -142,19 +137,3 @@ def classic_spec(family: str, *, dim: int, shift: torch.Tensor, aux: torch.Tenso
         aux = torch.zeros_like(shift)
     return ClassicSpec(code, dim, shift.contiguous(), aux.to(shift).contiguous(),
                        consts.to(device=shift.device, dtype=shift.dtype))
-
-
-def tile(dim: int, *, elements: int = 4096, widest: int = 128) -> tuple[int, int]:
-    """``(BLOCK_R, BLOCK_D)`` for rows of ``dim`` coordinates: ~``elements`` per tile, at least 16 wide."""
-    block_d = min(max(next_pow2(dim), 16), widest)
-    return max(elements // block_d, 1), block_d
-
-
-def split_int(value: int, pieces: int) -> list[int]:
-    """``value`` as ``pieces`` 31-bit kernel arguments (always int32: no recompilation by magnitude)."""
-    return [(value >> (31 * i)) & 0x7FFFFFFF for i in range(pieces)]
-
-
-def as_kernel_input(X: torch.Tensor) -> Any:
-    """``X`` with unit column stride (the kernels index ``row * stride + col``)."""
-    return X if X.stride(1) == 1 else X.contiguous()

@@ -13,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from optbench.kernels.fused import as_kernel_input, next_pow2, tile
+from optbench.kernels.layout import as_kernel_input, next_pow2, tile
 
 ONEMAX, LEADINGONES, NEEDLE = 0, 1, 2
 CODES = {"onemax": ONEMAX, "leadingones": LEADINGONES, "needle": NEEDLE}

@@ -12,7 +12,7 @@ import torch
 import triton
 import triton.language as tl
 
-from optbench.kernels.fused import as_kernel_input, next_pow2
+from optbench.kernels.layout import as_kernel_input, next_pow2
 
 if TYPE_CHECKING:
     from optbench.kernels.fused import ClassicSpec

@@ -24,8 +24,8 @@ import torch
 import triton
 import triton.language as tl
 
-from optbench.kernels.fused import split_int
 from optbench.kernels.fused_triton import GRIEWANK, finish, terms
+from optbench.kernels.layout import split_int
 
 if TYPE_CHECKING:
     from optbench.kernels.fused import ClassicSpec

@@ -21,6 +21,19 @@ PREFIX_WORDS = 4  # the 16-byte prefix: the first four rounds are the same for e
 DEFAULT_CONFIG = (256, 4)  # (BLOCK, num_warps)
 CONFIGS = ((128, 4), (256, 4), (1024, 8))  # what the GPU benchmark compares
 
+# SHA-256's round constants and initial hash value (FIPS 180-4, sections 4.2.2 and 5.3.3)
+K = [
+    0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
+    0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
+    0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F, 0x4A7484AA, 0x5CB0A9DC, 0x76F988DA,
+    0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7, 0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967,
+    0x27B70A85, 0x2E1B2138, 0x4D2C6DFC, 0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85,
+    0xA2BFE8A1, 0xA81A664B, 0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070,
+    0x19A4C116, 0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
+    0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7, 0xC67178F2,
+]
+H0 = [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19]
+
 
 def runs_on(device: torch.device) -> bool:
     """Whether the kernels can run on ``device``: Triton installed and not turned off, and a CUDA
@@ -37,11 +50,9 @@ def _rotr(x: int, n: int) -> int:
 
 def _rounds(state: list[int], words: list[int], first: int) -> list[int]:
     """SHA-256 rounds ``first .. first+len(words)-1`` on Python ints (the host's midstate)."""
-    from optbench.problems.crypto import _K
-
     a, b, c, d, e, f, g, h = state
     for t, w in enumerate(words, start=first):
-        t1 = (h + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + ((e & f) ^ (~e & g)) + _K[t] + w) & MASK32
+        t1 = (h + (_rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[t] + w) & MASK32
         t2 = ((_rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & MASK32
         a, b, c, d, e, f, g, h = (t1 + t2) & MASK32, a, b, c, (d + t1) & MASK32, e, f, g
     return [a, b, c, d, e, f, g, h]
@@ -59,26 +70,24 @@ def pow_table(prefix: bytes, n_bits: int, *, device: torch.device | str = "cpu")
         int32 tensor of shape ``(96,)`` holding uint32 words: the message words with the
         candidate's bits zero (16), the state after the four prefix rounds (8), ``K`` (64), ``H0`` (8).
     """
-    from optbench.problems.crypto import _H0, _K
-
     if len(prefix) != 4 * PREFIX_WORDS or n_bits % 8 or not 8 <= n_bits <= 8 * (55 - len(prefix)):
         raise ValueError(f"pow_table needs a 16-byte prefix and 8 <= n_bits <= {8 * 39}, a multiple of 8")
     length = len(prefix) + n_bits // 8
     block = prefix + bytes(n_bits // 8) + b"\x80" + bytes(55 - length) + (8 * length).to_bytes(8, "big")
     words = [int.from_bytes(block[4 * i : 4 * i + 4], "big") for i in range(16)]
-    midstate = _rounds(list(_H0), words[:PREFIX_WORDS], 0)
-    table = words + midstate + list(_K) + list(_H0)
+    midstate = _rounds(list(H0), words[:PREFIX_WORDS], 0)
+    table = words + midstate + list(K) + list(H0)
     signed = [w - (1 << 32) if w >= 1 << 31 else w for w in table]
     return torch.tensor(signed, dtype=torch.int32, device=device)
 
 
-def _kwords(k: int) -> int:
+def kwords(k: int) -> int:
     if not 1 <= k <= 64:
         raise ValueError(f"k must be between 1 and 64, got {k}")
     return 1 if k <= 32 else 2
 
 
-def _as_int64_rows(bits: torch.Tensor) -> torch.Tensor:
+def as_int64_rows(bits: torch.Tensor) -> torch.Tensor:
     """uint8 ``(m, n)`` bits as int64 ``(m, n/8)``: 8 bits per load (the kernel packs them)."""
     bits = bits.to(torch.uint8).contiguous()
     if bits.storage_offset() % 8:
@@ -104,52 +113,18 @@ def pow_values(bits: torch.Tensor, table: torch.Tensor, *, k: int, dtype: torch.
 
     m, n = bits.shape
     out = torch.empty(m, dtype=dtype, device=bits.device)
-    rows, (block, warps) = _as_int64_rows(bits), config
+    rows, (block, warps) = as_int64_rows(bits), config
     for lo in range(0, m, MAX_ROWS):  # one launch unless the batch outgrows int32 row numbers
         size = min(MAX_ROWS, m - lo)
         kernels.pow_bits_kernel[(-(-size // block),)](rows[lo:], table, out[lo:], size, k, NBITS=n,
-                                                      KWORDS=_kwords(k), DIGEST=False, BLOCK=block, num_warps=warps)
-    return out
-
-
-def pow_digests(bits: torch.Tensor, table: torch.Tensor, *, config: tuple[int, int] = DEFAULT_CONFIG) -> torch.Tensor:
-    """The full SHA-256 digests of stored candidates as eight words each, int64 ``(m, 8)`` (tests compare them)."""
-    from optbench.kernels import sha256_triton as kernels
-
-    m, n = bits.shape
-    _check_rows(m)
-    out = torch.empty(m, 8, dtype=torch.int64, device=bits.device)
-    if m:
-        block, warps = config
-        kernels.pow_bits_kernel[(-(-m // block),)](_as_int64_rows(bits), table, out, m, 1, NBITS=n, KWORDS=1,
-                                                    DIGEST=True, BLOCK=block, num_warps=warps)
-    return out
-
-
-def leading_zero_values(words: torch.Tensor, *, k: int, block: int = 256) -> torch.Tensor:
-    """The kernels' ``k - min(leading zeros, k)`` of digests given by their first two words.
-
-    Args:
-        words: int64 ``(m, 2)`` holding uint32 values.
-        k: the difficulty, ``1 <= k <= 64``.
-
-    Returns:
-        int64 ``(m,)``.
-    """
-    from optbench.kernels import sha256_triton as kernels
-
-    words = words.to(torch.int64).contiguous()
-    m = words.shape[0]
-    out = torch.empty(m, dtype=torch.int64, device=words.device)
-    if m:
-        kernels.leading_zeros_kernel[(-(-m // block),)](words, out, m, k, KWORDS=_kwords(k), BLOCK=block)
+                                                      KWORDS=kwords(k), DIGEST=False, BLOCK=block, num_warps=warps)
     return out
 
 
 MAX_ROWS = (1 << 31) - (1 << 16)  # a kernel numbers its rows in int32
 
 
-def _check_rows(count: int) -> None:
+def check_rows(count: int) -> None:
     if count > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} candidates per kernel call, got {count}: split the batch")
 
@@ -185,7 +160,7 @@ def pow_uniform_values(count: int, table: torch.Tensor, *, n_bits: int, k: int, 
     for lo in range(0, count, MAX_ROWS):  # one launch unless the draw outgrows int32 row numbers
         size = min(MAX_ROWS, count - lo)
         kernels.pow_uniform_kernel[(-(-size // block),)](table, out[lo:], size, seed, offset + lo, k, NBITS=n_bits,
-                                                         KWORDS=_kwords(k), BLOCK=block, num_warps=warps)
+                                                         KWORDS=kwords(k), BLOCK=block, num_warps=warps)
     return out
 
 
@@ -204,7 +179,7 @@ def uniform_bits(rows: torch.Tensor, *, n_bits: int, seed: int, offset: int, blo
 
     rows = rows.to(torch.int64).contiguous()
     count = rows.shape[0]
-    _check_rows(count)
+    check_rows(count)
     _check_draw(0, seed, offset)
     out = torch.empty(count, n_bits, dtype=torch.uint8, device=rows.device)
     if count:

@@ -28,7 +28,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from optbench import switches
+from optbench.kernels import switches
 from optbench.api import BudgetExhausted, ConfigError, Optimizer, Space, SpaceKind
 from optbench.evaluator import Evaluator
 from optbench.optimizers.random_search import sample

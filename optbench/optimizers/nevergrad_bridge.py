@@ -113,6 +113,11 @@ class NevergradOptimizer(Optimizer):
     """A Nevergrad optimizer by name; candidates are asked ``num_workers`` at a time."""
 
     name: ClassVar[str] = "ng"
+    # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
+    library: ClassVar[str] = "nevergrad"
+    example: ClassVar[str] = "CMA"
+    summary: ClassVar[str] = ("any nevergrad.optimizers.registry name, or a nevergrad.families class with its keywords; "
+                               "num_workers=N asks N candidates per batch")
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset(SpaceKind)
 
     optimizer: str = "NGOpt"

@@ -52,6 +52,12 @@ class OptunaOptimizer(Optimizer):
     """An Optuna sampler by class name with its keywords; ``n_parallel`` trials asked per batch."""
 
     name: ClassVar[str] = "optuna"
+    # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
+    library: ClassVar[str] = "optuna"
+    example: ClassVar[str] = "TPESampler"
+    summary: ClassVar[str] = ("an optuna.samplers class (TPESampler, CmaEsSampler, GPSampler, QMCSampler, RandomSampler) "
+                               "with its keywords, through ask-and-tell; n_parallel=N asks N trials per batch (extra: "
+                               "optbench[optuna])")
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset({SpaceKind.CONTINUOUS, SpaceKind.BITS})
 
     sampler: str = "TPESampler"

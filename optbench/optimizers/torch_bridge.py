@@ -35,6 +35,11 @@ class TorchOptimOptimizer(TorchOptimizer):
     """A ``torch.optim`` class by name, with its keyword arguments."""
 
     name: ClassVar[str] = "torch"
+    # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
+    library: ClassVar[str] = "torch"
+    example: ClassVar[str] = "AdamW"
+    summary: ClassVar[str] = ("any torch.optim class (AdamW, RMSprop, LBFGS, …) with its keywords; batch_size=64 "
+                               "(None: full gradients)")
     step_takes_closure: ClassVar[bool] = True  # any torch.optim class: LBFGS needs it, the others accept it
 
     optimizer: str = "AdamW"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.table import Table
 from rich.text import Text
 
-from optbench.gate import CellCheck
+from optbench.gate.check import CellCheck
 from optbench.report.terminal import fmt_number
 
 _STYLE = {"worse": "bold red", "failing": "bold red", "missing": "bold red", "slower": "bold red",

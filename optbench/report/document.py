@@ -20,7 +20,7 @@ from pathlib import Path
 from optbench.api import TrialResult, TrialState
 from optbench.report.export import cell_rows, lane_of
 from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, precision_of, without_result
-from optbench.stats import Cell, best_per_problem, summarize, wrong_optimum_note
+from optbench.analysis.stats import Cell, best_per_problem, summarize, wrong_optimum_note
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -132,9 +132,9 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     Returns:
         The path of the HTML report.
     """
-    from optbench.profiles import group_runs, leaderboard, performance_profiles, runtime_ecdfs
+    from optbench.analysis.profiles import group_runs, leaderboard, performance_profiles, runtime_ecdfs
     from optbench.report import plots
-    from optbench.significance import ALPHA, compare_cells, resolution_warning, tied_with_best, win_rates
+    from optbench.analysis.significance import ALPHA, compare_cells, resolution_warning, tied_with_best, win_rates
 
     root = Path(out_dir)
     (root / "plots").mkdir(parents=True, exist_ok=True)

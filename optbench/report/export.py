@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from optbench.api import TrialState
-from optbench.stats import Cell
+from optbench.analysis.stats import Cell
 
 COLUMNS = (
     "problem", "problem_id", "optimizer", "device", "dtype", "trials", "with_result", "failed", "skipped",
@@ -119,7 +119,7 @@ def to_markdown(rows: Sequence[dict], notes: Sequence[tuple[str, str]] = ()) -> 
 def markdown_summary(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[tuple[str, str, str]]) -> str:
     """The Markdown summary as the terminal shows it: problems in the order they first appear, each
     one's rows best first (the table's order), and the notes the terminal prints under each table."""
-    from optbench.stats import notes, table_order
+    from optbench.analysis.stats import notes, table_order
 
     by_problem: dict[str, list[Cell]] = {}
     for cell in cells:
@@ -142,8 +142,8 @@ def summary(cells: Sequence[Cell], fmt: str, *, results: Sequence[Any] | None = 
             taus: Sequence[float] | None = None) -> str:
     """The summary of ``cells`` in ``fmt`` (json, csv or markdown); with ``results`` (their traces)
     also the Moré–Wild profiles at ``taus`` (see :mod:`optbench.report.morewild`)."""
-    from optbench.significance import compare_cells, tied_with_best
-    from optbench.stats import best_per_problem
+    from optbench.analysis.significance import compare_cells, tied_with_best
+    from optbench.analysis.stats import best_per_problem
 
     tied = tied_with_best(cells, compare_cells(cells))
     best = {(c.problem, c.device, c.optimizer) for c in best_per_problem(cells).values()}

@@ -11,7 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from optbench.history import Point, Timeline
+from optbench.gate.history import Point, Timeline
 
 MARKS = {"worse": ("▲ worse", "bold red"), "failing": ("▲ failing", "bold red"), "slower": ("▲ slower", "bold red"),
          "better": ("▼ better", "green"), "faster": ("▼ faster", "green")}

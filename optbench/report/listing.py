@@ -9,7 +9,6 @@ column one character wide.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from optbench.api import LANDSCAPES, Capability, ConfigError
-from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, parameters_of, source_of
+from optbench.params import parameters_of
+from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, source_of
 from optbench.report.terminal import fmt_number
 
 # a long column (description, parameters) below this width reads as a column of fragments: stack instead
@@ -181,37 +181,22 @@ def optimizers_table() -> Listing:
         spaces = ", ".join(sorted(str(s) for s in cls.spaces))
         needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
         table.add_row(name, spaces, needs, _defaults(cls), source)
-    for prefix, target in BRIDGES.items():
-        module, _, attr = target.partition(":")
+    for prefix, bridge in entries(BRIDGES).items():
         try:
-            cls = getattr(importlib.import_module(module), attr)
-        except Exception as exc:  # e.g. Nevergrad not installed
+            cls = bridge.load()
+        except ConfigError as exc:  # e.g. Nevergrad not installed
             table.add_row(f"{prefix}:<name>", Text("unavailable", style="red"), "", str(exc), "bridge")
             continue
         spaces = ", ".join(sorted(str(s) for s in cls.spaces))
         needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
-        table.add_row(f"{prefix}:<name>", spaces, needs, _BRIDGE_HELP.get(prefix, ""),
+        table.add_row(f"{prefix}:<name>", spaces, needs, getattr(cls, "summary", ""),
                       f"bridge: {source_of(OPTIMIZERS, prefix + ':')}")
     return table
 
 
-_BRIDGE_HELP = {
-    "ng": "any nevergrad.optimizers.registry name, or a nevergrad.families class with its keywords; "
-          "num_workers=N asks N candidates per batch",
-    "scipy": "scipy.optimize.minimize methods (L-BFGS-B, Nelder-Mead, Powell, …), differential_evolution, "
-             "dual_annealing; keywords are the method's options",
-    "torch": "any torch.optim class (AdamW, RMSprop, LBFGS, …) with its keywords; batch_size=64 "
-             "(None: full gradients)",
-    "optuna": "an optuna.samplers class (TPESampler, CmaEsSampler, GPSampler, QMCSampler, RandomSampler) with its "
-              "keywords, through ask-and-tell; n_parallel=N asks N trials per batch (extra: optbench[optuna])",
-    "evotorch": "an evotorch.algorithms class (CMAES, SNES, XNES, PGPE, CEM, GeneticAlgorithm) with its keywords, "
-                "population on the problem's device (extra: optbench[evotorch])",
-}
-
-
 def suites_table() -> Listing:
     """Every named suite: its size, its budget, what it is for."""
-    from optbench.suites import load_suite, suite_names
+    from optbench.problems.suites import load_suite, suite_names
 
     table = Listing("suites", [Column("name"), Column("problems", label="{} problems"),
                                Column("optimizers", label="{} optimizers"), Column("seeds", label="{} seeds"),

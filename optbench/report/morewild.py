@@ -1,6 +1,6 @@
 """Moré & Wild (2009) data and performance profiles in every output: terminal, JSON, CSV, Markdown, HTML.
 
-The computation lives in :mod:`optbench.profiles`; this module only renders it. Each output states
+The computation lives in :mod:`optbench.analysis.profiles`; this module only renders it. Each output states
 the convergence test, so a reader knows what "solved" means at each tolerance.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from optbench.api import TrialResult
-from optbench.profiles import MORE_WILD_TAUS, MoreWildProfiles, cell_solved, more_wild_profiles
+from optbench.analysis.profiles import MORE_WILD_TAUS, MoreWildProfiles, cell_solved, more_wild_profiles
 
 TEST = ("a run solves a problem at tolerance τ once f ≤ f_L + τ·(f0 − f_L): f_L the known optimum (else the "
         "best value reached), f0 the median first value of all runs on the problem")

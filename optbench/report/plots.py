@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from optbench.profiles import Ecdf, PerformanceProfile, Runs
-from optbench.stats import Cell
+from optbench.analysis.profiles import Ecdf, PerformanceProfile, Runs
+from optbench.analysis.stats import Cell
 
 DPI = 110
 # matplotlib's tab10: ten colors that stay apart; the line style changes too, so that an

@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from optbench.api import TrialResult, TrialState
-from optbench.profiles import Standing
-from optbench.stats import (
+from optbench.analysis.profiles import Standing
+from optbench.analysis.stats import (
     Cell,
     Spread,
     best_per_problem,
@@ -221,8 +221,8 @@ def leaderboard_table(standings: Sequence[Standing]) -> Table:
 
 def comparison(results: Sequence[TrialResult]) -> Group:
     """All problem tables of a campaign, in the order problems first appear, then the leaderboard."""
-    from optbench.profiles import leaderboard
-    from optbench.significance import compare_cells, resolution_warning, tied_with_best
+    from optbench.analysis.profiles import leaderboard
+    from optbench.analysis.significance import compare_cells, resolution_warning, tied_with_best
 
     cells = summarize(results)
     tied = tied_with_best(cells, compare_cells(cells))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, TrialState, freeze_params
-from optbench.parsing import parse_call, split_top_level
+from optbench.params import parse_call, split_top_level
 
 if TYPE_CHECKING:
     import torch

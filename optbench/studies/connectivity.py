@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
-from optbench.parsing import parse_call
+from optbench.params import parse_call
 from optbench.studies.base import (
     Figure,
     Payload,
@@ -41,7 +41,7 @@ STABLE_ERROR = 0.02  # Frankle et al. 2020 call a network stable when the error 
 
 def mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]:
     """Mean and 95 % bootstrap interval (None with fewer than 3 values)."""
-    from optbench.stats import bootstrap_mean_ci
+    from optbench.analysis.stats import bootstrap_mean_ci
 
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:

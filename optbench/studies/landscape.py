@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, TrialState, freeze_params
-from optbench.parsing import split_top_level
+from optbench.params import split_top_level
 from optbench.studies.base import Figure, Payload, Study, Table, payload, positive_int, task_data, task_result
 
 DEFAULT_PROBLEMS = ("onemax(n=64)", "leadingones(n=64)", "trap(n=40, k=4)", "nk(n=16, K=4)", "pow(k=10)",
@@ -92,7 +92,7 @@ class LandscapeStudy(Study):
 
     def tasks(self) -> list[TrialSpec]:
         from optbench.campaign import Grid, build_specs
-        from optbench.parsing import parse_call
+        from optbench.params import parse_call
         from optbench.registry import canonical_params, problem_class
 
         sample = positive_int(self.options.get("sample", 300 if self.options.quick else 1000), "sample", minimum=20,
@@ -146,7 +146,7 @@ class LandscapeStudy(Study):
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, results: Sequence[TrialResult]) -> Payload:
-        from optbench.stats import expected_running_time
+        from optbench.analysis.stats import expected_running_time
         from optbench.studies import features as ft
 
         feature_results = [r for r in results if r.spec.study == self.name]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
-from optbench.parsing import parse_call
+from optbench.params import parse_call
 from optbench.studies.base import Figure, Payload, Study, completed, payload, positive_int, task_data, task_result
 
 GROK_PROBLEM = {"hidden": 128, "train_fraction": 0.8}  # modadd settings that grok in a few hundred steps on a CPU

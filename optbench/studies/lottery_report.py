@@ -14,7 +14,7 @@ KIND_TEXT = {"ticket": "ticket", "reinit": "re-init", "random": "random mask", "
 
 
 def _mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]:
-    from optbench.stats import bootstrap_mean_ci
+    from optbench.analysis.stats import bootstrap_mean_ci
 
     if not values:
         return None, None

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
-from optbench.parsing import parse_call, split_top_level
+from optbench.params import parse_call, split_top_level
 from optbench.studies.base import (
     Figure,
     Payload,

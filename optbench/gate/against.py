@@ -105,7 +105,7 @@ class Side:
         self.name = name
         paths = [str(tree)] + ([str(tree / "src")] if (tree / "src").is_dir() else [])
         # -P: the worker's folder does not shadow the installed optbench (an optbench checkout stays data)
-        self._args = [sys.executable, "-P", "-m", "optbench.against", json.dumps(paths), *plugins]
+        self._args = [sys.executable, "-P", "-m", "optbench.gate.against", json.dumps(paths), *plugins]
         self._cwd = cwd if cwd.is_dir() else tree
         self._process: subprocess.Popen | None = None
 

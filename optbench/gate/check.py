@@ -1,7 +1,4 @@
-"""Performance regression checks: a saved baseline and a statistically sound comparison against it.
-
-A baseline keeps every trial's raw result (not medians), the machine fingerprint, package versions
-and a calibration time. ``check`` compares a candidate run cell by cell (problem, optimizer, device):
+"""A candidate run against a baseline, cell by cell (problem, optimizer, lane):
 
 * **quality** — the final gap (or value) per seed: a one-sided Wilcoxon signed-rank test when the
   seeds pair up, a one-sided Mann–Whitney U test otherwise, Holm-corrected across all cells, *and*
@@ -14,117 +11,17 @@ and a calibration time. ``check`` compares a candidate run cell by cell (problem
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import platform
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from optbench.api import ConfigError, TrialResult
-from optbench.significance import holm
-
-SCHEMA = "optbench.baseline/1"
-PACKAGES = ("optbench", "torch", "numpy", "scipy", "cma", "nevergrad")
-
-
-def fingerprint() -> dict[str, Any]:
-    """What makes timings comparable: CPU model and count, platform, Python, torch, GPU."""
-    import torch
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "machine": platform.machine(), "system": platform.system(),
-            "python": platform.python_version(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "gpu": gpu}
-
-
-def package_versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def calibrate(rounds: int = 15) -> float:
-    """Fastest of ``rounds`` runs of a fixed CPU workload (matmuls and a sort), after a warm-up round.
-
-    The minimum, not the median: on a shared machine noise only ever adds time, so the fastest
-    run is the most repeatable measure of the machine itself.
-    """
-    import torch
-
-    gen = torch.Generator().manual_seed(0)
-    A = torch.randn(256, 256, generator=gen, dtype=torch.float64)
-    values = torch.rand(200_000, generator=gen)
-    times = []
-    for _ in range(rounds + 1):
-        start = time.perf_counter()
-        B = A
-        for _ in range(20):
-            B = torch.tanh(B @ A)
-        torch.sort(values)
-        times.append(time.perf_counter() - start)
-    return min(times[1:])
-
-
-@dataclass(frozen=True)
-class Baseline:
-    created: float
-    command: str
-    fingerprint: dict[str, Any]
-    packages: dict[str, str | None]
-    calibration_seconds: float
-    results: tuple[TrialResult, ...]
-
-
-def save_baseline(results: Sequence[TrialResult], path: str | Path, *, command: str) -> Path:
-    """Write a versioned JSON baseline of ``results`` (every trial, raw) with this machine's fingerprint."""
-    data = {"schema": SCHEMA, "created": time.time(), "command": command, "fingerprint": fingerprint(),
-            "packages": package_versions(), "calibration_seconds": calibrate(),
-            "trials": [_slim(r) for r in results]}
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    return target
-
-
-def _slim(result: TrialResult) -> dict[str, Any]:
-    data = result.to_json()
-    data["trace"] = []  # the check compares final outcomes and times; traces stay in the store
-    return data
-
-
-def load_baseline(path: str | Path) -> Baseline:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"no baseline at {path}; create one with `optbench baseline save -o {path}`") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not a readable baseline: {exc}") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else None
-        raise ConfigError(f"{path} is not an optbench baseline of schema {SCHEMA} (found {found!r})")
-    return Baseline(data["created"], data["command"], data["fingerprint"], data["packages"],
-                    float(data["calibration_seconds"]), tuple(TrialResult.from_json(t) for t in data["trials"]))
+from optbench.analysis.significance import holm
+from optbench.api import TrialResult
+from optbench.gate.baseline import Baseline
 
 
 @dataclass(frozen=True)
@@ -151,11 +48,11 @@ class CellCheck:
         return self.quality in ("worse", "failing", "missing") or self.speed == "slower"
 
 
-def _key(r: TrialResult) -> tuple[str, str, str]:
+def cell_key(r: TrialResult) -> tuple[str, str, str]:
     return r.spec.problem_label, r.spec.optimizer_label, r.spec.lane
 
 
-def _score(r: TrialResult) -> float:
+def score(r: TrialResult) -> float:
     value = r.gap if r.gap is not None else r.final_value
     return math.inf if value is None or math.isnan(value) else float(value)
 
@@ -169,7 +66,7 @@ def _one_sided_p(base: Seeded, cand: Seeded) -> tuple[float, bool]:
 
     common = sorted(set(base) & set(cand))
     if len(common) >= 5:
-        diffs = np.array([_score(cand[k]) - _score(base[k]) for k in common])
+        diffs = np.array([score(cand[k]) - score(base[k]) for k in common])
         diffs = np.where(np.isnan(diffs), 0.0, diffs)
         finite = diffs[np.isfinite(diffs)]
         if np.isinf(diffs).any():  # a seed became non-finite (or recovered): rank it most extreme
@@ -178,8 +75,8 @@ def _one_sided_p(base: Seeded, cand: Seeded) -> tuple[float, bool]:
         if not np.any(diffs):
             return 1.0, True
         return float(wilcoxon(diffs, alternative="greater", zero_method="zsplit").pvalue), True
-    b = np.array([_score(r) for r in base.values()])
-    c = np.array([_score(r) for r in cand.values()])
+    b = np.array([score(r) for r in base.values()])
+    c = np.array([score(r) for r in cand.values()])
     if b.size < 2 or c.size < 2 or np.all(np.concatenate([b, c]) == b[0]):
         return 1.0, False
     top = np.concatenate([b, c])
@@ -212,7 +109,7 @@ def check(baseline: Baseline, candidate: Sequence[TrialResult], *, alpha: float 
     groups: dict[tuple[str, str, str], list[dict]] = defaultdict(lambda: [{}, {}])  # type: ignore[arg-type]
     for side, results in ((0, baseline.results), (1, candidate)):
         for r in results:
-            groups[_key(r)][side][(r.spec.seed, r.spec.instance)] = r
+            groups[cell_key(r)][side][(r.spec.seed, r.spec.instance)] = r
     rows: list[dict[str, Any]] = []
     for (problem, optimizer, device), (base_all, cand_all) in groups.items():
         base = {k: r for k, r in base_all.items() if r.state.has_result}
@@ -230,7 +127,7 @@ def check(baseline: Baseline, candidate: Sequence[TrialResult], *, alpha: float 
                 r.state.is_failure for r in base_all.values()):
             row["quality"] = "failing"
         else:
-            b_scores, c_scores = [_score(r) for r in base.values()], [_score(r) for r in cand.values()]
+            b_scores, c_scores = [score(r) for r in base.values()], [score(r) for r in cand.values()]
             row["baseline_median"], row["candidate_median"] = float(np.median(b_scores)), float(np.median(c_scores))
             row["p"], row["paired"] = _one_sided_p(base, cand)
             target = next(iter(base.values())).target or 0.0

@@ -8,7 +8,7 @@ results per machine: timings are only comparable on one machine; quality would b
 timeline keeps both on the same commits.
 
 Between every two neighbouring commits of a timeline, each (problem, optimizer, device) cell is judged
-with exactly the tests of ``optbench check`` (:func:`optbench.gate.check`): a one-sided Wilcoxon
+with exactly the tests of ``optbench check`` (:func:`optbench.gate.check.check`): a one-sided Wilcoxon
 signed-rank test on the per-seed difference of the final gaps (Mann–Whitney U when the seeds differ),
 Holm-corrected across the cells of that pair of commits, plus the minimum effect; the time ratio with
 its bootstrap interval against the tolerance. Improvements are the same tests with the commits swapped.
@@ -59,7 +59,7 @@ def git_state(cwd: str | Path = ".") -> dict[str, Any] | None:
 
 
 def machine_id(fingerprint: dict[str, Any]) -> str:
-    """A short stable id of what makes timings comparable (the keys :func:`optbench.gate.comparable_machines` uses)."""
+    """A short stable id of what makes timings comparable (the keys :func:`optbench.gate.check.comparable_machines` uses)."""
     keys = ("cpu", "cores", "machine", "system", "torch", "gpu")
     text = json.dumps({k: fingerprint.get(k) for k in keys}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
@@ -76,13 +76,13 @@ def record(results: Sequence[TrialResult], path: str | Path, *, source: str, com
     Returns:
         The entry written.
     """
-    from optbench.gate import _slim
-    from optbench.gate import fingerprint as this_machine
+    from optbench.gate.baseline import slim_result
+    from optbench.gate.baseline import fingerprint as this_machine
 
     fp = fingerprint if fingerprint is not None else this_machine()
     entry = {"schema": SCHEMA, "recorded": time.time(), "source": source, "command": command,
              "git": git if git is not None else git_state(), "fingerprint": fp, "machine": machine_id(fp),
-             "trials": [_slim(r) for r in results]}
+             "trials": [slim_result(r) for r in results]}
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("a", encoding="utf-8") as out:
@@ -224,7 +224,8 @@ class Timeline:
 def timeline(entries: Sequence[dict[str, Any]], *, machine: str, alpha: float = 0.05, min_effect: float = 0.1,
              tolerance: float = 0.1, min_time: float = 0.01) -> Timeline:
     """Medians with intervals per cell and version, and the steps between neighbouring versions."""
-    from optbench.gate import Baseline, _key, _score, check
+    from optbench.gate.baseline import Baseline
+    from optbench.gate.check import cell_key, check, score
 
     vs = versions(entries, machine=machine)
     cells: dict[Cell, list[Point]] = defaultdict(list)
@@ -253,10 +254,10 @@ def timeline(entries: Sequence[dict[str, Any]], *, machine: str, alpha: float = 
                     steps[key]["speed_step"] = "faster"
         grouped: dict[Cell, list[TrialResult]] = defaultdict(list)
         for r in v.results:
-            grouped[_key(r)].append(r)
+            grouped[cell_key(r)].append(r)
         for key, rs in grouped.items():
             useful = [r for r in rs if r.state.has_result]
-            quality = median_ci([_score(r) for r in useful]) if useful else (None, None)
+            quality = median_ci([score(r) for r in useful]) if useful else (None, None)
             speed = median_ci([r.seconds for r in useful]) if useful else (None, None)
             cells[key].append(Point(v.label, len(useful), quality[0], quality[1], speed[0], speed[1],
                                     **steps.get(key, {})))

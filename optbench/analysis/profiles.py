@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optbench.api import TrialResult
-from optbench.stats import Cell
+from optbench.analysis.stats import Cell
 
 TARGETS_PER_PROBLEM = 21
 

@@ -1,16 +1,15 @@
-"""A campaign: the grid of trial specs, validated before anything runs, then run into a store."""
+"""The grid of a campaign: :func:`suite_grid` builds it the way ``optbench compare`` does (a suite's
+defaults, any field overridden); :func:`build_specs` validates it into trial specs before anything runs."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, check_dtype, freeze_params
-from optbench.parsing import parse_call
-from optbench.registry import canonical_params, make_optimizer, make_problem, split_dtype
-from optbench.store import Store
+from optbench.api import Budget, ConfigError, TrialSpec, check_dtype, freeze_params
+from optbench.params import parse_call, split_dtype
+from optbench.registry import canonical_params, make_optimizer, make_problem
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +35,31 @@ class Grid:
     dtype: str | None = None
     # where the problem or optimizer entries were written ("problems" -> "my_suite.toml"), for errors
     origin: Mapping[str, str] = field(default_factory=dict)
+
+
+def suite_grid(*, suite: str | None = None, problems: Sequence[str] | None = None,
+               optimizers: Sequence[str] | None = None, seeds: Sequence[int] | None = None,
+               instances: Sequence[int] | None = None, device: str = "auto", budget: float | None = None,
+               time_budget: float | None = None, dtype: str | None = None) -> Grid:
+    """The grid of a suite (default: the quick suite) with any of its fields replaced.
+
+    A budget given here is every problem's (the suite's per-problem budgets are dropped); a mistake
+    in the suite's own problem or optimizer entries names the suite file and the key.
+    """
+    from optbench.problems.suites import DEFAULT_SUITE, load_suite
+    from optbench.runners.devices import resolve_devices
+
+    chosen = load_suite(suite or DEFAULT_SUITE)
+    budgets = chosen.budgets
+    if budget is not None or time_budget is not None:
+        fixed, budgets = Budget(evaluations=budget, seconds=time_budget), {}
+    else:
+        fixed = Budget(evaluations=chosen.budget, seconds=chosen.time_budget)
+    origin = {key: chosen.source for key, given in (("problems", problems), ("optimizers", optimizers))
+              if given is None}
+    return Grid(problems=list(problems or chosen.problems), optimizers=list(optimizers or chosen.optimizers),
+                seeds=list(seeds or chosen.seeds), instances=list(instances or chosen.instances),
+                devices=resolve_devices(device), budget=fixed, budgets=budgets, origin=origin, dtype=dtype)
 
 
 def _precision(name: str, params: dict, instance: int, dtype: str | None) -> str:
@@ -116,71 +140,3 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
     ]
     unique = list(dict.fromkeys(specs))  # a problem listed twice runs once
     return unique
-
-
-def run_campaign(
-    specs: Sequence[TrialSpec],
-    store: Store,
-    *,
-    executor: object | None = None,
-    rerun: bool = False,
-    on_result: Callable[[TrialResult], None] | None = None,
-) -> list[TrialResult]:
-    """Run every trial of ``specs`` the store still lacks, sharing the work with other campaigns.
-
-    Trials are claimed one at a time, as the executor has room for them, so two campaigns on one
-    store split the work between them. Trials another live campaign has claimed are waited for
-    (the store is polled); a claim whose owner died, or that its owner gave back, is taken over.
-    ``on_result`` sees every trial of the campaign as it finishes, here or in the other campaign.
-    With ``rerun``, results stored before this call are run again; ones stored during it are not.
-
-    Returns the results of the trials this process ran. Interrupting (Ctrl-C) loses only the
-    trials in flight: everything saved so far stays, unfinished claims are given back, and
-    rerunning the campaign resumes.
-    """
-    from optbench.runners.executors import InlineExecutor
-    from optbench.runners.trial import run_trial
-
-    runner = executor or InlineExecutor()
-    since = time.time()  # results saved from here on, by anyone, are this campaign's
-    waiting = {s.key: s for s in store.pending(list(dict.fromkeys(specs)), rerun=rerun)}
-    finished: list[TrialResult] = []
-    claimed: set[str] = set()
-
-    def report(result: TrialResult) -> None:
-        if on_result is not None:
-            on_result(result)
-
-    def observe() -> None:
-        """Take in what other campaigns finished since the start."""
-        for result in store.finished_since([k for k in waiting if k not in claimed], since=since):
-            del waiting[result.key]
-            report(result)
-
-    def claims() -> Iterator[TrialSpec]:
-        """Claim the next trial nobody holds, each when the executor has room for it (not all at once:
-        a campaign started a moment later takes the trials this one has not reached yet)."""
-        last_look = time.monotonic()
-        for spec in store.claimable(list(waiting.values()), rerun=rerun, since=since):
-            if time.monotonic() - last_look > POLL_SECONDS:  # the progress counts the other's trials too
-                observe()
-                last_look = time.monotonic()
-            if spec.key in waiting and store.claim([spec], rerun=rerun, since=since):
-                claimed.add(spec.key)
-                yield spec
-
-    try:
-        while waiting:
-            for result in runner.map(run_trial, claims()):  # type: ignore[attr-defined]
-                store.save(result)
-                claimed.discard(result.key)
-                waiting.pop(result.key, None)
-                finished.append(result)
-                report(result)
-            observe()
-            if waiting and not store.claimable([waiting[k] for k in waiting], since=since):
-                time.sleep(POLL_SECONDS)  # all held by live campaigns: wait for them to finish
-    finally:
-        runner.close()  # type: ignore[attr-defined]
-        store.release(sorted(claimed))
-    return finished

@@ -1,22 +1,22 @@
 """``optbench export --format coco|ioh DIR``: a stored run in COCO's or IOHanalyzer's data format.
 
-The parser block lives in :mod:`optbench.cli`; this module holds the logic. Only the CLI prints:
-:func:`cmd_export` returns the lines to show.
+Only the CLI prints: :func:`export_lines` returns the lines to show.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from optbench.api import ConfigError
+from optbench.cli.common import add_store, check_store_file, say
 
 FORMATS = ("coco", "ioh")
 
 
-def add_parser(commands: Any, *, store_default: str) -> None:
-    """The ``export`` subcommand's arguments (called from :func:`optbench.cli.build_parser`)."""
+def add_parser(commands: Any) -> None:
     export = commands.add_parser(
         "export", help="write a stored run in COCO's (cocopp) or IOHanalyzer's data format",
         description="Write a stored run's trials as a COCO data set (post-process with `python -m cocopp DIR`) "
@@ -25,19 +25,17 @@ def add_parser(commands: Any, *, store_default: str) -> None:
     export.add_argument("run", nargs="?", type=int, help="run id as printed by compare (default: the latest)")
     export.add_argument("--format", choices=FORMATS, required=True,
                         help="coco: bbob trials for cocopp; ioh: any trial for IOHanalyzer")
-    export.add_argument("--store", default=store_default, help=f"SQLite results file (default: {store_default})")
+    add_store(export)
     export.add_argument("--optimizer", action="append", metavar="LABEL",
                         help="only this optimizer (as labelled in the run, e.g. cmaes or optuna:TPESampler); "
                              "may repeat. With one optimizer the COCO data set is DIR itself")
+    export.set_defaults(func=cmd_export)
 
 
 def _results(args: argparse.Namespace) -> tuple[int, list[Any]]:
     from optbench.store import Store
 
-    if Path(args.store).is_dir():
-        raise ConfigError(f"{args.store} is a folder; pass the store file, e.g. --store {args.store}/optbench.sqlite")
-    if not Path(args.store).is_file():
-        raise ConfigError(f"no store at {args.store}; run `optbench compare` first or pass --store FILE")
+    check_store_file(args.store)
     with Store(args.store) as store:
         run_id, keys = store.run(args.run)
         results = store.results(keys)
@@ -64,7 +62,13 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"cannot create {out}: {exc.strerror}") from None
 
 
-def cmd_export(args: argparse.Namespace) -> list[str]:
+def cmd_export(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
+    for line in export_lines(args):
+        say(line)
+    return 0
+
+
+def export_lines(args: argparse.Namespace) -> list[str]:
     """Export a stored run; returns the lines for the CLI to print (stderr)."""
     run_id, results = _results(args)
     out = Path(args.out)

@@ -19,6 +19,7 @@ from optbench.api import Budget, ConfigError
 
 _KEYS = {"description", "seeds", "instances", "budget", "time_budget", "optimizers", "problems"}
 MAX_COUNT = 10_000  # seeds or instances of one suite, as on the command line
+DEFAULT_SUITE = "quick"  # what `optbench compare` and `optbench.compare()` run when given nothing
 
 
 @dataclass(frozen=True)

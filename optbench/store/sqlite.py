@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
-from optbench.paths import check_store_path
+from optbench.store.paths import check_store_path
 
 SCHEMA_VERSION = 3
 _LOCK_TIMEOUT = 30.0  # seconds a writer waits for another campaign's transaction

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optbench.stats import Cell
+from optbench.analysis.stats import Cell
 
 ALPHA = 0.05
 
@@ -137,7 +137,7 @@ def compare_cells(cells: Sequence[Cell]) -> list[Comparison]:
 
 def tied_with_best(cells: Sequence[Cell], comparisons: Sequence[Comparison]) -> set[tuple[str, str, str]]:
     """``(problem, device, optimizer)`` of every optimizer not significantly worse than the best one."""
-    from optbench.stats import best_per_problem
+    from optbench.analysis.stats import best_per_problem
 
     index = {(c.problem, c.device, frozenset((c.a, c.b))): c for c in comparisons}
     tied: set[tuple[str, str, str]] = set()

@@ -1,0 +1,5 @@
+"""Where results live: the SQLite store (the embedded default) and the checks on paths it writes to."""
+
+from optbench.store.sqlite import SCHEMA_VERSION, Store, current_owner, owner_alive
+
+__all__ = ["SCHEMA_VERSION", "Store", "current_owner", "owner_alive"]
