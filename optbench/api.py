@@ -172,6 +172,9 @@ def _id_value(value: Any) -> str:
     return repr(value).replace(" ", "") if not isinstance(value, str) else value.replace(" ", "")
 
 
+VALIDATION_FRACTION = 0.2  # of a problem's training examples that tuning holds out as its validation set
+
+
 class Problem(ABC):
     """A batched objective to minimize, on one device.
 
@@ -312,6 +315,13 @@ class Problem(ABC):
     def least_squares(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(A, b)`` with ``f(x) = ||A x - b||^2 / m``; only with ``LINEAR_LEAST_SQUARES``."""
         raise Unsupported(f"{self.id} does not expose a linear least-squares structure")
+
+    def validation_split(self, fraction: float = VALIDATION_FRACTION) -> None:
+        """Carve a validation set out of the training data, in place, for tuning: the objective becomes
+        the loss on the rest of the training data, and :meth:`test_metric` reads the validation set, so
+        the test set is never seen. Problems with data implement it; others raise :class:`Unsupported`.
+        """
+        raise Unsupported(f"{self.id} has no training data to carve a validation set from")
 
 
 # --------------------------------------------------------------------------- optimizers
@@ -495,6 +505,10 @@ class TrialSpec:
     # The precision the trial computes in (one of DTYPES); empty: the problem's own (float64, or
     # float32 for networks). Kept out of the JSON when empty, so trials without one keep their keys.
     dtype: str = ""
+    # The tuning ruleset that chose this trial's hyperparameters or budget (``random:8``, ``self:4``;
+    # ``random`` for the tuning trials themselves); empty: the optimizer as given. Kept out of the JSON
+    # when empty, so trials without one keep their keys.
+    ruleset: str = ""
 
     @property
     def problem_label(self) -> str:
@@ -502,6 +516,10 @@ class TrialSpec:
 
     @property
     def optimizer_label(self) -> str:
+        """``adam(lr=0.01)``; a tuned optimizer is named by its ruleset instead, ``adam [random:8]``
+        (its hyperparameters differ by problem; the tuning table shows them)."""
+        if self.ruleset:
+            return f"{self.optimizer} [{self.ruleset}]"
         return format_call(self.optimizer, self.optimizer_params)
 
     @property
@@ -519,6 +537,8 @@ class TrialSpec:
             del data["task"], data["task_params"]
         if not self.dtype:
             del data["dtype"]
+        if not self.ruleset:
+            del data["ruleset"]
         return data
 
     @classmethod

@@ -35,3 +35,15 @@ def torch_generator(rng: np.random.Generator, device: Any = "cpu") -> torch.Gene
     gen = torch.Generator(device=torch.device(device))
     gen.manual_seed(int(rng.integers(0, 2**62)))
     return gen
+
+
+def validation_rows(n: int, fraction: float, family: str, instance: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(train, validation)`` row indices splitting ``n`` training examples for tuning (CPU, int64).
+
+    The split depends on the family and instance alone (a permutation of their own seed), so every
+    tuning trial of an instance holds out the same examples; at least one example stays on each side.
+    """
+    held = min(max(1, round(fraction * n)), n - 1)
+    seq = np.random.SeedSequence([int(instance), _family_word(family), 0x5A1])
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seq.generate_state(1, np.uint64)[0] >> 1)))
+    return order[held:].sort().values, order[:held].sort().values

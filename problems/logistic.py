@@ -15,8 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from optbench.api import Capability, ConfigError, Problem, Space
-from optbench.seeding import instance_generator
+from optbench.api import VALIDATION_FRACTION, Capability, ConfigError, Problem, Space
+from optbench.seeding import instance_generator, validation_rows
 
 
 def solve_logistic(A: torch.Tensor, y: torch.Tensor, l2: float) -> torch.Tensor:
@@ -103,6 +103,11 @@ class LogisticRegression(Problem):
     def test_metric(self, x: torch.Tensor) -> float:
         predictions = torch.where(self.A_test @ x.to(device=self.device, dtype=self.dtype) >= 0, 1.0, -1.0)
         return float((predictions == self.y_test).to(torch.float64).mean())
+
+    def validation_split(self, fraction: float = VALIDATION_FRACTION) -> None:
+        train, held = validation_rows(self.n_examples, fraction, self.family, self.instance)
+        A, y = self.A.to(device="cpu", dtype=torch.float64), self.y.to(device="cpu", dtype=torch.float64)
+        self._setup(A[train], y[train], A[held], y[held], l2=self.l2)
 
 
 class BreastCancer(LogisticRegression):

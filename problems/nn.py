@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optbench.api import Capability, ConfigError, Problem, Space
-from optbench.seeding import instance_generator
+from optbench.api import VALIDATION_FRACTION, Capability, ConfigError, Problem, Space
+from optbench.seeding import instance_generator, validation_rows
 
 POPULATION_CHUNK = 256  # individuals per vmap call, bounding activation memory
 
@@ -92,6 +92,11 @@ class NetworkProblem(Problem):
 
     def test_metric(self, x: torch.Tensor) -> float:
         return self._test(self.test_outputs(x), self.test_targets)
+
+    def validation_split(self, fraction: float = VALIDATION_FRACTION) -> None:
+        train, held = validation_rows(self.n_examples, fraction, self.family, self.instance)
+        train, held = train.to(self.inputs.device), held.to(self.inputs.device)
+        self._finish(self.module, self.inputs[train], self.targets[train], self.inputs[held], self.targets[held])
 
     def test_outputs(self, x: torch.Tensor) -> torch.Tensor:
         """The network's outputs on the held-out inputs for weights ``x`` of shape ``(d,)``:

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from optbench.api import Capability, ConfigError, Problem, Space
-from optbench.seeding import instance_generator
+from optbench.api import VALIDATION_FRACTION, Capability, ConfigError, Problem, Space
+from optbench.seeding import instance_generator, validation_rows
 
 
 def _synthetic_design(
@@ -89,6 +89,11 @@ class LeastSquaresProblem(Problem):
     def test_metric(self, x: torch.Tensor) -> float:
         residual = self.A_test @ x.to(device=self.device, dtype=self.dtype) - self.b_test
         return float((residual * residual).mean())
+
+    def validation_split(self, fraction: float = VALIDATION_FRACTION) -> None:
+        train, held = validation_rows(self.n_examples, fraction, self.family, self.instance)
+        A, b = self.A.to(device="cpu", dtype=torch.float64), self.b.to(device="cpu", dtype=torch.float64)
+        self._setup(A[train], b[train], A[held], b[held], l2=self.l2)
 
 
 class LinearRegression(LeastSquaresProblem):

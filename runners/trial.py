@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +14,7 @@ import torch
 from optbench.api import (
     Budget,
     BudgetExhausted,
+    Problem,
     SpaceKind,
     TracePoint,
     TrialResult,
@@ -84,10 +86,21 @@ def run_trial(spec: TrialSpec) -> TrialResult:
 
     The optimizer's work is timed (CUDA synchronized); the final evaluation of the
     recommendation and the test metric happen after the clock stops and are not counted.
-    A spec with a ``task`` is a trial of that task kind (a study's training run or sample) and runs there.
+    A spec with a ``task`` is a trial of that task kind (a study's training run or sample, a tuning
+    trial) and runs there.
     """
     if spec.task:
         return run_task(spec)
+    return optimizer_trial(spec)
+
+
+def optimizer_trial(spec: TrialSpec, *, adapt: Callable[[Problem], None] | None = None) -> TrialResult:
+    """The optimizer loop of :func:`run_trial` for ``spec`` (whatever its task).
+
+    Args:
+        adapt: called on the problem once it is built, before anything runs (a tuning trial carves
+            its validation split there); an exception from it is the trial's failure.
+    """
     base = TrialResult(
         spec=spec,
         state=TrialState.FAILED,
@@ -102,6 +115,13 @@ def run_trial(spec: TrialSpec) -> TrialResult:
         optimizer = make_optimizer(spec.optimizer, dict(spec.optimizer_params))
     except Exception:
         return replace(base, reason=traceback.format_exc())
+    if adapt is not None:
+        try:
+            adapt(problem)
+        except Unsupported as exc:
+            return replace(base, state=TrialState.SKIPPED, reason=str(exc))
+        except Exception:
+            return replace(base, reason=traceback.format_exc())
 
     base = replace(
         base,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -18,6 +19,7 @@ def run_campaign(
     executor: object | None = None,
     rerun: bool = False,
     on_result: Callable[[TrialResult], None] | None = None,
+    close: bool = True,
 ) -> list[TrialResult]:
     """Run every trial of ``specs`` the store still lacks, sharing the work with other campaigns.
 
@@ -26,6 +28,9 @@ def run_campaign(
     (the store is polled); a claim whose owner died, or that its owner gave back, is taken over.
     ``on_result`` sees every trial of the campaign as it finishes, here or in the other campaign.
     With ``rerun``, results stored before this call are run again; ones stored during it are not.
+
+    The executor is closed at the end unless ``close`` is false (a campaign in phases, such as tuning,
+    reuses its workers); it is always closed when the campaign is interrupted.
 
     Returns the results of the trials this process ran. Interrupting (Ctrl-C) loses only the
     trials in flight: everything saved so far stays, unfinished claims are given back, and
@@ -74,6 +79,7 @@ def run_campaign(
             if waiting and not store.claimable([waiting[k] for k in waiting], since=since):
                 time.sleep(POLL_SECONDS)  # all held by live campaigns: wait for them to finish
     finally:
-        runner.close()  # type: ignore[attr-defined]
+        if close or sys.exc_info()[0] is not None:
+            runner.close()  # type: ignore[attr-defined]
         store.release(sorted(claimed))
     return finished

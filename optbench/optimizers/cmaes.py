@@ -13,6 +13,7 @@ import torch
 from optbench.api import BudgetExhausted, ConfigError, Optimizer, SpaceKind
 from optbench.evaluator import Evaluator
 from optbench.seeding import torch_generator
+from optbench.tuning.space import Range, choice, loguniform
 
 
 def _cma() -> Any:
@@ -38,17 +39,27 @@ class CMAES(Optimizer):
     sigma0: float = 0.25
     popsize: int | None = None
     restarts: bool = True
+    popsize_factor: float = 1.0  # pycma's default population 4 + floor(3 ln d), times this (when popsize is None)
+
+    search_space: ClassVar[dict[str, Range]] = {"sigma0": loguniform(0.01, 1.0),
+                                                "popsize_factor": choice(1.0, 2.0, 4.0, 8.0)}
 
     def __post_init__(self) -> None:
         if not (isinstance(self.sigma0, int | float) and math.isfinite(self.sigma0) and self.sigma0 > 0):
             raise ConfigError(f"cmaes: sigma0 must be a positive number, got {self.sigma0!r}")
         if self.popsize is not None and (not isinstance(self.popsize, int) or self.popsize < 2):
             raise ConfigError(f"cmaes: popsize must be an integer >= 2 or None, got {self.popsize!r}")
+        if not (isinstance(self.popsize_factor, int | float) and math.isfinite(self.popsize_factor)
+                and self.popsize_factor > 0):
+            raise ConfigError(f"cmaes: popsize_factor must be a positive number, got {self.popsize_factor!r}")
 
     def _options(self, evaluator: Evaluator, seed: int) -> dict[str, Any]:
         options: dict[str, Any] = {"seed": seed, "verbose": -9, "verb_log": 0, "verb_disp": 0}
         if self.popsize is not None:
             options["popsize"] = self.popsize
+        elif self.popsize_factor != 1.0:
+            default = 4 + math.floor(3 * math.log(evaluator.space.dim))  # pycma's own default population
+            options["popsize"] = max(2, round(self.popsize_factor * default))
         if evaluator.space.is_bounded:
             options["bounds"] = [list(evaluator.space.lower or ()), list(evaluator.space.upper or ())]
         budget = evaluator.budget.evaluations

@@ -106,8 +106,9 @@ class EvoTorchOptimizer(Optimizer):
     # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
     library: ClassVar[str] = "evotorch"
     example: ClassVar[str] = "CMAES"
-    summary: ClassVar[str] = ("an evotorch.algorithms class (CMAES, SNES, XNES, PGPE, CEM, GeneticAlgorithm) with its "
-                               "keywords, population on the problem's device (extra: optbench[evotorch])")
+    summary: ClassVar[str] = (
+        "an evotorch.algorithms class (CMAES, SNES, XNES, PGPE, CEM, GeneticAlgorithm) with its "
+        "keywords, population on the problem's device (extra: optbench[evotorch])")
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset({SpaceKind.CONTINUOUS, SpaceKind.PARAMS})
 
     algorithm: str = "CMAES"

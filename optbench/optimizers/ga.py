@@ -28,11 +28,12 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from optbench.kernels import switches
 from optbench.api import BudgetExhausted, ConfigError, Optimizer, Space, SpaceKind
 from optbench.evaluator import Evaluator
+from optbench.kernels import switches
 from optbench.optimizers.random_search import sample
 from optbench.seeding import torch_generator
+from optbench.tuning.space import Range, choice, int_loguniform, loguniform, uniform
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,10 @@ class GeneticAlgorithm(Optimizer):
     """
 
     name: ClassVar[str] = "ga"
+    # tournament <= popsize holds for every point (popsize >= 10 > 5)
+    search_space: ClassVar[dict[str, Range]] = {
+        "popsize": int_loguniform(10, 200), "tournament": choice(2, 3, 5), "crossover_rate": uniform(0.5, 1.0),
+        "mutation_rate": loguniform(1e-3, 0.3), "mutation_scale": loguniform(0.01, 0.5)}
 
     popsize: int = 50
     tournament: int = 3

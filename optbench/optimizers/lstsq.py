@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -243,6 +243,7 @@ class LeastSquares(Optimizer):
     """
 
     name: ClassVar[str] = "lstsq"
+    search_space: ClassVar[dict[str, Any]] = {}  # a closed form: its method changes cost, not the answer
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset({SpaceKind.CONTINUOUS, SpaceKind.PARAMS})
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.LINEAR_LEAST_SQUARES})
 

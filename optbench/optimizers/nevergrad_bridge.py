@@ -89,7 +89,7 @@ def _resolve(name: str, options: dict[str, Any]) -> Any:
     ng = _nevergrad()
     family = getattr(ng.families, name, None)
     if family is not None and isinstance(family, type):
-        from optbench.registry import check_library_options
+        from optbench.params import check_library_options
 
         check_library_options(f"ng:{name}", family.__init__, options)  # elitist='no' is not False
         try:
@@ -116,8 +116,9 @@ class NevergradOptimizer(Optimizer):
     # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
     library: ClassVar[str] = "nevergrad"
     example: ClassVar[str] = "CMA"
-    summary: ClassVar[str] = ("any nevergrad.optimizers.registry name, or a nevergrad.families class with its keywords; "
-                               "num_workers=N asks N candidates per batch")
+    summary: ClassVar[str] = (
+        "any nevergrad.optimizers.registry name, or a nevergrad.families class with its keywords; "
+        "num_workers=N asks N candidates per batch")
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset(SpaceKind)
 
     optimizer: str = "NGOpt"

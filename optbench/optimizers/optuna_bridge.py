@@ -55,9 +55,10 @@ class OptunaOptimizer(Optimizer):
     # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
     library: ClassVar[str] = "optuna"
     example: ClassVar[str] = "TPESampler"
-    summary: ClassVar[str] = ("an optuna.samplers class (TPESampler, CmaEsSampler, GPSampler, QMCSampler, RandomSampler) "
-                               "with its keywords, through ask-and-tell; n_parallel=N asks N trials per batch (extra: "
-                               "optbench[optuna])")
+    summary: ClassVar[str] = (
+        "an optuna.samplers class (TPESampler, CmaEsSampler, GPSampler, QMCSampler, RandomSampler) "
+        "with its keywords, through ask-and-tell; n_parallel=N asks N trials per batch (extra: "
+        "optbench[optuna])")
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset({SpaceKind.CONTINUOUS, SpaceKind.BITS})
 
     sampler: str = "TPESampler"

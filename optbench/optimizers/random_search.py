@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -87,6 +87,7 @@ class RandomSearch(Optimizer):
     """Blind search: ``batch_size`` uniform points per evaluation call until the budget is spent."""
 
     name: ClassVar[str] = "random"
+    search_space: ClassVar[dict[str, Any]] = {}  # nothing changes what blind search finds (batch_size is speed)
 
     batch_size: int = 1000
 

@@ -64,8 +64,9 @@ class ScipyOptimizer(Optimizer):
     # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
     library: ClassVar[str] = "scipy"
     example: ClassVar[str] = "L-BFGS-B"
-    summary: ClassVar[str] = ("scipy.optimize.minimize methods (L-BFGS-B, Nelder-Mead, Powell, …), differential_evolution, "
-                               "dual_annealing; keywords are the method's options")
+    summary: ClassVar[str] = (
+        "scipy.optimize.minimize methods (L-BFGS-B, Nelder-Mead, Powell, …), "
+        "differential_evolution, dual_annealing; keywords are the method's options")
     spaces: ClassVar[frozenset[SpaceKind]] = frozenset({SpaceKind.CONTINUOUS, SpaceKind.PARAMS})
 
     method: str = "L-BFGS-B"

@@ -15,6 +15,7 @@ import torch
 
 from optbench.api import ConfigError, Params, freeze_params
 from optbench.optimizers.torch_optim import TorchOptimizer
+from optbench.tuning.space import Range, choice, loguniform, one_minus_log, zero_or_loguniform
 
 _MISSING = object()
 
@@ -38,9 +39,20 @@ class TorchOptimOptimizer(TorchOptimizer):
     # as a bridge (entry point group ``optbench.bridges``): the library it runs, an example name, what it takes
     library: ClassVar[str] = "torch"
     example: ClassVar[str] = "AdamW"
-    summary: ClassVar[str] = ("any torch.optim class (AdamW, RMSprop, LBFGS, …) with its keywords; batch_size=64 "
-                               "(None: full gradients)")
+    summary: ClassVar[str] = (
+        "any torch.optim class (AdamW, RMSprop, LBFGS, …) with its keywords; batch_size=64 (None: "
+        "full gradients)")
     step_takes_closure: ClassVar[bool] = True  # any torch.optim class: LBFGS needs it, the others accept it
+    # workload-agnostic spaces of the common members (`optbench list optimizers` says the others have none)
+    search_spaces: ClassVar[dict[str, dict[str, Range]]] = {
+        "AdamW": {"lr": loguniform(1e-5, 1.0), "betas": (one_minus_log(-3.0, -0.5), one_minus_log(-4.0, -1.0)),
+                  "weight_decay": zero_or_loguniform(1e-5, 1e-1), "batch_size": choice(32, 64, 128)},
+        "RMSprop": {"lr": loguniform(1e-5, 1.0), "alpha": one_minus_log(-3.0, -1.0),
+                    "momentum": choice(0.0, 0.5, 0.9), "weight_decay": zero_or_loguniform(1e-6, 1e-2),
+                    "batch_size": choice(32, 64, 128)},
+        "SGD": {"lr": loguniform(1e-4, 1.0), "momentum": choice(0.0, 0.5, 0.9, 0.99),
+                "weight_decay": zero_or_loguniform(1e-6, 1e-2), "batch_size": choice(32, 64, 128)},
+    }
 
     optimizer: str = "AdamW"
     options: Params = ()
@@ -53,7 +65,7 @@ class TorchOptimOptimizer(TorchOptimizer):
         if unknown:
             valid = ", ".join(k for k in accepted if k not in ("self", "params"))
             raise ConfigError(f"torch:{self.optimizer} has no option {unknown[0]!r}; valid options: {valid}")
-        from optbench.registry import check_library_options
+        from optbench.params import check_library_options
 
         check_library_options(f"torch:{self.optimizer}", cls.__init__, dict(self.options))  # nesterov='yes'
         try:  # constructing once on a dummy parameter validates the values (e.g. lr < 0)

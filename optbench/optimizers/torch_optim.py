@@ -12,6 +12,7 @@ import torch
 from optbench.api import BudgetExhausted, Capability, ConfigError, Optimizer, SpaceKind
 from optbench.evaluator import Evaluator
 from optbench.seeding import torch_generator
+from optbench.tuning.space import Range, choice, loguniform, one_minus_log, zero_or_loguniform
 
 
 def _positive(owner: str, name: str, value: Any, *, allow_zero: bool = False) -> None:
@@ -92,6 +93,9 @@ class SGD(TorchOptimizer):
     """``torch.optim.SGD`` (with momentum and Nesterov as options)."""
 
     name: ClassVar[str] = "sgd"
+    search_space: ClassVar[dict[str, Range]] = {
+        "lr": loguniform(1e-4, 1.0), "momentum": choice(0.0, 0.5, 0.9, 0.99),
+        "weight_decay": zero_or_loguniform(1e-6, 1e-2), "batch_size": choice(32, 64, 128)}
 
     lr: float = 0.01
     momentum: float = 0.0
@@ -116,6 +120,9 @@ class Adam(TorchOptimizer):
     """``torch.optim.Adam``."""
 
     name: ClassVar[str] = "adam"
+    search_space: ClassVar[dict[str, Range]] = {
+        "lr": loguniform(1e-5, 1.0), "betas": (one_minus_log(-3.0, -0.5), one_minus_log(-4.0, -1.0)),
+        "weight_decay": zero_or_loguniform(1e-6, 1e-2), "batch_size": choice(32, 64, 128)}
 
     lr: float = 0.01
     betas: tuple[float, float] = (0.9, 0.999)

@@ -323,6 +323,16 @@ class Store:
             )
         return int(cursor.lastrowid or 0)
 
+    def extend_run(self, run_id: int, specs: Sequence[TrialSpec]) -> None:
+        """Add trials decided while the run went on (a tuned configuration's evaluation) to its keys."""
+        with self._write():
+            row = self._db.execute("SELECT keys FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise ConfigError(f"no run {run_id} in {self.path}")
+            keys = list(json.loads(row[0]))
+            keys += [key for key in dict.fromkeys(s.key for s in specs) if key not in set(keys)]
+            self._db.execute("UPDATE runs SET keys = ? WHERE id = ?", (json.dumps(keys), run_id))
+
     def run(self, run_id: int | None = None) -> tuple[int, list[str]]:
         """``(id, trial keys)`` of a run, the latest when ``run_id`` is ``None``."""
         if run_id is None:
