@@ -12,8 +12,8 @@ from clirun import assert_one_line_exit_2, run
 from optbench.api import ConfigError
 from optbench.problems.nn import DigitsMLP, _mlp
 from optbench.registry import make_problem
+from optbench.studies.connectivity.permutation import check_same_function, permute, weight_matching
 from optbench.studies.paths import barrier, linear_path
-from optbench.studies.permutation import check_same_function, permute, weight_matching
 from optbench.studies.training import stream, torch_optimizer, torch_threads, train
 
 
@@ -122,7 +122,7 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     (["--problem", "sphere"], "torch model"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[str], words: str) -> None:
-    from optbench.studies.command import main
+    from optbench.cli.study import main
 
     store = tmp_path / "s.sqlite"
     with pytest.raises(ConfigError, match=words):

@@ -12,9 +12,9 @@ import pytest
 import torch
 from clirun import assert_one_line_exit_2, run
 
-from optbench.studies import lsq_methods as lm
-from optbench.studies.crossover_fit import fit_models
-from optbench.studies.crossover_timing import drive, time_method
+from optbench.studies.crossover import methods as lm
+from optbench.studies.crossover.fit import fit_models
+from optbench.studies.crossover.timing import drive, time_method
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -15,8 +15,8 @@ from clirun import assert_one_line_exit_2, run
 from optbench.api import Budget
 from optbench.evaluator import Evaluator
 from optbench.registry import make_problem
-from optbench.studies import features as ft
-from optbench.studies.probes import measure, random_walks, uniform_sample, values_of
+from optbench.studies.landscape import features as ft
+from optbench.studies.landscape.probes import measure, random_walks, uniform_sample, values_of
 
 EPS = np.finfo(np.float64).eps
 PFLACCO = Path(__file__).parent / "data" / "pflacco"

@@ -11,8 +11,15 @@ from clirun import assert_one_line_exit_2, run
 
 from optbench.api import ConfigError
 from optbench.registry import make_problem
-from optbench.studies.lottery_chain import measure
-from optbench.studies.pruning import dense_mask, layer_counts, linear_weights, magnitude_prune, random_mask, sparsity
+from optbench.studies.lottery.chain import measure
+from optbench.studies.lottery.pruning import (
+    dense_mask,
+    layer_counts,
+    linear_weights,
+    magnitude_prune,
+    random_mask,
+    sparsity,
+)
 from optbench.studies.training import stream, torch_optimizer, torch_threads, train
 
 
@@ -123,7 +130,7 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
     (["--scope", "row"], "--scope"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[str], words: str) -> None:
-    from optbench.studies.command import main
+    from optbench.cli.study import main
 
     store = tmp_path / "s.sqlite"
     with pytest.raises(ConfigError, match=words):

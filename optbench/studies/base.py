@@ -1,8 +1,9 @@
 """The study contract: options, tasks as trials, an analysis stored as a JSON payload, and figures.
 
 A study is a class with a name, its own command-line flags, a ``tasks`` method that returns the
-trial specs to run (each with ``spec.study`` set, so the runner hands it to ``run_task``), and an
-``analyze`` method that turns the stored results into a :data:`Payload`: tables (raw numbers, the
+trial specs to run (each with ``spec.task`` set to the study's name, so the runner hands it to the
+study's ``run_task``, registered in the entry point group ``optbench.tasks``), and an ``analyze``
+method that turns the stored results into a :data:`Payload`: tables (raw numbers, the
 renderers format them), findings (one sentence each) and ``data`` (every series the figures draw).
 ``figures`` draws from the payload alone, so ``optbench report`` redraws a study without rerunning.
 """
@@ -22,6 +23,8 @@ from optbench.params import parse_call, split_top_level
 
 if TYPE_CHECKING:
     import torch
+
+    from optbench.report.document import Figure  # a study's figures are the report's (drawn only on demand)
 
 Payload = dict[str, Any]  # JSON-ready: {"study", "settings", "tables", "findings", "data"}
 
@@ -57,24 +60,15 @@ class Table:
                 "notes": list(self.notes)}
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One plot of a study: a file name under ``plots/``, a caption, PNG bytes."""
-
-    name: str
-    caption: str
-    png: bytes
-
-
 class Study(ABC):
     """A study: a grid of tasks plus their analysis.
 
-    Subclasses set the class attributes and implement :meth:`tasks`, :meth:`run_task`,
-    :meth:`analyze` and :meth:`figures`.
+    Subclasses set the class attributes and implement :meth:`tasks`, :meth:`execute`,
+    :meth:`analyze` and :meth:`figures`; the runner calls :meth:`run_task`, which wraps :meth:`execute`.
     """
 
     name: ClassVar[str]
-    # its one-line summary for `optbench study --help` lives in command.SUMMARIES (no study module imported there)
+    summary: ClassVar[str]  # one line for the list of `optbench study --help`
     question: ClassVar[str]  # the user's question the study answers
     default_problem: ClassVar[str]
     default_optimizer: ClassVar[str] = "sgd(lr=0.1, momentum=0.9)"
@@ -96,11 +90,24 @@ class Study(ABC):
 
     @abstractmethod
     def tasks(self) -> list[TrialSpec]:
-        """Every task of the study as a trial spec with ``study=self.name``; raises ConfigError early."""
+        """Every task of the study as a trial spec with ``task=self.name``; raises ConfigError early."""
+
+    @classmethod
+    def run_task(cls, spec: TrialSpec) -> TrialResult:
+        """The runner's entry (group ``optbench.tasks``): :meth:`execute` the task with the study's torch
+        threads (:attr:`task_threads`; one for studies of training); an exception is a FAILED result."""
+        threads = cls.task_threads if cls.task_threads is not None else (1 if cls.needs_network else None)
+        try:
+            from optbench.studies.training import torch_threads
+
+            with torch_threads(threads):
+                return cls.execute(spec)
+        except Exception:
+            return failed_result(spec)
 
     @classmethod
     @abstractmethod
-    def run_task(cls, spec: TrialSpec) -> TrialResult:
+    def execute(cls, spec: TrialSpec) -> TrialResult:
         """Run one task (in a worker process); return its result with the data in ``extra``."""
 
     @abstractmethod
@@ -121,13 +128,13 @@ class Study(ABC):
 
     def spec(self, *, problem: str | None = None, seed: int = 0, instance: int = 0, budget: float = 1.0,
              **params: Any) -> TrialSpec:
-        """A task spec of this study: the problem and optimizer of the options, ``params`` as study params."""
+        """A task spec of this study: the problem and optimizer of the options, ``params`` as task params."""
         p_name, p_params = parse_call(problem or self.options.problem)
         o_name, o_params = parse_call(self.options.optimizer)
         return TrialSpec(problem=p_name, problem_params=freeze_params(p_params), optimizer=o_name,
                          optimizer_params=freeze_params(o_params), budget=Budget(evaluations=budget), seed=seed,
-                         instance=instance, device=self.options.device, study=self.name,
-                         study_params=freeze_params(params))
+                         instance=instance, device=self.options.device, task=self.name,
+                         task_params=freeze_params(params))
 
 
 def payload(study: str, *, settings: Mapping[str, Any], tables: Sequence[Table], findings: Sequence[str] = (),

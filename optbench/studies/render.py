@@ -1,20 +1,22 @@
 """A study's payload as rich tables, Markdown, JSON and a self-contained HTML report (plots embedded).
 
 Everything here reads the stored payload alone, so ``optbench report`` redraws a study without
-importing its plugins or rerunning a task.
+importing its plugins or rerunning a task. Numbers, figures and JSON are those of
+:mod:`optbench.report` (``fmt_number``, ``Figure``, ``jsonout.dumps``); only the payload's layout is here.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from optbench.studies.base import Figure, Payload
+from optbench.studies.base import Payload
+
+if TYPE_CHECKING:
+    from optbench.report.document import Figure
 
 
 def fmt(value: Any) -> str:
@@ -78,32 +80,11 @@ def to_markdown(data: Payload) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def to_json(data: Payload) -> str:
     """The payload as strict JSON (non-finite numbers become ``null``)."""
-    return json.dumps(_json_safe(data), indent=2, sort_keys=True)
+    from optbench.report.jsonout import dumps
 
-
-def png(fig: Any) -> bytes:
-    """A matplotlib figure as PNG bytes (tight layout, 90 dpi); the figure is closed."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return buffer.getvalue()
+    return dumps(data, indent=2, sort_keys=True)
 
 
 def write_report(data: Payload, figures: Sequence[Figure], out_dir: str | Path, *, title: str) -> Path:

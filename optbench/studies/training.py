@@ -8,7 +8,6 @@ the same code trains the built-in networks and any plugin problem that exposes a
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,10 +195,3 @@ def steps_per_epoch(problem: Any, optimizer: Any) -> int:
     n = int(problem.n_examples)
     batch_size = min(int(optimizer.batch_size or n), n)
     return -(-n // batch_size)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    """``(fn(), seconds)``."""
-    start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start

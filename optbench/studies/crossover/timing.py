@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from optbench.evaluator import Stopwatch
-from optbench.studies import lsq_methods as lm
+from optbench.studies.crossover import methods as lm
 
 # a conservative Cholesky cost per n*d^2 on one core of this machine (fitted: about 1.1e-10)
 CHOLESKY_SECONDS_PER_ND2 = 2e-10

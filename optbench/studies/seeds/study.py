@@ -1,12 +1,4 @@
-"""``optbench study seeds``: how much do seeds matter out of the training set?
-
-The same network, data and loss are trained N times, varying (a) the initialisation, (b) the data
-order, (c) both, and (d) nothing (a determinism audit: the same seeds twice must give bit-identical
-weights on the CPU). Reported per source of variance: the spread of the test metric (mean, std with a
-bootstrap interval, min, max, best–worst gap, outlier seeds), how often two seeds label a test input
-differently next to the error rate, weight-space against function-space distance, and how the spread
-changes with training length and with the loss (cross-entropy against MSE on a classifier).
-"""
+"""The seeds study: its flags, its grid of training runs, one run as a task, and its analysis."""
 
 from __future__ import annotations
 
@@ -14,16 +6,14 @@ import argparse
 import itertools
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
 from optbench.params import parse_call, split_top_level
 from optbench.studies.base import (
-    Figure,
     Payload,
     Study,
     completed,
-    decode_tensor,
     encode_tensor,
     int_list,
     payload,
@@ -32,12 +22,15 @@ from optbench.studies.base import (
     task_result,
 )
 
+if TYPE_CHECKING:
+    from optbench.report.document import Figure
+
 SOURCES = ("init", "order", "both", "none")
-SOURCE_TEXT = {"init": "initialisation", "order": "data order", "both": "init + order", "none": "nothing (audit)"}
 
 
 class SeedsStudy(Study):
     name: ClassVar[str] = "seeds"
+    summary: ClassVar[str] = "how much do seeds matter: spread of the test metric, disagreement, determinism audit"
     question: ClassVar[str] = ("If I train the same network on the same data with the same loss several times, how "
                                "similar are the results out of the training set, and does that depend on the loss "
                                "and on how long I train?")
@@ -81,7 +74,8 @@ class SeedsStudy(Study):
                 "problem": (name, params)}
 
     def _losses(self, name: str, params: dict[str, Any]) -> list[str | None]:
-        from optbench.registry import parameters_of, problem_class
+        from optbench.params import parameters_of
+        from optbench.registry import problem_class
 
         accepts_loss = "loss" in parameters_of(problem_class(name))
         given = self.options.get("losses")
@@ -121,14 +115,14 @@ class SeedsStudy(Study):
 
     # ------------------------------------------------------------------ one training run
     @classmethod
-    def run_task(cls, spec: TrialSpec) -> TrialResult:
+    def execute(cls, spec: TrialSpec) -> TrialResult:
         import torch
 
         from optbench.runners.devices import device_name
         from optbench.studies import training
         from optbench.studies.measures import digest
 
-        p = dict(spec.study_params)
+        p = dict(spec.task_params)
         problem = training.network_problem(spec)
         optimizer = training.torch_optimizer(spec.optimizer, dict(spec.optimizer_params))
         source = p["source"]
@@ -161,13 +155,13 @@ class SeedsStudy(Study):
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, results: Sequence[TrialResult]) -> Payload:
-        from optbench.studies.seeds_analysis import analyze
+        from optbench.studies.seeds.analysis import analyze
 
         done, failed = completed(results)
         s = self._settings()
         groups: dict[tuple[str, str, Any], list[tuple[int, dict]]] = defaultdict(list)
         for r in done:
-            p = dict(r.spec.study_params)
+            p = dict(r.spec.task_params)
             loss = dict(r.spec.problem_params).get("loss") or "-"
             groups[(str(loss), p["source"], p.get("deterministic"))].append((r.spec.seed, task_data(r)))
         tables, findings, data = analyze(groups, s["checkpoints"], self.options.device)
@@ -176,12 +170,7 @@ class SeedsStudy(Study):
         return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed)
 
     @classmethod
-    def figures(cls, data: Payload) -> list[Figure]:
-        from optbench.studies.seeds_analysis import figures
+    def figures(cls, payload: Payload) -> list[Figure]:
+        from optbench.studies.seeds.report import figures
 
-        return figures(data)
-
-
-def decode_outputs(entry: dict) -> Any:
-    """The stored test outputs (labels or outputs) of one checkpoint."""
-    return decode_tensor(entry["outputs"])
+        return figures(payload)

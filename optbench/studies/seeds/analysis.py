@@ -1,4 +1,4 @@
-"""The analysis and figures of ``optbench study seeds`` (from stored task data alone)."""
+"""The analysis of ``optbench study seeds``: tables, findings and figure data from stored task data alone."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from optbench.studies.base import Figure, Table, decode_tensor
+from optbench.studies.base import Table, decode_tensor
 from optbench.studies.measures import (
-    digest,
     disagreement,
     mean_or_none,
     output_distance,
@@ -23,17 +22,10 @@ Group = list[tuple[int, dict]]  # (seed, task data)
 SOURCE_TEXT = {"init": "init", "order": "data order", "both": "init + order", "none": "nothing"}
 
 
-def _label(key: tuple[str, str, Any]) -> str:
-    loss, source, det = key
-    return f"{loss} · {SOURCE_TEXT.get(source, source)}" + ("" if det is None else f" · det={det}")
-
-
-def _pairs(group: Group, epoch: int, classifier: bool) -> tuple[list[float], list[float]]:
-    """Pairwise function-space distances (disagreement or output RMS) at ``epoch``, and weight distances
-    (final weights; ``[]`` unless ``epoch`` is the last)."""
+def _function_distances(group: Group, epoch: int, classifier: bool) -> list[float]:
+    """Pairwise function-space distances (disagreement or output RMS) of the seeds' networks at ``epoch``."""
     outputs = [decode_tensor(d["at"][str(epoch)]["outputs"]) for _, d in group]
-    fn = disagreement if classifier else output_distance
-    return pairwise(outputs, fn), []
+    return pairwise(outputs, disagreement if classifier else output_distance)
 
 
 def _weights(group: Group) -> list[Any]:
@@ -65,7 +57,7 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
                             ", ".join(f"seed {o}" for o in sp["outliers"]) or None])
         weights = _weights(group)
         weight_d = pairwise(weights, relative_distance)
-        function_d, _ = _pairs(group, final, classifier)
+        function_d = _function_distances(group, final, classifier)
         error = mean_or_none([1 - v for v in by_epoch[final]]) if classifier else sp["mean"]
         dis = mean_or_none(function_d)
         corr = _spearman(weight_d, function_d)
@@ -74,7 +66,7 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
         stats[key].update(error=error, disagreement=dis)
         for epoch in checkpoints:
             es = spread(by_epoch[epoch], seeds)
-            ed, _ = _pairs(group, epoch, classifier)
+            ed = _function_distances(group, epoch, classifier)
             length_rows.append([loss, SOURCE_TEXT.get(source, source), epoch, es["mean"], es["std"], es["gap"],
                                 mean_or_none(ed)])
         if source == "none":
@@ -146,50 +138,3 @@ def _findings(stats: Mapping[tuple[str, str, Any], dict], checkpoints: Sequence[
                        f"seeds gave {distinct} different results (max |Δw| = {max_diff:.3g}): training is NOT "
                        "reproducible here.")
     return out
-
-
-def figures(data: Mapping[str, Any]) -> list[Figure]:
-    """Test metric vs epoch per source, final metric per seed, weight vs function distance."""
-    from optbench.report.plots import _png, _pyplot
-
-    plt = _pyplot()
-    groups = [g for g in data["data"]["groups"] if g["source"] != "none" or g["deterministic"] is None]
-    if not groups:
-        return []
-    losses = sorted({g["loss"] for g in groups})
-    metric = data["data"]["metric"]
-    epochs = data["data"]["checkpoints"]
-    colors = {"init": "#1f77b4", "order": "#ff7f0e", "both": "#2ca02c", "none": "#7f7f7f"}
-    fig, axes = plt.subplots(1, len(losses), figsize=(5.2 * len(losses), 3.6), squeeze=False)
-    for ax, loss in zip(axes[0], losses, strict=True):
-        for g in (g for g in groups if g["loss"] == loss):
-            values = np.array([g["test"][str(e)] for e in epochs], dtype=float)
-            mean, std = values.mean(axis=1), values.std(axis=1, ddof=1) if values.shape[1] > 1 else 0 * values[:, 0]
-            ax.plot(epochs, mean, marker="o", color=colors.get(g["source"]), label=SOURCE_TEXT.get(g["source"]))
-            ax.fill_between(epochs, mean - std, mean + std, color=colors.get(g["source"]), alpha=0.15)
-        ax.set(title=f"loss: {loss}", xlabel="epoch", ylabel=f"{metric} (mean ± std over seeds)")
-        ax.legend(fontsize=8)
-    curves = Figure("seeds-spread-vs-epoch.png", f"{metric} over training, per source of variance", _png(fig))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    labels = []
-    for i, g in enumerate(groups):
-        final = g["test"][str(epochs[-1])]
-        ax.scatter([i] * len(final), final, color=colors.get(g["source"]), s=18)
-        labels.append(f"{g['loss'][:5]}\n{SOURCE_TEXT.get(g['source'])}")
-    ax.set_xticks(range(len(groups)), labels, fontsize=7)
-    ax.set(ylabel=f"final {metric}", title="final test metric of every seed")
-    strip = Figure("seeds-final-per-seed.png", "final test metric of each seed, per source of variance", _png(fig))
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    markers = dict(zip(losses, "oxs^", strict=False))
-    for g in groups:
-        if g["weight_distance"] and g["source"] != "none":
-            ax.scatter(g["weight_distance"], g["function_distance"], s=14, color=colors.get(g["source"]),
-                       marker=markers.get(g["loss"], "o"), label=f"{g['loss']} · {SOURCE_TEXT.get(g['source'])}")
-    ax.set(xlabel="weight distance (relative)", ylabel="disagreement" if data["data"]["classifier"] else "output RMS",
-           title="weight space vs function space, pairs of seeds")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    scatter = Figure("seeds-weight-vs-function.png", "weight-space vs function-space distance", _png(fig))
-    return [curves, strip, scatter]
-
-
-__all__ = ["analyze", "digest", "figures"]

@@ -1,30 +1,18 @@
-"""``optbench study lottery``: does the lottery ticket hypothesis hold, and for networks that grokked?
-
-Iterative magnitude pruning (Frankle & Carbin 2019): train, prune ``--prune-rate`` of the remaining
-Linear weights (globally or per layer, with ``torch.nn.utils.prune``), rewind the survivors to their
-values at initialization or at step k (Frankle et al. 2020), train again, until ``--target-sparsity``.
-At each sparsity three networks train: the ticket (mask + rewound weights), the same mask with a
-random re-initialization, and a random mask with the same per-layer counts (rewound weights). One
-task per seed runs the whole chain (it is sequential) with its controls. Reported: the test metric
-vs sparsity over seeds with bootstrap intervals, the highest sparsity at which the ticket still matches
-the dense network, the steps to reach the dense network's test metric, and on ``modadd`` the step at
-which test accuracy jumps (grokking) for the dense network, the ticket and the controls.
-
-``--problem modadd`` brings its own defaults where they are not given: ``modadd(hidden=128,
-train_fraction=0.8)``, full-batch AdamW with weight decay 1 (memorizes by about step 20, generalizes
-around step 450 on a CPU in seconds), 600 epochs, rewinding to step 100, pruning to 75 % sparsity.
-"""
+"""The lottery study: its flags (with modadd's grokking defaults), one task per seed, its analysis."""
 
 from __future__ import annotations
 
 import argparse
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
 from optbench.params import parse_call
-from optbench.studies.base import Figure, Payload, Study, completed, payload, positive_int, task_data, task_result
+from optbench.studies.base import Payload, Study, completed, payload, positive_int, task_data, task_result
+
+if TYPE_CHECKING:
+    from optbench.report.document import Figure
 
 GROK_PROBLEM = {"hidden": 128, "train_fraction": 0.8}  # modadd settings that grok in a few hundred steps on a CPU
 GROK_OPTIMIZER = "torch:AdamW(lr=0.03, weight_decay=1.0, batch_size=None)"  # full batch, strong weight decay
@@ -42,6 +30,7 @@ def _float(value: Any, flag: str, low: float, high: float, *, closed_high: bool 
 
 class LotteryStudy(Study):
     name: ClassVar[str] = "lottery"
+    summary: ClassVar[str] = "winning tickets: iterative magnitude pruning with rewinding, against random controls"
     question: ClassVar[str] = ("Does the lottery ticket hypothesis hold, and does it hold for networks that grokked?")
     default_problem: ClassVar[str] = "digits(hidden=128)"
     default_optimizer: ClassVar[str] = "sgd(lr=0.1, momentum=0.9)"
@@ -99,7 +88,7 @@ class LotteryStudy(Study):
 
     def tasks(self) -> list[TrialSpec]:
         from optbench.registry import make_problem
-        from optbench.studies.pruning import dense_mask, expected_kept, layer_counts, linear_weights
+        from optbench.studies.lottery.pruning import dense_mask, expected_kept, layer_counts, linear_weights
         from optbench.studies.training import require_network, steps_per_epoch, torch_optimizer
 
         s = self._settings()
@@ -138,8 +127,8 @@ class LotteryStudy(Study):
 
     # ------------------------------------------------------------------ one chain of pruning rounds
     @classmethod
-    def run_task(cls, spec: TrialSpec) -> TrialResult:
-        from optbench.studies.lottery_chain import run_chain
+    def execute(cls, spec: TrialSpec) -> TrialResult:
+        from optbench.studies.lottery.chain import run_chain
 
         data, seconds, steps = run_chain(spec)
         dense = data["dense"]
@@ -148,7 +137,7 @@ class LotteryStudy(Study):
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, results: Sequence[TrialResult]) -> Payload:
-        from optbench.studies.lottery_report import summarize
+        from optbench.studies.lottery.analysis import summarize
 
         s = self._settings()
         done, failed = completed(results)
@@ -159,6 +148,6 @@ class LotteryStudy(Study):
 
     @classmethod
     def figures(cls, payload: Payload) -> list[Figure]:
-        from optbench.studies.lottery_report import draw
+        from optbench.studies.lottery.report import draw
 
         return draw(payload)

@@ -214,7 +214,8 @@ def generalization(problem: Any, ends: np.ndarray) -> dict[str, Any] | None:
 
 def measure(problem: Any, evaluator: Evaluator, *, sample: int, seed: int, step: float = 0.01,
             lags: int = 10) -> dict[str, Any]:
-    """Every landscape feature of one problem from probes of size ``sample`` (see :mod:`features`).
+    """Every landscape feature of one problem from probes of size ``sample``
+    (:mod:`~optbench.studies.landscape.features` defines them).
 
     Args:
         sample: uniform sample size; the random walks take ``sample`` points in all, the
@@ -224,7 +225,7 @@ def measure(problem: Any, evaluator: Evaluator, *, sample: int, seed: int, step:
         step: continuous walk step, as a share of the box width.
         lags: autocorrelation lags ``1..lags``.
     """
-    from optbench.studies import features as ft
+    from optbench.studies.landscape import features as ft
 
     gen = torch.Generator().manual_seed(seed)
     bits = problem.space.kind is SpaceKind.BITS

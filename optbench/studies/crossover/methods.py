@@ -26,6 +26,8 @@ CLOSED_FORMS = ("cholesky", "qr", "svd")
 ITERATIVE = ("cg", "lsqr", "gd", "nesterov", "sgd", "adam")
 METHODS = CLOSED_FORMS + ITERATIVE
 SPARSE_METHODS = ("cholesky", "cg", "lsqr", "gd", "nesterov")
+FAMILY = {"cholesky": "closed form", "qr": "closed form", "svd": "closed form", "cg": "Krylov", "lsqr": "Krylov",
+          "gd": "gradient", "nesterov": "gradient", "sgd": "stochastic", "adam": "stochastic"}
 NOISE = 0.1
 BATCH = 64  # SGD / Adam minibatch size
 

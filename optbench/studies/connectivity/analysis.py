@@ -1,22 +1,124 @@
-"""Tables, findings and figures of the connectivity study, from its payload's ``data`` alone."""
+"""The connectivity study's analysis: paths between the stored networks, aligned and not (the payload's
+``data``), and the tables and findings computed from that ``data`` alone."""
 
 from __future__ import annotations
 
 import itertools
+import math
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from optbench.studies.base import Figure, Payload, Table
-from optbench.studies.render import png as _png
+from optbench.api import TrialResult
+from optbench.studies.base import Table, decode_tensor, task_data
+
+MAX_PAIRS = 10  # pairs of independent solutions per width (all pairs of the first seeds)
+STABLE_ERROR = 0.02  # Frankle et al. 2020 call a network stable when the error barrier is below 2 %
 
 
-def _metric_label(data: dict[str, Any]) -> str:
+def mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]:
+    """Mean and 95 % bootstrap interval (None with fewer than 3 values)."""
+    from optbench.analysis.stats import bootstrap_mean_ci
+
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None, None
+    ci = bootstrap_mean_ci(finite)
+    return sum(finite) / len(finite), None if ci is None else list(ci)
+
+
+def mean_curve(curves: Sequence[Sequence[float | None]]) -> list[float | None]:
+    """Pointwise mean of equally long curves (None where a value is missing)."""
+    out: list[float | None] = []
+    for column in zip(*curves, strict=True):
+        vals = [v for v in column if v is not None]
+        out.append(sum(vals) / len(vals) if len(vals) == len(column) else None)
+    return out
+
+
+def analyze(done: Sequence[TrialResult], *, points: int) -> dict[str, Any]:
+    """The payload's ``data`` from the completed tasks: for each width, the straight paths (``points``
+    values of alpha) between pairs of independent solutions before and after weight matching, with
+    the check that the permuted network computes the same function; for each spawn step, the path
+    between the two copies."""
+    import torch
+
+    from optbench.studies.connectivity.permutation import check_same_function, permute, weight_matching
+    from optbench.studies.paths import linear_path
+    from optbench.studies.training import network_problem
+
+    by_width: dict[int, dict[int, Any]] = defaultdict(dict)
+    spawned: dict[int, dict[int, Any]] = defaultdict(dict)
+    for r in done:
+        p = dict(r.spec.task_params)
+        if p["kind"] == "independent":
+            by_width[int(p["width"])][r.spec.seed] = r
+        else:
+            spawned[int(p["spawn_step"])][r.spec.seed] = r
+    widths, metric_name, higher = [], None, True
+    for width in sorted(by_width):
+        runs = by_width[width]
+        problem = network_problem(next(iter(runs.values())).spec)
+        metric_name = getattr(problem, "test_metric_name", "test metric")
+        higher = bool(getattr(problem, "test_metric_higher_is_better", False))
+        x = {seed: decode_tensor(task_data(r)["x"]) for seed, r in runs.items()}
+        pairs = []
+        for a, b in list(itertools.combinations(sorted(x), 2))[:MAX_PAIRS]:
+            naive = linear_path(problem, x[a], x[b], points=points)
+            layer_order = torch.Generator().manual_seed(a * 7919 + b)
+            perms, sweeps = weight_matching(problem, x[a], x[b], generator=layer_order)
+            xb = permute(problem, x[b], perms)
+            check = check_same_function(problem, x[b].to(problem.device), xb)
+            aligned = linear_path(problem, x[a], xb, points=points)
+            pairs.append({"seeds": [a, b], "sweeps": sweeps, "naive_loss": naive.loss, "naive_metric": naive.metric,
+                          "aligned_loss": aligned.loss, "aligned_metric": aligned.metric,
+                          "naive_barrier": naive.loss_barrier, "aligned_barrier": aligned.loss_barrier,
+                          "naive_metric_barrier": naive.metric_barrier,
+                          "aligned_metric_barrier": aligned.metric_barrier,
+                          "max_abs_diff": check.max_abs_diff, "max_rel_diff": check.max_rel_diff,
+                          "tolerance_rel": check.tolerance_rel, "bound_ratio": check.bound_ratio,
+                          "same_function": check.same_function})
+        widths.append({"width": width, "pairs": pairs, "endpoint_metric": mean_ci([r.test_metric for r in
+                                                                                   runs.values()])[0],
+                       **{f"{key}_{stat}": val for key in ("naive_barrier", "aligned_barrier",
+                                                            "naive_metric_barrier", "aligned_metric_barrier")
+                          for stat, val in zip(("mean", "ci"), mean_ci([q[key] for q in pairs]), strict=True)}})
+    spawn = []
+    for k in sorted(spawned):
+        runs = spawned[k]
+        problem = network_problem(next(iter(runs.values())).spec)
+        paths = []
+        for seed, r in sorted(runs.items()):
+            xa, xb = (decode_tensor(c) for c in task_data(r)["children"])
+            path = linear_path(problem, xa, xb, points=points)
+            paths.append({"seed": seed, "loss": path.loss, "metric": path.metric, "loss_barrier": path.loss_barrier,
+                          "metric_barrier": path.metric_barrier, "child_metric": r.test_metric})
+        per_epoch = task_data(next(iter(runs.values())))["steps_per_epoch"]
+        entry = {"k": k, "epoch": k / per_epoch, "total_steps": task_data(next(iter(runs.values())))["total_steps"],
+                 "paths": paths, "child_metric": mean_ci([q["child_metric"] for q in paths])[0]}
+        for key in ("loss_barrier", "metric_barrier"):
+            entry[f"{key}_mean"], entry[f"{key}_ci"] = mean_ci([q[key] for q in paths])
+        spawn.append(entry)
+    is_accuracy = metric_name == "test_accuracy"
+    meta = {"metric": metric_name, "higher_is_better": higher, "error_barrier": is_accuracy,
+            "stable_threshold": STABLE_ERROR if is_accuracy else None}
+    data = {"alphas": [i / (points - 1) for i in range(points)], **meta, "widths": widths, "spawn": spawn}
+    for w in widths:
+        w["naive_loss_mean"] = mean_curve([q["naive_loss"] for q in w["pairs"]])
+        w["aligned_loss_mean"] = mean_curve([q["aligned_loss"] for q in w["pairs"]])
+    for e in spawn:
+        e["loss_mean"] = mean_curve([q["loss"] for q in e["paths"]])
+    return data
+
+
+def metric_label(data: dict[str, Any]) -> str:
+    """What the metric's barrier is called: the error barrier for an accuracy."""
     return "error barrier" if data["error_barrier"] else f"{data['metric']} barrier"
 
 
 def tables(data: dict[str, Any]) -> list[Table]:
     """The width table and the spawn table."""
-    label = _metric_label(data)
+    label = metric_label(data)
     rows = [[w["width"], len(w["pairs"]), w["endpoint_metric"], w["naive_barrier_mean"], w["naive_barrier_ci"],
              w["aligned_barrier_mean"], w["aligned_barrier_ci"], w["naive_metric_barrier_mean"],
              w["aligned_metric_barrier_mean"]] for w in data["widths"]]
@@ -97,7 +199,7 @@ def findings(data: dict[str, Any]) -> list[str]:
     spawn = [e for e in data["spawn"] if e["paths"]]
     if spawn:
         first, last = spawn[0], spawn[-1]
-        label = _metric_label(data)
+        label = metric_label(data)
         text = (f"Copies spawned at step {first['k']} have a loss barrier of {first['loss_barrier_mean']:.3g}"
                 + (f" ({label} {first['metric_barrier_mean']:.3g})" if first["metric_barrier_mean"] is not None else "")
                 + (f"; spawned at step {last['k']}, {last['loss_barrier_mean']:.3g}" if last is not first else "")
@@ -118,69 +220,3 @@ def findings(data: dict[str, Any]) -> list[str]:
             else:
                 out.append(f"The copies are not stable ({label} > {threshold}) at any k tried.")
     return out
-
-
-def _errorbar(ax: Any, xs: Sequence[float], means: Sequence[float | None], cis: Sequence[Any], **kw: Any) -> None:
-    pts = [(x, m, c) for x, m, c in zip(xs, means, cis, strict=True) if m is not None]
-    if not pts:
-        return
-    low = [m - c[0] if c else 0.0 for _, m, c in pts]
-    high = [c[1] - m if c else 0.0 for _, m, c in pts]
-    ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[low, high], capsize=3, marker="o", **kw)
-
-
-
-def draw(payload: Payload) -> list[Figure]:
-    """Loss along each path, barrier vs width, barrier vs spawn step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    data = payload["data"]
-    alphas, figures = data["alphas"], []
-    colors = plt.get_cmap("viridis")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-    widths = [w for w in data["widths"] if w["pairs"]]
-    for i, w in enumerate(widths):
-        c = colors(i / max(1, len(widths) - 1))
-        left.plot(alphas, w["naive_loss_mean"], "--", color=c, label=f"width {w['width']}")
-        left.plot(alphas, w["aligned_loss_mean"], "-", color=c, label=f"width {w['width']} aligned")
-    left.set(title="independent solutions (dashed: as trained, solid: aligned)", xlabel="alpha", ylabel="train loss")
-    spawn = [e for e in data["spawn"] if e["paths"]]
-    for i, e in enumerate(spawn):
-        right.plot(alphas, e["loss_mean"], color=plt.get_cmap("plasma")(i / max(1, len(spawn))), label=f"k = {e['k']}")
-    right.set(title="copies spawned at step k", xlabel="alpha")
-    for ax in (left, right):
-        if ax.lines:
-            ax.legend(fontsize=7)
-    figures.append(Figure("connectivity-paths.png", "Mean training loss along the straight path between two "
-                                                    "solutions (alpha = 0: A, 1: B)", _png(fig)))
-    label = _metric_label(data)
-    if widths:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-        ws = [w["width"] for w in widths]
-        for ax, key, name in ((axes[0], "barrier", "loss barrier"), (axes[1], "metric_barrier", label)):
-            _errorbar(ax, ws, [w[f"naive_{key}_mean"] for w in widths], [w[f"naive_{key}_ci"] for w in widths],
-                      label="as trained", linestyle="--")
-            _errorbar(ax, ws, [w[f"aligned_{key}_mean"] for w in widths], [w[f"aligned_{key}_ci"] for w in widths],
-                      label="after weight matching")
-            ax.set_xscale("log", base=2)
-            ax.set(xlabel="hidden width", ylabel=name, title=f"{name} vs width")
-            ax.set_xticks(ws, [str(w) for w in ws])
-            ax.legend(fontsize=8)
-        figures.append(Figure("connectivity-width.png", "Barrier between independent solutions vs width, before "
-                                                        "and after alignment (mean, 95% bootstrap CI)", _png(fig)))
-    if spawn:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-        ks = [e["k"] for e in spawn]
-        for ax, key, name in ((axes[0], "loss_barrier", "loss barrier"), (axes[1], "metric_barrier", label)):
-            _errorbar(ax, ks, [e[f"{key}_mean"] for e in spawn], [e[f"{key}_ci"] for e in spawn])
-            ax.set_xscale("symlog", linthresh=max(1, min([k for k in ks if k > 0], default=1)))
-            ax.set(xlabel="spawn step k", ylabel=name, title=f"{name} vs spawn step")
-            if key == "metric_barrier" and data["stable_threshold"] is not None:
-                ax.axhline(data["stable_threshold"], color="grey", linestyle=":", label="2 % (Frankle et al.)")
-                ax.legend(fontsize=8)
-        figures.append(Figure("connectivity-spawn.png", "Barrier between two copies spawned at step k and trained "
-                                                        "on different data orders (mean, 95% bootstrap CI)", _png(fig)))
-    return figures

@@ -8,7 +8,7 @@ import torch
 
 from optbench.api import TrialSpec
 from optbench.studies import training
-from optbench.studies.pruning import layer_counts, magnitude_prune, random_mask, sparsity
+from optbench.studies.lottery.pruning import layer_counts, magnitude_prune, random_mask, sparsity
 
 CURVE_POINTS = 100  # at most this many recorded points per training run (plus the start and the end)
 
@@ -55,7 +55,7 @@ def run_chain(spec: TrialSpec) -> tuple[dict[str, Any], float, int]:
     Returns:
         ``(data, seconds, steps)``: the JSON data of the task, training seconds, optimizer steps.
     """
-    p = dict(spec.study_params)
+    p = dict(spec.task_params)
     problem = training.network_problem(spec)
     optimizer = training.torch_optimizer(spec.optimizer, dict(spec.optimizer_params))
     epochs, rewind = int(p["epochs"]), int(p["rewind_step"])

@@ -1,4 +1,4 @@
-"""The lottery study's analysis of its stored chains: summaries, tables, findings, figures."""
+"""The lottery study's analysis of its stored chains: summaries, tables, findings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from optbench.studies.base import Figure, Payload, Table
-from optbench.studies.render import png as _png
+from optbench.studies.base import Table
 
 KINDS = ("ticket", "reinit", "random")
 KIND_TEXT = {"ticket": "ticket", "reinit": "re-init", "random": "random mask", "dense": "dense"}
@@ -64,7 +63,7 @@ def _matches(mean: float | None, dense: dict[str, Any], higher: bool) -> bool:
     return mean >= dense["mean"] - dense["sd"] if higher else mean <= dense["mean"] + dense["sd"]
 
 
-def _highest(levels: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+def highest(levels: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
     """The sparsest level up to which (every sparser-or-equal level before it) ``key`` holds."""
     best = None
     for level in levels:
@@ -106,7 +105,7 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
     data = {"seeds": seeds, "metric": first["metric_name"], "higher_is_better": higher, "steps": steps,
             "steps_per_epoch": first["steps_per_epoch"], "grokking": grokking, "grok_threshold": threshold,
             "dense": dense, "levels": levels,
-            "highest_match": {k: (lambda lv: lv and lv["sparsity"])(_highest(levels, f"{k}_matches")) for k in KINDS}}
+            "highest_match": {k: (lambda lv: lv and lv["sparsity"])(highest(levels, f"{k}_matches")) for k in KINDS}}
     return data, _tables(data), _findings(data)
 
 
@@ -195,7 +194,7 @@ def _findings(data: dict[str, Any]) -> list[str]:
                    f"{100 * best['sparsity']:.1f} %, reaches {best['ticket']['mean']:.4g}.")
     else:
         out.append("No ticket beats the dense network's mean.")
-    ref = _highest(levels, "ticket_matches") or levels[0]
+    ref = highest(levels, "ticket_matches") or levels[0]
     out.append(f"At {100 * ref['sparsity']:.1f} % sparsity the ticket first reaches {metric} {dense['target']:.4g} "
                f"({_edge(data)}) {_steps(ref['ticket'])}, the dense network {_steps(dense)}, the re-initialized "
                f"mask {_steps(ref['reinit'])}, the random mask {_steps(ref['random'])}.")
@@ -236,71 +235,3 @@ def _grok_findings(data: dict[str, Any]) -> list[str]:
                "sparsities" + (" (" + ", ".join(f"{100 * lv['sparsity']:.0f} %" for lv in earlier) + ")."
                                if earlier else "."))
     return out
-
-
-
-COLORS = {"ticket": "tab:blue", "reinit": "tab:orange", "random": "tab:green", "dense": "black"}
-
-
-def draw(payload: Payload) -> list[Figure]:
-    """Test metric and speed vs weights left (and grok step on modadd); curves at one sparsity."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    data = payload["data"]
-    levels, dense = data.get("levels", []), data.get("dense")
-    if not levels:
-        return []
-    left = [100 * (1 - lv["sparsity"]) for lv in levels]
-    panels = 3 if data["grokking"] else 2
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.8))
-    for kind in KINDS:
-        means = [lv[kind]["mean"] for lv in levels]
-        low = [m - lv[kind]["ci"][0] if lv[kind]["ci"] else 0 for m, lv in zip(means, levels, strict=True)]
-        high = [lv[kind]["ci"][1] - m if lv[kind]["ci"] else 0 for m, lv in zip(means, levels, strict=True)]
-        axes[0].errorbar(left, means, yerr=[low, high], marker="o", ms=3, capsize=2, color=COLORS[kind],
-                         label=KIND_TEXT[kind])
-        axes[1].plot(left, [lv[kind]["steps_to_dense_median"] for lv in levels], marker="o", ms=3,
-                     color=COLORS[kind], label=KIND_TEXT[kind])
-        if panels == 3:
-            axes[2].plot(left, [lv[kind]["grok_median"] for lv in levels], marker="o", ms=3, color=COLORS[kind],
-                         label=KIND_TEXT[kind])
-    axes[0].axhline(dense["mean"], color="black", lw=1, label="dense")
-    axes[0].axhspan(dense["mean"] - dense["sd"], dense["mean"] + dense["sd"], color="grey", alpha=0.2)
-    axes[0].set(ylabel=data["metric"], title=f"final {data['metric']} (mean, 95% CI)")
-    if dense["steps_to_dense_median"] is not None:
-        axes[1].axhline(dense["steps_to_dense_median"], color="black", lw=1, label="dense")
-    axes[1].set(ylabel="steps", title="steps to reach the dense network's spread (mean - sd)")
-    if panels == 3:
-        if dense["grok_median"] is not None:
-            axes[2].axhline(dense["grok_median"], color="black", lw=1, label="dense")
-        axes[2].set(ylabel="steps", title=f"step where test accuracy reaches {data['grok_threshold']}")
-    ticks = [t for t in (100, 50, 20, 10, 5, 2, 1, 0.5, 0.2, 0.1) if t >= 0.8 * min(left)]
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
-        ax.minorticks_off()
-        ax.set_xlim(105, 0.85 * min(left))  # reversed: sparser to the right (also when a panel has no points)
-        ax.set_xlabel("weights left (%)")
-        ax.legend(fontsize=7)
-    figures = [Figure("lottery-sparsity.png", "Tickets against their controls as pruning proceeds (x: share of "
-                                              "Linear weights left, log scale)", _png(fig))]
-    grokked = [lv for lv in levels if lv["ticket"]["grokked"]] if data["grokking"] else []
-    ref = _highest(levels, "ticket_matches") or (grokked[-1] if grokked else levels[len(levels) // 2])
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    curves = [("dense", dense)] + [(k, ref[k]) for k in KINDS]
-    for kind, summary in curves:
-        steps = summary.get("steps", data["steps"])
-        if summary["curve_mean"]:
-            ax.plot(steps, summary["curve_mean"], color=COLORS[kind], label=f"{KIND_TEXT[kind]} test")
-        if data["grokking"] and summary["train_accuracy_mean"] and kind in ("dense", "ticket"):
-            ax.plot(steps, summary["train_accuracy_mean"], "--", color=COLORS[kind], label=f"{KIND_TEXT[kind]} train")
-    ax.set(xlabel="step", ylabel=data["metric"],
-           title=f"mean curves, tickets at {100 * ref['sparsity']:.1f} % sparsity")
-    ax.legend(fontsize=7)
-    figures.append(Figure("lottery-curves.png", f"Training curves (mean over seeds): dense network and, at "
-                                                f"{100 * ref['sparsity']:.1f} % sparsity, ticket and controls",
-                          _png(fig)))
-    return figures

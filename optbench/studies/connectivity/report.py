@@ -1,0 +1,72 @@
+"""The connectivity study's figures, drawn from its stored payload alone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from optbench.report.document import Figure
+from optbench.report.plots import png, pyplot
+from optbench.studies.base import Payload
+from optbench.studies.connectivity.analysis import metric_label
+
+
+def _errorbar(ax: Any, xs: Sequence[float], means: Sequence[float | None], cis: Sequence[Any], **kw: Any) -> None:
+    pts = [(x, m, c) for x, m, c in zip(xs, means, cis, strict=True) if m is not None]
+    if not pts:
+        return
+    low = [m - c[0] if c else 0.0 for _, m, c in pts]
+    high = [c[1] - m if c else 0.0 for _, m, c in pts]
+    ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[low, high], capsize=3, marker="o", **kw)
+
+
+def draw(payload: Payload) -> list[Figure]:
+    """Loss along each path, barrier vs width, barrier vs spawn step."""
+    plt = pyplot()
+    data = payload["data"]
+    alphas, figures = data["alphas"], []
+    colors = plt.get_cmap("viridis")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True, layout="tight")
+    widths = [w for w in data["widths"] if w["pairs"]]
+    for i, w in enumerate(widths):
+        c = colors(i / max(1, len(widths) - 1))
+        left.plot(alphas, w["naive_loss_mean"], "--", color=c, label=f"width {w['width']}")
+        left.plot(alphas, w["aligned_loss_mean"], "-", color=c, label=f"width {w['width']} aligned")
+    left.set(title="independent solutions (dashed: as trained, solid: aligned)", xlabel="alpha", ylabel="train loss")
+    spawn = [e for e in data["spawn"] if e["paths"]]
+    for i, e in enumerate(spawn):
+        right.plot(alphas, e["loss_mean"], color=plt.get_cmap("plasma")(i / max(1, len(spawn))), label=f"k = {e['k']}")
+    right.set(title="copies spawned at step k", xlabel="alpha")
+    for ax in (left, right):
+        if ax.lines:
+            ax.legend(fontsize=7)
+    figures.append(Figure("connectivity-paths.png", "Mean training loss along the straight path between two "
+                                                    "solutions (alpha = 0: A, 1: B)", png(fig)))
+    label = metric_label(data)
+    if widths:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="tight")
+        ws = [w["width"] for w in widths]
+        for ax, key, name in ((axes[0], "barrier", "loss barrier"), (axes[1], "metric_barrier", label)):
+            _errorbar(ax, ws, [w[f"naive_{key}_mean"] for w in widths], [w[f"naive_{key}_ci"] for w in widths],
+                      label="as trained", linestyle="--")
+            _errorbar(ax, ws, [w[f"aligned_{key}_mean"] for w in widths], [w[f"aligned_{key}_ci"] for w in widths],
+                      label="after weight matching")
+            ax.set_xscale("log", base=2)
+            ax.set(xlabel="hidden width", ylabel=name, title=f"{name} vs width")
+            ax.set_xticks(ws, [str(w) for w in ws])
+            ax.legend(fontsize=8)
+        figures.append(Figure("connectivity-width.png", "Barrier between independent solutions vs width, before "
+                                                        "and after alignment (mean, 95% bootstrap CI)", png(fig)))
+    if spawn:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="tight")
+        ks = [e["k"] for e in spawn]
+        for ax, key, name in ((axes[0], "loss_barrier", "loss barrier"), (axes[1], "metric_barrier", label)):
+            _errorbar(ax, ks, [e[f"{key}_mean"] for e in spawn], [e[f"{key}_ci"] for e in spawn])
+            ax.set_xscale("symlog", linthresh=max(1, min([k for k in ks if k > 0], default=1)))
+            ax.set(xlabel="spawn step k", ylabel=name, title=f"{name} vs spawn step")
+            if key == "metric_barrier" and data["stable_threshold"] is not None:
+                ax.axhline(data["stable_threshold"], color="grey", linestyle=":", label="2 % (Frankle et al.)")
+                ax.legend(fontsize=8)
+        figures.append(Figure("connectivity-spawn.png", "Barrier between two copies spawned at step k and trained "
+                                                        "on different data orders (mean, 95% bootstrap CI)", png(fig)))
+    return figures
