@@ -54,7 +54,11 @@ _EXPORTS = {
     "check_optimizer": "optbench.testing",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [  # the keys of _EXPORTS (a test checks they agree), written out for readers and linters
+    "Budget", "BudgetExhausted", "Capability", "ComparisonResult", "ConfigError", "Evaluator", "Optimizer",
+    "Problem", "Space", "SpaceKind", "StudyResult", "TrialResult", "TrialSpec", "TrialState", "__version__",
+    "check_optimizer", "check_problem", "compare", "problem", "register_optimizer", "register_problem", "study",
+]
 
 if TYPE_CHECKING:
     from optbench.api import (

@@ -101,5 +101,6 @@ def test_import_is_cheap_and_every_public_name_resolves():
                           check=False)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) == len(optbench.__all__)
+    assert set(optbench.__all__) == {"__version__", *optbench._EXPORTS}
     assert {"compare", "study", "Problem", "Optimizer", "Evaluator", "problem", "ComparisonResult", "StudyResult",
             "check_problem", "check_optimizer"} <= set(optbench.__all__)

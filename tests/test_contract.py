@@ -81,7 +81,7 @@ def test_every_builtin_parameter_declares_a_type_that_is_checked(group):
     """Type checks are only as good as the declarations: every built-in parameter has a concrete one."""
     from typing import Any
 
-    from optbench.registry import declared_parameters
+    from optbench.api import declared_parameters
 
     for name, entry in entries(group).items():
         if entry.distribution != "optbench":
@@ -91,7 +91,8 @@ def test_every_builtin_parameter_declares_a_type_that_is_checked(group):
 
 
 def _flipped(name: str) -> list[tuple[str, bool]]:
-    from optbench.registry import declared_parameters, problem_class
+    from optbench.api import declared_parameters
+    from optbench.registry import problem_class
 
     return [(key, not p.default) for key, p in declared_parameters(problem_class(name)).items()
             if isinstance(p.default, bool)]

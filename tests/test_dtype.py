@@ -15,10 +15,10 @@ import torch
 from clirun import ENV, run
 
 import optbench.runners.trial as trial_module
+from optbench.analysis.stats import speedups, summarize
 from optbench.api import Budget, ConfigError, SpaceKind, TrialResult, TrialSpec, TrialState, freeze_params
 from optbench.campaign import Grid, build_specs
 from optbench.registry import PROBLEMS, entries, problem_class
-from optbench.analysis.stats import speedups, summarize
 
 WIDE = {**ENV, "COLUMNS": "200"}
 BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline-quick.json"
@@ -257,6 +257,7 @@ def test_the_option_finds_the_trials_a_problems_dtype_stored_and_the_table_shows
 def test_a_table_of_both_precisions_names_each_rows_precision(mixed_run):
     from rich.console import Console
 
+    from optbench.analysis import analyze
     from optbench.report.terminal import comparison
     from optbench.store import Store
 
@@ -264,7 +265,7 @@ def test_a_table_of_both_precisions_names_each_rows_precision(mixed_run):
     with Store(store) as opened:
         results = opened.results(opened.run(1)[1])  # the fixture's campaign: both precisions
     console = Console(width=200, record=True, no_color=True)
-    console.print(comparison(results))
+    console.print(comparison(analyze(results)))
     rows = [line for line in console.export_text().splitlines() if line.startswith("│")]
     assert sum("│ cpu float32 │" in row for row in rows) == 2 and sum("│ cpu         │" in row for row in rows) == 2
 

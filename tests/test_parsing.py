@@ -143,7 +143,8 @@ def test_every_parameter_is_checked_against_its_declared_type(kind, text, messag
 
 
 def test_values_of_the_declared_type_are_accepted_and_ints_stand_for_floats():
-    from optbench.registry import checked_params, make_optimizer, make_problem, optimizer_class
+    from optbench.params import checked_params
+    from optbench.registry import make_optimizer, make_problem, optimizer_class
 
     assert make_problem("rastrigin", {"rotate": True, "dim": 3}).rotation is not None
     assert make_problem("ellipsoid", {"cond": 100, "dim": 3}).cond == 100.0
@@ -154,7 +155,7 @@ def test_values_of_the_declared_type_are_accepted_and_ints_stand_for_floats():
 
 
 def test_the_declared_type_falls_back_to_the_default_when_unannotated():
-    from optbench.registry import checked_params
+    from optbench.params import checked_params
 
     class Plain:
         def __init__(self, *, scale=1.0, flag=False, anything=None, instance=0, device="cpu", dtype=None):

@@ -11,8 +11,9 @@ import math
 import numpy as np
 import pytest
 
-from optbench.api import Budget, TracePoint, TrialResult, TrialSpec, TrialState
+from optbench.analysis import analyze
 from optbench.analysis.profiles import more_wild, problem_dimension
+from optbench.api import Budget, TracePoint, TrialResult, TrialSpec, TrialState
 
 
 def run(problem: str, optimizer: str, seed: int, trace: list[tuple[float, float]], *, optimum: float | None,
@@ -178,6 +179,6 @@ def test_profiles_in_the_terminal_summary(campaign, capsys, monkeypatch):
     with Store(campaign) as store:
         results = store.results(store.run(None)[1])
     console = Console(width=160, record=True)
-    print_comparison(console, results, taus=[1e-1, 1e-5])
+    print_comparison(console, analyze(results, taus=[1e-1, 1e-5]))
     text = console.export_text()
     assert "Moré–Wild profiles over 2 problem(s)" in text and "τ=1e-1" in text and "τ=1e-5" in text

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from optbench.analysis import analyze
 from optbench.api import Budget, TracePoint, TrialResult, TrialSpec, TrialState
 from optbench.report.document import _inside, safe_name
 
@@ -149,7 +150,7 @@ def test_convergence_curves_end_where_runs_end_and_a_closed_form_does_not_squash
     assert max(_lines(by_evals, "adam")[0].get_xdata()) == 1000
     assert by_evals.get_yscale() == "log" and by_evals.get_ylim()[0] >= 1e-9  # 1e-18 and -1e-18 drawn at 1e-8
     assert any(line.get_label().startswith("success target") for line in by_evals.get_lines())
-    plots._pyplot().close(fig)
+    plots.pyplot().close(fig)
 
     stuck = [_trial("ga", s, _descending(s, 100.0, 10.0)) for s in range(3)]  # never near the target 1e-6
     fig = plots.convergence_figure(group_runs(stuck), "sphere")
@@ -157,7 +158,7 @@ def test_convergence_curves_end_where_runs_end_and_a_closed_form_does_not_squash
     assert not any(line.get_label().startswith("success target") for line in ax.get_lines())
     assert ax.get_ylim()[0] > 1  # the curves fill the panel instead of a sliver above 1e-6
     assert "not drawn" in ax.get_title(loc="left")
-    plots._pyplot().close(fig)
+    plots.pyplot().close(fig)
 
 
 def test_several_devices_get_one_labelled_curve_each():
@@ -168,7 +169,7 @@ def test_several_devices_get_one_labelled_curve_each():
     fig = plots.convergence_figure(group_runs(results), "sphere")
     labels = {line.get_label() for line in fig.axes[0].get_lines()}
     assert {"adam@cpu", "adam@cuda"} <= labels
-    plots._pyplot().close(fig)
+    plots.pyplot().close(fig)
 
 
 @pytest.mark.parametrize(("values", "scale"), [
@@ -181,7 +182,7 @@ def test_several_devices_get_one_labelled_curve_each():
 def test_y_scale_labels_what_is_there(values, scale):
     from optbench.report import plots
 
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig, ax = plt.subplots()
     ax.plot(range(len(values)), values)
     assert plots._y_scale(ax, np.asarray(values, dtype=float)) == scale
@@ -196,12 +197,12 @@ def test_y_scale_labels_what_is_there(values, scale):
 def test_log_tick_labels_are_short_numbers_that_do_not_collide():
     from optbench.report import plots
 
-    plt = plots._pyplot()
+    plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3))
     ax.plot([0.013, 0.25], [1e-8, 100])
     ax.set_xscale("log")
     ax.set_yscale("log")
-    plots._tidy_log_axes(ax)
+    plots.tidy_log_axes(ax)
     fig.canvas.draw()
     x_labels = [t.get_text() for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True) if t.get_text()]
     assert "0.1" in x_labels and "0.02" in x_labels and not any("times" in t for t in x_labels)
@@ -218,8 +219,8 @@ def test_log_tick_labels_are_short_numbers_that_do_not_collide():
 def test_seed_spread_floors_closed_forms_and_colors_each_optimizer_as_everywhere_else():
     from matplotlib.colors import to_hex
 
-    from optbench.report import plots
     from optbench.analysis.stats import summarize
+    from optbench.report import plots
 
     results = ([_trial("lstsq", s, [(1.0, 1e-4, 1e-18 * (-1) ** s)]) for s in range(4)]
                + [_trial("adam", s, _descending(s, 100.0, 0.01)) for s in range(4)]
@@ -232,7 +233,7 @@ def test_seed_spread_floors_closed_forms_and_colors_each_optimizer_as_everywhere
     assert "drawn at" in ax.get_title()
     colors = [to_hex(c.get_facecolor()[0]) for c in ax.collections]
     assert colors == [style[c.optimizer]["color"] for c in cells]
-    plots._pyplot().close(fig)
+    plots.pyplot().close(fig)
 
 
 def test_every_figure_gets_the_same_style_and_styles_stay_distinct():
@@ -259,7 +260,7 @@ def test_report_uses_one_style_map_for_all_figures(tmp_path, monkeypatch):
         monkeypatch.setattr(plots, name, spy)
     results = ([_trial("ga", s, _descending(s, 100.0, 1e-7)) for s in range(3)]
                + [_trial("adam", s, _descending(s, 50.0, 1.0), params=(("lr", 0.05),)) for s in range(3)])
-    document.write_report(results, tmp_path, title="t")
+    document.write_report(analyze(results), tmp_path, title="t")
     assert len(seen) == 4 and all(s is seen[0] for s in seen) and set(seen[0]) == {"ga", "adam(lr=0.05)"}
 
 
@@ -272,7 +273,7 @@ def test_html_tables_fit_the_page_and_say_what_is_missing(tmp_path):
                + [_trial("random", s, _descending(s, 100.0, 3.0)) for s in range(3)]
                + [_trial(name, s, [], state=TrialState.SKIPPED, reason=f"{name} {bits}")
                   for name in ("sgd", "cmaes") for s in range(3)])
-    page = document.write_report(results, tmp_path, title="t").read_text(encoding="utf-8")
+    page = document.write_report(analyze(results), tmp_path, title="t").read_text(encoding="utf-8")
     table = page[page.index("<h3>sphere</h3>"):]
     table = table[:table.index("</table>")]
     assert "test metric" not in table and ">device<" not in table  # no column of dashes, one device
@@ -290,7 +291,6 @@ def test_markdown_summary_lists_rows_best_first_with_the_tables_notes():
 
     from optbench.report.export import summary
     from optbench.report.terminal import comparison
-    from optbench.analysis.stats import summarize
 
     results = [_trial(name, seed, _descending(seed, 10.0, end))  # first seen: worst first
                for name, end in (("random", 1.0), ("ga", 1e-3), ("cmaes", 1e-9)) for seed in range(4)]
@@ -298,12 +298,12 @@ def test_markdown_summary_lists_rows_best_first_with_the_tables_notes():
                 for seed in range(2)]
     results += [_trial("adam", 0, _descending(0, 10.0, 1e-2)),
                 _trial("adam", 1, [], state=TrialState.FAILED, reason="Traceback\nValueError: nan step")]
-    cells = summarize(results)
-    markdown = summary(cells, "markdown")
+    analysis = analyze(results)
+    markdown = summary(analysis, "markdown")
     rows = [line.split(" | ") for line in markdown.splitlines() if line.startswith("| sphere |")]
     assert [row[1] for row in rows] == ["cmaes", "ga", "adam", "random"]
     console = Console(width=200, record=True, color_system=None)
-    console.print(comparison(results))
+    console.print(comparison(analysis))
     table = [line.split("│")[1].strip(" ≈") for line in console.export_text().splitlines() if line.startswith("│")]
     assert table == ["cmaes", "ga", "adam", "random"]  # the same order as the terminal table
     assert rows[2][-1].strip(" |") == "1 failed"

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from scipy.stats import mannwhitneyu
 
-from optbench.api import Budget, TrialResult, TrialSpec, TrialState
 from optbench.analysis.profiles import leaderboard, performance_profiles
 from optbench.analysis.significance import (
     compare_cells,
@@ -21,6 +20,7 @@ from optbench.analysis.significance import (
     win_rates,
 )
 from optbench.analysis.stats import Spread, bootstrap_mean_ci, summarize
+from optbench.api import Budget, TrialResult, TrialSpec, TrialState
 
 
 def test_holm_on_known_p_values():

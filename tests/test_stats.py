@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from optbench.api import Budget, TrialResult, TrialSpec, TrialState
 from optbench.analysis.stats import expected_running_time, summarize
+from optbench.api import Budget, TrialResult, TrialSpec, TrialState
 
 
 def test_ert_with_partial_success_is_all_cost_over_successes():

@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
 
-from optbench.api import TrialResult
 from optbench.analysis.stats import Cell
+from optbench.api import TrialResult
 
 TARGETS_PER_PROBLEM = 21
 
@@ -80,9 +81,13 @@ class Ecdf:
     curves: dict[str, np.ndarray]
 
 
-def runtime_ecdfs(results: Sequence[TrialResult], *, points: int = 60) -> tuple[Ecdf, Ecdf]:
-    """COCO's data profiles against evaluations and against seconds; each problem weighs the same."""
-    runs = group_runs(results)
+def runtime_ecdfs(results: Sequence[TrialResult], *, points: int = 60,
+                  runs: Sequence[Runs] | None = None) -> tuple[Ecdf, Ecdf]:
+    """COCO's data profiles against evaluations and against seconds; each problem weighs the same.
+
+    ``runs`` is :func:`group_runs` of ``results`` when the caller has it already.
+    """
+    runs = group_runs(results) if runs is None else runs
     by_problem: dict[tuple[str, str], list[Runs]] = defaultdict(list)
     for g in runs:
         by_problem[(g.problem, g.device)].append(g)
@@ -158,7 +163,7 @@ class Standing:
     trials: int
 
 
-def leaderboard(cells: Sequence[Cell], tied: set[tuple[str, str, str]]) -> list[Standing]:
+def leaderboard(cells: Sequence[Cell], tied: AbstractSet[tuple[str, str, str]]) -> list[Standing]:
     """Average rank of each optimizer over the problems it ran, best first."""
     from scipy.stats import rankdata
 
@@ -263,8 +268,13 @@ def convergence_levels(groups: Sequence[Runs]) -> tuple[float, float]:
 
 def solved_runs(results: Sequence[TrialResult], tau: float) -> list[Solved]:
     """First passage of the convergence test at ``tau`` for every run, per (problem, device, optimizer)."""
+    return solved_of(group_runs(results), tau)
+
+
+def solved_of(runs: Sequence[Runs], tau: float) -> list[Solved]:
+    """:func:`solved_runs` from the :func:`group_runs` of the results."""
     by_problem: dict[tuple[str, str], list[Runs]] = defaultdict(list)
-    for g in group_runs(results):
+    for g in runs:
         by_problem[(g.problem, g.device)].append(g)
     out = []
     for (problem, device), groups in by_problem.items():
@@ -291,7 +301,11 @@ def _steps(values: Sequence[np.ndarray], extra: Sequence[float] = ()) -> np.ndar
 
 def more_wild(results: Sequence[TrialResult], tau: float) -> MoreWildProfiles:
     """Data and performance profiles at ``tau`` over every (problem, device) with traced runs."""
-    solved = solved_runs(results, tau)
+    return more_wild_of(solved_runs(results, tau), tau)
+
+
+def more_wild_of(solved: Sequence[Solved], tau: float) -> MoreWildProfiles:
+    """:func:`more_wild` from the :func:`solved_runs` at ``tau``."""
     problems = list(dict.fromkeys((s.problem, s.device) for s in solved))
     names = list(dict.fromkeys(s.optimizer for s in solved))
     table = {(s.problem, s.device, s.optimizer): s for s in solved}
@@ -328,8 +342,14 @@ def more_wild_profiles(results: Sequence[TrialResult],
 def cell_solved(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAUS
                 ) -> dict[tuple[str, str, str], dict[float, tuple[int, float]]]:
     """Per (problem, optimizer, device): at each tau, how many runs solved and their ERT in evaluations."""
+    return cell_solved_of({tau: solved_runs(results, tau) for tau in taus})
+
+
+def cell_solved_of(solved: Mapping[float, Sequence[Solved]]
+                   ) -> dict[tuple[str, str, str], dict[float, tuple[int, float]]]:
+    """:func:`cell_solved` from the :func:`solved_runs` at each tau (``tau -> runs``, in the taus' order)."""
     out: dict[tuple[str, str, str], dict[float, tuple[int, float]]] = defaultdict(dict)
-    for tau in taus:
-        for s in solved_runs(results, tau):
+    for tau, runs in solved.items():
+        for s in runs:
             out[(s.problem, s.optimizer, s.device)][tau] = (int(np.isfinite(s.evaluations).sum()), s.ert)
     return dict(out)

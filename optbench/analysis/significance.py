@@ -100,8 +100,8 @@ def resolution_warning(cells: Sequence[Cell], alpha: float = ALPHA) -> str | Non
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """One pair of optimizers on one problem and device."""
+class PairTest:
+    """The test of one pair of optimizers on one problem and device."""
 
     problem: str
     device: str
@@ -120,22 +120,22 @@ def _median(cell: Cell) -> float:
     return cell.ranking_key
 
 
-def compare_cells(cells: Sequence[Cell]) -> list[Comparison]:
+def compare_cells(cells: Sequence[Cell]) -> list[PairTest]:
     """Every pair of optimizers per (problem, device), Holm-corrected within that problem."""
     groups: dict[tuple[str, str], list[Cell]] = {}
     for cell in cells:
         if cell.samples:
             groups.setdefault((cell.problem, cell.device), []).append(cell)
-    out: list[Comparison] = []
+    out: list[PairTest] = []
     for (problem, device), group in groups.items():
         pairs = list(itertools.combinations(group, 2))
         raw = [mann_whitney(a.samples, b.samples) for a, b in pairs]
         for (a, b), p, p_adj in zip(pairs, raw, holm(raw), strict=True):
-            out.append(Comparison(problem, device, a.optimizer, b.optimizer, p, p_adj, _median(a) < _median(b)))
+            out.append(PairTest(problem, device, a.optimizer, b.optimizer, p, p_adj, _median(a) < _median(b)))
     return out
 
 
-def tied_with_best(cells: Sequence[Cell], comparisons: Sequence[Comparison]) -> set[tuple[str, str, str]]:
+def tied_with_best(cells: Sequence[Cell], comparisons: Sequence[PairTest]) -> set[tuple[str, str, str]]:
     """``(problem, device, optimizer)`` of every optimizer not significantly worse than the best one."""
     from optbench.analysis.stats import best_per_problem
 
@@ -152,7 +152,7 @@ def tied_with_best(cells: Sequence[Cell], comparisons: Sequence[Comparison]) -> 
     return tied
 
 
-def win_rates(cells: Sequence[Cell], comparisons: Sequence[Comparison]) -> tuple[list[str], np.ndarray]:
+def win_rates(cells: Sequence[Cell], comparisons: Sequence[PairTest]) -> tuple[list[str], np.ndarray]:
     """Share of the problems both ran where the row optimizer beats the column one significantly.
 
     Returns:

@@ -145,9 +145,10 @@ def _seed_list(seeds: int | Sequence[int] | None, what: str) -> list[int] | None
     return [int(s) for s in seeds]
 
 
-def _call(name: str, **arguments: Any) -> str:
+def _call(function: str, **arguments: Any) -> str:
+    """How the run row records an API call: ``optbench.compare(problems=[...], seeds=5)``."""
     given = ", ".join(f"{key}={value!r}" for key, value in arguments.items() if value is not None)
-    return f"optbench.{name}({given})"
+    return f"optbench.{function}({given})"
 
 
 def compare(problems: Sequence[str] | None = None, optimizers: Sequence[str] | None = None, *,
@@ -155,7 +156,8 @@ def compare(problems: Sequence[str] | None = None, optimizers: Sequence[str] | N
             instances: int | Sequence[int] | None = None, budget: float | None = None,
             time_budget: float | None = None, device: str = "auto", dtype: str | None = None,
             store: str | Path | None = None, jobs: int = 1, executor: str | None = None, rerun: bool = False,
-            taus: Sequence[float] | None = None, plugins: Sequence[str] = ()) -> ComparisonResult:
+            taus: Sequence[float] | None = None, plugins: Sequence[str] = (), tuning: str | None = None,
+            spaces: Sequence[str] = ()) -> ComparisonResult:
     """Run every optimizer on every problem for every seed, as ``optbench compare`` does.
 
     Args:
@@ -172,6 +174,8 @@ def compare(problems: Sequence[str] | None = None, optimizers: Sequence[str] | N
         rerun: run every trial again, even those in the store.
         taus: Moré–Wild tolerances of the analysis.
         plugins: ``.py`` files or modules to load first (and in every worker).
+        tuning: a ruleset, ``none``, ``random:K``, ``optuna:SAMPLER:K`` or ``self:K`` (default: the suite's, else none).
+        spaces: search spaces replacing the optimizers' own, e.g. ``["adam(lr=loguniform(1e-5, 1))"]``.
 
     Raises:
         ConfigError: any mistake in the grid, found before the store is touched.
@@ -187,15 +191,22 @@ def compare(problems: Sequence[str] | None = None, optimizers: Sequence[str] | N
     specs = build_specs(suite_grid(suite=suite, problems=problems, optimizers=optimizers,
                                    seeds=_seed_list(seeds, "seeds"), instances=_seed_list(instances, "instances"),
                                    device=device, budget=budget, time_budget=time_budget, dtype=dtype))
+    from optbench.tuning.campaign import tuned
+
+    campaign = tuned(specs, tuning=tuning, spaces=spaces, suite=suite)
     command = _call("compare", problems=problems, optimizers=optimizers, suite=suite, seeds=seeds,
-                    instances=instances, budget=budget, time_budget=time_budget, device=device, dtype=dtype)
+                    instances=instances, budget=budget, time_budget=time_budget, device=device, dtype=dtype,
+                    tuning=tuning, spaces=list(spaces) or None)
     with _store_path(store) as path:
         check_store_path(Path(path))
         runner = make_executor(jobs=jobs, kind=executor, plugins=plugin_specs(list(plugins)))
         with Store(path) as db:
-            run_id = db.add_run(command, specs)
-            ran = run_campaign(specs, db, executor=runner, rerun=rerun)
-            results = tuple(db.results(s.key for s in specs))
+            run_id = db.add_run(command, campaign.first() if campaign else specs)
+            if campaign is None:
+                ran = run_campaign(specs, db, executor=runner, rerun=rerun)
+            else:
+                ran = campaign.run(db, executor=runner, rerun=rerun, on_specs=lambda more: db.extend_run(run_id, more))
+            results = tuple(db.results(db.run(run_id)[1]))
     return ComparisonResult(run_id=run_id, store="" if store is None else str(store), results=results,
                             ran=len(ran), taus=None if taus is None else tuple(taus))
 

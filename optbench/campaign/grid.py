@@ -11,6 +11,8 @@ from optbench.api import Budget, ConfigError, TrialSpec, check_dtype, freeze_par
 from optbench.params import parse_call, split_dtype
 from optbench.registry import canonical_params, make_optimizer, make_problem
 
+DEFAULT_SUITE = "quick"  # what `optbench compare` and `optbench.compare()` run when given nothing
+
 log = logging.getLogger(__name__)
 
 MAX_TRIALS = 100_000  # trials of one campaign: beyond this, a grid is a typo (or should be split)
@@ -46,13 +48,15 @@ def suite_grid(*, suite: str | None = None, problems: Sequence[str] | None = Non
     A budget given here is every problem's (the suite's per-problem budgets are dropped); a mistake
     in the suite's own problem or optimizer entries names the suite file and the key.
     """
-    from optbench.problems.suites import DEFAULT_SUITE, load_suite
+    from optbench.problems.suites import load_suite
     from optbench.runners.devices import resolve_devices
 
     chosen = load_suite(suite or DEFAULT_SUITE)
     budgets = chosen.budgets
-    if budget is not None or time_budget is not None:
-        fixed, budgets = Budget(evaluations=budget, seconds=time_budget), {}
+    if budget is not None or time_budget is not None:  # as floats: budget=200 and --budget 200 are one trial
+        fixed = Budget(evaluations=None if budget is None else float(budget),
+                       seconds=None if time_budget is None else float(time_budget))
+        budgets = {}
     else:
         fixed = Budget(evaluations=chosen.budget, seconds=chosen.time_budget)
     origin = {key: chosen.source for key, given in (("problems", problems), ("optimizers", optimizers))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from optbench.api import ConfigError
+from optbench.campaign.grid import DEFAULT_SUITE
 from optbench.cli.common import (
     REPORT_DEFAULT,
     add_store,
@@ -24,7 +25,6 @@ from optbench.cli.common import (
     positive,
     seeds,
 )
-from optbench.problems.suites import DEFAULT_SUITE
 
 
 def add_parser(commands: Any) -> None:
@@ -67,6 +67,13 @@ def add_parser(commands: Any) -> None:
                          help=f"also write the HTML/Markdown report into DIR ({REPORT_DEFAULT})")
 
     add_taus(compare)
+    compare.add_argument("--tuning", metavar="RULESET",
+                         help="none (default: the optimizers as given), random:K (the best of K quasi-random draws of "
+                              "each optimizer's search space, by validation), optuna:SAMPLER:K (e.g. optuna:TPE:8) "
+                              "or self:K (the defaults with K times the budget)")
+    compare.add_argument("--space", action="append", metavar="SPACE",
+                         help='replace an optimizer\'s search space, e.g. "adam(lr=loguniform(1e-5, 1))"; may repeat '
+                              "(`optbench list optimizers` shows each one)")
     compare.set_defaults(func=cmd_compare)
 
 
@@ -127,6 +134,10 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from optbench.store.paths import check_output_dir, check_store_path
 
     specs = build_specs(_grid(args))  # every mistake is found here, before the store is touched
+    from optbench.tuning.campaign import tuned
+
+    campaign = tuned(specs, tuning=args.tuning, spaces=args.space or [], suite=args.suite)
+    first = campaign.first() if campaign else specs  # the trials known before anything runs
     _check_execution(args)
     check_store_path(Path(args.store))  # so are outputs that could not be written
     report_dir = Path(args.report) if args.report else Path(args.store).parent  # run-<id> goes there
@@ -146,21 +157,39 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
         executor.close()
         raise
     with store:
-        run_id = store.add_run(shlex.join(["optbench", *argv]), specs)
-        todo = len(store.pending(specs, rerun=args.rerun))
-        say(f"{len(specs)} trials, {todo} to run, {len(specs) - todo} already in {args.store}")
-        outcome = run_trials(specs, store, executor=executor, rerun=args.rerun, quiet=args.quiet, todo=todo,
-                             describe=lambda r: f"{r.spec.problem_label} · {r.spec.optimizer_label}"[:40])
+        run_id = store.add_run(shlex.join(["optbench", *argv]), first)
+        todo = len(store.pending(first, rerun=args.rerun))
+        run = None
+        total = len(specs)
+        if campaign is None:
+            say(f"{len(specs)} trials, {todo} to run, {len(specs) - todo} already in {args.store}")
+        else:
+            total, later = campaign.planned, campaign.planned - len(first)  # the tuned evaluation: decided later
+            todo += later
+            say(f"{total} trials ({len(specs)} at the given hyperparameters, {total - len(specs)} for "
+                f"{campaign.ruleset.label}), {todo} to run, {total - todo} already in {args.store}")
+            for note in campaign.notes:
+                say(note)
+
+            def run(advance: Any) -> list:
+                return campaign.run(store, executor=executor, rerun=args.rerun, on_result=advance,
+                                    on_specs=lambda more: store.extend_run(run_id, more))
+
+        outcome = run_trials(first, store, executor=executor, rerun=args.rerun, quiet=args.quiet, todo=todo,
+                             describe=lambda r: f"{r.spec.problem_label} · {r.spec.optimizer_label}"[:40], run=run)
         if outcome.interrupted:
-            say(interrupted_line(outcome, len(specs), args.store))
+            say(interrupted_line(outcome, total, args.store))
             return INTERRUPTED
-        results = store.results(s.key for s in specs)
+        results = store.results(store.run(run_id)[1])
     ran = outcome.ran
+    from optbench.analysis import analyze
+
+    analysis = analyze(results, taus=args.tau)  # once: the tables or summary and the report all read it
     if args.format == "table":
-        print_comparison(Console(), results, taus=args.tau)
+        print_comparison(Console(), analysis)
     else:
-        print_summary(results, args.format, taus=args.tau)
-    counts = {state: sum(r.state is state for r in results) for state in TrialState}
+        print_summary(analysis, args.format)
+    counts = {state: sum(r.state is state for r in results) for state in TrialState}  # tuning trials too
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     shared = f" ({len(ran)} run here, {todo - len(ran)} by another optbench process)" if len(ran) < todo else ""
     say(f"run {run_id}: {summary}{shared} · results in {args.store}")
@@ -168,16 +197,16 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from optbench.report.document import write_report
 
         out_dir = args.report or str(report_dir / f"run-{run_id}")
-        path = write_report(results, out_dir, title=f"optbench run {run_id}", taus=args.tau)
+        path = write_report(analysis, out_dir, title=f"optbench run {run_id}")
         say(f"report: {path}")
     return 0
 
 
-def print_summary(results: Sequence[Any], fmt: str, *, taus: Sequence[float] | None = None) -> None:
-    from optbench.analysis.stats import summarize
+def print_summary(analysis: Any, fmt: str) -> None:
+    """The :class:`~optbench.analysis.Comparison`'s summary in ``fmt`` (json, csv, markdown) on stdout."""
     from optbench.report.export import summary
 
-    sys.stdout.write(summary(summarize(results), fmt, results=results, taus=taus))
+    sys.stdout.write(summary(analysis, fmt))
     if fmt != "csv":
         sys.stdout.write("\n")
 

@@ -47,12 +47,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def run_trials(specs: Sequence[TrialSpec], store: Any, *, executor: Any, rerun: bool, quiet: bool, todo: int,
-               label: str = "trials", describe: Callable[[TrialResult], str] | None = None) -> Outcome:
+               label: str = "trials", describe: Callable[[TrialResult], str] | None = None,
+               run: Callable[[Callable[[TrialResult], None]], list[TrialResult]] | None = None) -> Outcome:
     """Run what ``store`` lacks of ``specs`` with a progress bar on stderr; Ctrl-C or SIGTERM keeps what finished.
 
     Args:
         todo: the number of trials still to run (the bar's total; no bar when 0).
         label: the bar's description, replaced by ``describe(result)`` as trials finish when given.
+        run: runs the campaign given the bar's callback (default: :func:`~optbench.campaign.run.run_campaign`
+            of ``specs``); a campaign in phases (tuning) passes its own.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -71,7 +74,10 @@ def run_trials(specs: Sequence[TrialSpec], store: Any, *, executor: Any, rerun: 
 
     try:
         with sigterm_as_interrupt(), progress:
-            ran = run_campaign(specs, store, executor=executor, rerun=rerun, on_result=advance)
+            if run is None:
+                ran = run_campaign(specs, store, executor=executor, rerun=rerun, on_result=advance)
+            else:
+                ran = run(advance)
     except KeyboardInterrupt:
         return Outcome([], interrupted=True, stored=len(store.done_keys(s.key for s in specs)))
     return Outcome(ran)

@@ -62,12 +62,15 @@ def _report(args: argparse.Namespace) -> int:
         return redraw(analysis[1], run_id=run_id, fmt=args.format, out=args.out, store=args.store)
     if not results:
         raise ConfigError(f"run {run_id} in {args.store} has no stored results yet")
+    from optbench.analysis import analyze
+
+    comparison = analyze(results, taus=args.tau)  # once, for whichever output
     if args.format != "html":
-        print_summary(results, args.format, taus=args.tau)
+        print_summary(comparison, args.format)
         return 0
     out = args.out or str(Path(args.store).parent / f"run-{run_id}")
     from optbench.report.document import write_report
 
-    path = write_report(results, out, title=f"optbench run {run_id}", taus=args.tau)
+    path = write_report(comparison, out, title=f"optbench run {run_id}")
     say(f"report of run {run_id} ({len(results)} trials): {path}")
     return 0

@@ -59,7 +59,8 @@ def git_state(cwd: str | Path = ".") -> dict[str, Any] | None:
 
 
 def machine_id(fingerprint: dict[str, Any]) -> str:
-    """A short stable id of what makes timings comparable (the keys :func:`optbench.gate.check.comparable_machines` uses)."""
+    """A short stable id of what makes timings comparable (the keys that
+    :func:`optbench.gate.check.comparable_machines` uses)."""
     keys = ("cpu", "cores", "machine", "system", "torch", "gpu")
     text = json.dumps({k: fingerprint.get(k) for k in keys}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:8]
@@ -76,8 +77,8 @@ def record(results: Sequence[TrialResult], path: str | Path, *, source: str, com
     Returns:
         The entry written.
     """
-    from optbench.gate.baseline import slim_result
     from optbench.gate.baseline import fingerprint as this_machine
+    from optbench.gate.baseline import slim_result
 
     fp = fingerprint if fingerprint is not None else this_machine()
     entry = {"schema": SCHEMA, "recorded": time.time(), "source": source, "command": command,

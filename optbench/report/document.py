@@ -1,8 +1,9 @@
 """The shareable report: a self-contained HTML file (plots embedded) and a Markdown summary.
 
 Built from stored results alone: no trial reruns and no optimizer or problem plugin is imported.
-Every file name derived from a problem or optimizer name is sanitized, and nothing is written
-outside the report directory.
+Every number, test and profile comes from the :class:`~optbench.analysis.Comparison`; nothing here
+computes a statistic. Every file name derived from a problem or optimizer name is sanitized, and
+nothing is written outside the report directory.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import html
 import math
 import re
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from optbench.api import TrialResult, TrialState
-from optbench.report.export import cell_rows, lane_of
+from optbench.analysis.stats import Cell, wrong_optimum_note
+from optbench.api import TrialState
+from optbench.report.export import cell_rows, lane_of, summary
 from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, precision_of, without_result
-from optbench.analysis.stats import Cell, best_per_problem, summarize, wrong_optimum_note
+
+if TYPE_CHECKING:
+    from optbench.analysis.comparison import Comparison
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -45,8 +50,9 @@ class Figure:
     png: bytes
 
 
-def _cell_table(cells: Sequence[Cell], tied: set[tuple[str, str, str]]) -> str:
-    best = {id(c) for c in best_per_problem(cells).values()}
+def _cell_table(cells: Sequence[Cell], tied: Collection[tuple[str, str, str]],
+                best_cells: Mapping[tuple[str, str], Cell]) -> str:
+    best = {id(c) for c in best_cells.values()}
     several_devices = len({c.device for c in cells}) > 1
     head = ("optimizer", "device", "median", "IQR", "min – max", "mean [95% CI]", "success", "ERT (evals)",
             "ERT (s)", "time", "evals", "test metric")
@@ -125,54 +131,46 @@ code{background:#f3f3f5;padding:0 3px;border-radius:3px}
 """
 
 
-def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: str,
-                 taus: Sequence[float] | None = None) -> Path:
-    """Write ``report.html``, ``summary.md``, ``summary.json``, ``summary.csv`` and ``plots/*.png``.
+def write_report(analysis: Comparison, out_dir: str | Path, *, title: str) -> Path:
+    """Write ``report.html``, ``summary.md``, ``summary.json``, ``summary.csv`` and ``plots/*.png`` of ``analysis``.
 
     Returns:
         The path of the HTML report.
     """
-    from optbench.analysis.profiles import group_runs, leaderboard, performance_profiles, runtime_ecdfs
-    from optbench.report import plots
-    from optbench.analysis.significance import ALPHA, compare_cells, resolution_warning, tied_with_best, win_rates
+    from optbench.analysis.significance import ALPHA
+    from optbench.report import morewild, plots
 
     root = Path(out_dir)
     (root / "plots").mkdir(parents=True, exist_ok=True)
-    cells = summarize(results)
-    comparisons = compare_cells(cells)
-    tied = tied_with_best(cells, comparisons)
-    best = {(c.problem, c.device, c.optimizer) for c in best_per_problem(cells).values()}
-    runs = group_runs(results)
-    several_devices = len({c.device for c in cells}) > 1
+    results, cells, tied, best = analysis.results, analysis.cells, analysis.tied, analysis.best_keys
+    runs = analysis.runs
+    several_devices = analysis.show_device
     # one color and line style per optimizer in every figure (and per optimizer@device where curves are per device)
     optimizers = list(dict.fromkeys(c.optimizer for c in cells if c.with_result))
     per_device = [f"{c.optimizer}@{c.device}" for c in cells if c.with_result] if several_devices else []
     style = plots.styles(optimizers + per_device)
 
     figures: list[Figure] = []
-    standings = leaderboard(cells, tied)
+    standings = analysis.standings
     board_head = ("optimizer", "problems", "avg rank", "best or tied", "success")
     board = [(s.optimizer, str(s.problems), f"{s.average_rank:.2f}", f"{s.best_or_tied}/{s.problems}",
               f"{s.successes}/{s.trials}" if s.trials else "–") for s in standings]
     if runs:
-        figures.append(Figure("ecdf.png", "Runtime ECDFs", plots.ecdfs(*runtime_ecdfs(results), style=style)))
-        profiles = performance_profiles(cells)
+        figures.append(Figure("ecdf.png", "Runtime ECDFs", plots.ecdfs(*analysis.ecdfs, style=style)))
+        profiles = analysis.performance
         if profiles[0].problems:
             figures.append(Figure("performance_profiles.png", "Performance profiles",
                                   plots.performance_profile(*profiles, style=style)))
-        from optbench.report import morewild  # Moré–Wild data and performance profiles at each tolerance
-
-        more_wild_png = morewild.figure(results, tuple(taus or morewild.MORE_WILD_TAUS), style=style)
+        # Moré–Wild data and performance profiles at each tolerance
+        more_wild_png = morewild.figure(analysis.more_wild, style=style)
         if more_wild_png is not None:
             figures.append(Figure("more_wild.png", "Moré–Wild data and performance profiles", more_wild_png))
-    names, rates = win_rates(cells, comparisons)
+    names, rates = list(analysis.win_names), analysis.win_rates
     win_rows = [(a, *("–" if math.isnan(rates[i, j]) else f"{rates[i, j]:.0%}" for j in range(len(names))))
                 for i, a in enumerate(names)]
 
     sections_html, sections_md = [], []
-    by_problem: dict[str, list[Cell]] = {}
-    for c in cells:
-        by_problem.setdefault(c.problem, []).append(c)
+    by_problem = analysis.by_problem
     for problem, group in by_problem.items():
         first = group[0]
         facts = [first.problem_id, *filter(None, [precision_of(group)])]  # float32, where every row chose it
@@ -192,7 +190,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
         missing = [f"{state}: {', '.join(names)}" + (f" ({reason})" if reason else "")
                    for state, reason, names in without_result(group, show_device=several_devices)]
         outliers = [f"{c.optimizer}: seeds {', '.join(map(str, c.outlier_seeds))}" for c in group if c.outlier_seeds]
-        table = _cell_table(group, tied)
+        table = _cell_table(group, tied, analysis.best)
         body = [f"<h3>{html.escape(problem)}</h3><p class=note>{html.escape(' · '.join(facts))}</p>", table]
         wrong = wrong_optimum_note(group, show_device=several_devices)  # results beat the declared optimum
         body += [f"<p class=note style='color:#b00020'>⚠ {html.escape(wrong or '')}</p>"] * bool(wrong)
@@ -226,7 +224,7 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
              f"sources: {', '.join(sources) or '–'}")
     legend = (f"★ best median; ≈ not significantly different from the best (two-sided Mann–Whitney U, Holm, "
               f"α = {ALPHA}); ERT: COCO's expected running time to the target (∞: never reached).")
-    warning = resolution_warning(cells)
+    warning = analysis.resolution_warning
     if warning:  # every ≈ then says "too few seeds", not "as good"
         legend += f" {warning[0].upper()}{warning[1:]}."
     overview = [f"<h1>{html.escape(title)}</h1><p class=note>{html.escape(intro)}</p>",
@@ -239,6 +237,19 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     page = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>", *overview,
             "<h2>Problems</h2>", *sections_html]
+    tuning_md = ""
+    if analysis.tuning is not None:  # the tuning table, verdicts, expected-best curves and sensitivity scatters
+        from optbench.report import tuning
+
+        tuning_figures = [Figure(name, caption, png) for name, caption, png in tuning.figures(analysis.tuning)]
+        for figure in tuning_figures:
+            _inside(root, f"plots/{figure.name}").write_bytes(figure.png)
+        page += [f"<h2>Tuning: {html.escape(analysis.tuning.ruleset)}</h2>",
+                 _html_table(tuning.HEAD, tuning.rows(analysis.tuning), prose=("selected",)),
+                 *(f"<p class=note>{html.escape(line)}</p>" for line in tuning.verdict_lines(analysis.tuning)),
+                 *(_img(f) for f in tuning_figures)]
+        tuning_md = tuning.markdown(analysis.tuning) + "".join(
+            f"\n![{f.caption}](plots/{f.name})\n" for f in tuning_figures)
     if fail_rows:
         page += ["<h2>Failed trials</h2>", _html_table(fail_head, fail_rows, text=("optimizer", "device", "state"),
                                                        prose=("error",))]
@@ -255,15 +266,11 @@ def write_report(results: Sequence[TrialResult], out_dir: str | Path, *, title: 
     markdown += ["## Problems\n", *sections_md]
     if fail_rows:
         markdown += ["## Failed trials\n", _md_table(fail_head, fail_rows)]
-    _inside(root, "summary.md").write_text("\n".join(markdown), encoding="utf-8")
-    rows = cell_rows(cells, tied, best)
-    from optbench.report.morewild import MORE_WILD_TAUS, with_profiles
-    from optbench.report.morewild import markdown as more_wild_md
-
-    with _inside(root, "summary.md").open("a", encoding="utf-8") as md_file:
-        md_file.write("\n" + more_wild_md(results, tuple(taus or MORE_WILD_TAUS)))
-    _inside(root, "summary.json").write_text(with_profiles(rows, results, "json", taus=taus), encoding="utf-8")
-    _inside(root, "summary.csv").write_text(with_profiles(rows, results, "csv", taus=taus), encoding="utf-8")
+    more_wild_md = morewild.markdown(analysis.more_wild)
+    _inside(root, "summary.md").write_text("\n".join(markdown) + "\n" + more_wild_md + (tuning_md and "\n" + tuning_md),
+                                           encoding="utf-8")
+    _inside(root, "summary.json").write_text(summary(analysis, "json"), encoding="utf-8")
+    _inside(root, "summary.csv").write_text(summary(analysis, "csv"), encoding="utf-8")
     return report
 
 

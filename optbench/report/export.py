@@ -2,19 +2,24 @@
 
 ``device`` is the device alone and ``dtype`` the chosen precision (empty: the problem's own); the
 Markdown table, written for people, shows both in its device column as the terminal does (``cpu float32``).
+Every number comes from the :class:`~optbench.analysis.Comparison`; JSON goes through
+:mod:`optbench.report.jsonout` with non-finite numbers as strings (``"inf"``), as this format always wrote them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
+from optbench.analysis.stats import Cell, notes, table_order
 from optbench.api import TrialState
-from optbench.analysis.stats import Cell
+from optbench.report import morewild
+from optbench.report.jsonout import dumps, to_jsonable
+
+if TYPE_CHECKING:
+    from optbench.analysis.comparison import Comparison
 
 COLUMNS = (
     "problem", "problem_id", "optimizer", "device", "dtype", "trials", "with_result", "failed", "skipped",
@@ -25,15 +30,11 @@ COLUMNS = (
 )
 
 
-def _clean(value: Any) -> Any:
-    """JSON has no inf or NaN: write them as strings, as the store's readers expect."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
+Key = tuple[str, str, str]  # (problem, lane, optimizer)
 
 
-def cell_rows(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[tuple[str, str, str]]) -> list[dict]:
-    """Every statistic of every cell, flat, in :data:`COLUMNS` order."""
+def cell_rows(cells: Sequence[Cell], tied: Collection[Key], best: Collection[Key]) -> list[dict]:
+    """Every statistic of every cell, flat, in :data:`COLUMNS` order; non-finite numbers as strings (``"inf"``)."""
     rows = []
     for c in cells:
         score = c.score
@@ -62,7 +63,7 @@ def cell_rows(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[
             "best": key in best, "tied_with_best": key in tied,
             "outlier_seeds": " ".join(map(str, c.outlier_seeds)),
         }
-        rows.append({k: _clean(row[k]) for k in COLUMNS})
+        rows.append({k: to_jsonable(row[k], nonfinite="string") for k in COLUMNS})
     return rows
 
 
@@ -71,13 +72,21 @@ def lane_of(row: dict) -> str:
     return f"{row['device']} {row['dtype']}" if row.get("dtype") else row["device"]
 
 
-def to_json(rows: Sequence[dict]) -> str:
-    return json.dumps({"format": "optbench.summary/1", "cells": list(rows)}, indent=2)
+def to_json(rows: Sequence[dict], more_wild: dict[str, Any] | None = None,
+            tuning: dict[str, Any] | None = None) -> str:
+    """The ``optbench.summary/1`` document: the rows, the Moré–Wild profiles under ``more_wild`` and what
+    tuning found under ``tuning`` (``optbench.tuning/1``), each when given."""
+    document: dict[str, Any] = {"format": "optbench.summary/1", "cells": list(rows)}
+    if more_wild is not None:
+        document["more_wild"] = more_wild
+    if tuning is not None:
+        document["tuning"] = tuning
+    return dumps(document, nonfinite="string", indent=2)
 
 
-def to_csv(rows: Sequence[dict]) -> str:
+def to_csv(rows: Sequence[dict], columns: Sequence[str] = COLUMNS) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
     return buffer.getvalue()
@@ -116,48 +125,61 @@ def to_markdown(rows: Sequence[dict], notes: Sequence[tuple[str, str]] = ()) -> 
     return head + body + ("\nNotes:\n\n" + tail if tail else "")
 
 
-def markdown_summary(cells: Sequence[Cell], tied: set[tuple[str, str, str]], best: set[tuple[str, str, str]]) -> str:
+def markdown_summary(analysis: Comparison) -> str:
     """The Markdown summary as the terminal shows it: problems in the order they first appear, each
     one's rows best first (the table's order), and the notes the terminal prints under each table."""
-    from optbench.analysis.stats import notes, table_order
-
-    by_problem: dict[str, list[Cell]] = {}
-    for cell in cells:
-        by_problem.setdefault(cell.problem, []).append(cell)
-    show_device = len({c.device for c in cells}) > 1
+    tied, best = analysis.tied, analysis.best_keys
     rows: list[dict] = []
     lines: list[tuple[str, str]] = []
-    for problem, group in by_problem.items():
+    for problem, group in analysis.by_problem.items():
         ordered = table_order(group)
         rows += [{**row, "device": cell.device, "notes": row_notes(cell)}
                  for cell, row in zip(ordered, cell_rows(ordered, tied, best), strict=True)]
-        lines += [(problem, line) for line in notes(group, show_device=show_device)]
+        lines += [(problem, line) for line in notes(group, show_device=analysis.show_device)]
     return to_markdown(rows, lines)
 
 
-FORMATS = {"json": to_json, "csv": to_csv, "markdown": to_markdown}
+def wide_rows(analysis: Comparison) -> tuple[list[dict], list[str]]:
+    """The :func:`cell_rows` of every cell with the Moré–Wild columns per cell (runs solved and ERT at
+    each tau, ``None`` where the cell has no trace), and the column names in order."""
+    values = morewild.cell_values(analysis.cell_solved, analysis.taus)
+    extra = morewild.cell_columns(analysis.taus)
+    rows = cell_rows(analysis.cells, analysis.tied, analysis.best_keys)
+    wide = [{**row, **{k: to_jsonable(values.get((row["problem"], lane_of(row), row["optimizer"]), {}).get(k),
+                                      nonfinite="string") for k in extra}} for row in rows]
+    if analysis.tuning is None:
+        return wide, [*COLUMNS, *extra]
+    # a tuned row carries its ruleset, selection and the cost of its tuning (none for an untuned row)
+    tuned = {(c.problem, c.lane, f"{c.optimizer} [{c.ruleset}]"): c for c in analysis.tuning.cells}
+    for row in wide:
+        cell = tuned.get((row["problem"], lane_of(row), row["optimizer"]))
+        row.update({"ruleset": cell.ruleset if cell else "", "selected": None if cell is None else
+                    dumps(cell.selected, sort_keys=True), **{k: getattr(cell, k, None) for k in TUNING_COLUMNS[2:]}})
+    return wide, [*COLUMNS, *extra, *TUNING_COLUMNS]
 
 
-def summary(cells: Sequence[Cell], fmt: str, *, results: Sequence[Any] | None = None,
-            taus: Sequence[float] | None = None) -> str:
-    """The summary of ``cells`` in ``fmt`` (json, csv or markdown); with ``results`` (their traces)
-    also the Moré–Wild profiles at ``taus`` (see :mod:`optbench.report.morewild`)."""
-    from optbench.analysis.significance import compare_cells, tied_with_best
-    from optbench.analysis.stats import best_per_problem
+TUNING_COLUMNS = ("ruleset", "selected", "tuning_evaluations", "tuning_gradient_evaluations", "tuning_seconds")
 
-    tied = tied_with_best(cells, compare_cells(cells))
-    best = {(c.problem, c.device, c.optimizer) for c in best_per_problem(cells).values()}
+
+FORMATS = ("json", "csv", "markdown")
+
+
+def summary(analysis: Comparison, fmt: str) -> str:
+    """The summary of ``analysis`` in ``fmt``: ``json`` (the rows with their Moré–Wild columns and the
+    profiles under ``more_wild``), ``csv`` (the same rows) or ``markdown`` (each problem's rows best first,
+    with the terminal's notes, then the Moré–Wild section); see :mod:`optbench.report.morewild`."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown summary format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "markdown":  # for people: each problem's rows best first, with the terminal's notes
-        text = markdown_summary(cells, tied, best)
-        if results is None:
-            return text
-        from optbench.report.morewild import MORE_WILD_TAUS
-        from optbench.report.morewild import markdown as more_wild
+        section = morewild.markdown(analysis.more_wild)
+        text = markdown_summary(analysis) + ("\n" + section if section else "")
+        if analysis.tuning is not None:
+            from optbench.report.tuning import markdown
 
-        section = more_wild(results, tuple(taus or MORE_WILD_TAUS))
-        return text + ("\n" + section if section else "")
-    if results is not None:
-        from optbench.report.morewild import with_profiles
-
-        return with_profiles(cell_rows(cells, tied, best), results, fmt, taus=taus)
-    return FORMATS[fmt](cell_rows(cells, tied, best))
+            text += "\n" + markdown(analysis.tuning)
+        return text
+    rows, columns = wide_rows(analysis)
+    if fmt == "json":
+        tuning = None if analysis.tuning is None else to_jsonable(analysis.tuning.to_json(), nonfinite="string")
+        return to_json(rows, morewild.profiles_json(analysis.more_wild), tuning)
+    return to_csv(rows, columns)

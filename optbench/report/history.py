@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from optbench.gate.history import Point, Timeline
+from optbench.report.jsonout import dumps
 
 MARKS = {"worse": ("▲ worse", "bold red"), "failing": ("▲ failing", "bold red"), "slower": ("▲ slower", "bold red"),
          "better": ("▼ better", "green"), "faster": ("▼ faster", "green")}
@@ -103,8 +103,6 @@ def terminal(tl: Timeline, *, last: int | None = None) -> Any:
 
 def to_json(tl: Timeline) -> str:
     """The timeline as JSON (``optbench.history-view/1``); infinities as the string ``"inf"``."""
-    from optbench.report.morewild import _json_safe
-
     data = {
         "format": "optbench.history-view/1", "machine": tl.machine,
         "versions": [{"label": v.label, "commit": v.commit, "subject": v.subject, "commit_time": v.commit_time,
@@ -118,13 +116,13 @@ def to_json(tl: Timeline) -> str:
                   for version, items in tl.marked.items() for c, p in items],
         "other_machines": tl.other_machines,
     }
-    return json.dumps(_json_safe(data), indent=2)
+    return dumps(data, nonfinite="string", indent=2)
 
 
 def _figure(tl: Timeline, cell: tuple[str, str, str], points: Sequence[Point], title: str) -> bytes:
-    from optbench.report.plots import _png, _pyplot
+    from optbench.report.plots import png, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     order = [v.label for v in tl.versions]
     xs = [order.index(p.version) for p in points]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -153,7 +151,7 @@ def _figure(tl: Timeline, cell: tuple[str, str, str], points: Sequence[Point], t
         ax.set_ylabel("median gap (or value)" if kind == "quality" else "median time (s)")
         ax.grid(True, alpha=0.3)
     fig.suptitle(title, fontsize=10)
-    return _png(fig)
+    return png(fig)
 
 
 _STYLE = ("body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"

@@ -37,7 +37,7 @@ def _meta(ioh: Any, result: TrialResult) -> tuple[int, str, Any, Any]:
         problem = ioh.get_problem(fid, instance=instance + 1, dimension=dim, problem_class=cls)
         meta = problem.meta_data
         if family == "pbo":
-            return fid, str(meta.name), meta.optimization_type, _pbo_raw(problem)
+            return fid, str(meta.name), meta.optimization_type, pbo_raw(problem)
         fopt = float(result.optimal_value or 0.0)
         return fid, str(meta.name), meta.optimization_type, lambda value: value - fopt  # IOH logs bbob's gap
     fid = 100000 + zlib.crc32(family.encode()) % 900000  # stable, and clear of IOH's own ids
@@ -47,7 +47,7 @@ def _meta(ioh: Any, result: TrialResult) -> tuple[int, str, Any, Any]:
     return fid, name, ioh.OptimizationType.MIN, raw
 
 
-def _pbo_raw(problem: Any) -> Any:
+def pbo_raw(problem: Any) -> Any:
     """``value -> raw y`` for an IOH PBO instance: optbench's value is ``-y``, ``y = a * raw + b``."""
     dim = problem.meta_data.n_variables
     pairs = []

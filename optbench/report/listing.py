@@ -168,28 +168,36 @@ def problems_table() -> Listing:
 
 def optimizers_table() -> Listing:
     """Every registered optimizer: the spaces it runs on, what it needs, its hyperparameters."""
+    from optbench.tuning.space import describe
+
     table = Listing("optimizers", [Column("name"), Column("runs on", label="runs on {}"),
                                    Column("needs", label="needs {}"),
-                                   Column("hyperparameters (defaults)", long=True), Column("from", long=True)])
+                                   Column("hyperparameters (defaults)", long=True),
+                                   Column("search space (--tuning)", long=True), Column("from", long=True)])
     for name, entry in entries(OPTIMIZERS).items():
         source = f"{entry.distribution} {entry.version}"
         try:
             cls: Any = entry.load()
         except ConfigError as exc:
-            table.add_row(name, Text("broken", style="red"), "", Text(str(exc), style="red"), source)
+            table.add_row(name, Text("broken", style="red"), "", Text(str(exc), style="red"), "", source)
             continue
         spaces = ", ".join(sorted(str(s) for s in cls.spaces))
         needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
-        table.add_row(name, spaces, needs, _defaults(cls), source)
+        declared = getattr(cls, "search_space", None)
+        space = "none declared" if declared is None else (describe(declared) or "nothing to tune")
+        table.add_row(name, spaces, needs, _defaults(cls), space, source)
     for prefix, bridge in entries(BRIDGES).items():
         try:
             cls = bridge.load()
         except ConfigError as exc:  # e.g. Nevergrad not installed
-            table.add_row(f"{prefix}:<name>", Text("unavailable", style="red"), "", str(exc), "bridge")
+            table.add_row(f"{prefix}:<name>", Text("unavailable", style="red"), "", str(exc), "", "bridge")
             continue
         spaces = ", ".join(sorted(str(s) for s in cls.spaces))
         needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
-        table.add_row(f"{prefix}:<name>", spaces, needs, getattr(cls, "summary", ""),
+        members = getattr(cls, "search_spaces", {})
+        space = "; ".join(f"{prefix}:{target}: {describe(sp)}" for target, sp in members.items())
+        space = (space + "; other members: none declared") if space else "none declared (give one with --space)"
+        table.add_row(f"{prefix}:<name>", spaces, needs, Text(getattr(cls, "summary", "")), space,
                       f"bridge: {source_of(OPTIMIZERS, prefix + ':')}")
     return table
 

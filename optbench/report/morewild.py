@@ -1,18 +1,18 @@
 """Moré & Wild (2009) data and performance profiles in every output: terminal, JSON, CSV, Markdown, HTML.
 
-The computation lives in :mod:`optbench.analysis.profiles`; this module only renders it. Each output states
-the convergence test, so a reader knows what "solved" means at each tolerance.
+The computation lives in :mod:`optbench.analysis.profiles` and is done once by
+:func:`optbench.analysis.analyze` (``Comparison.more_wild``, ``Comparison.cell_solved``); this module only
+renders it. Each output states the convergence test, so a reader knows what "solved" means at each tolerance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from optbench.api import TrialResult
-from optbench.analysis.profiles import MORE_WILD_TAUS, MoreWildProfiles, cell_solved, more_wild_profiles
+from optbench.analysis.profiles import MORE_WILD_TAUS, MoreWildProfiles
 
 TEST = ("a run solves a problem at tolerance τ once f ≤ f_L + τ·(f0 − f_L): f_L the known optimum (else the "
         "best value reached), f0 the median first value of all runs on the problem")
@@ -41,13 +41,12 @@ LEGEND = ("share of runs that solved (problems weighted equally; the data profil
           "share of problems where the optimizer was fastest (the performance profile at 1). ")
 
 
-def terminal_table(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAUS) -> Any:
+def terminal_table(profiles: Sequence[MoreWildProfiles]) -> Any:
     """A rich group: the table of solved shares per tolerance and its legend; ``None`` without traces."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    profiles = more_wild_profiles(results, taus)
     if not profiles or not profiles[0].problems:
         return None
     head, rows = summary_rows(profiles)
@@ -64,10 +63,10 @@ def _curve(values: np.ndarray) -> list[float]:
     return [round(float(v), 12) for v in values]
 
 
-def profiles_json(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAUS) -> dict[str, Any]:
+def profiles_json(profiles: Sequence[MoreWildProfiles]) -> dict[str, Any]:
     """Every profile as step functions (right-continuous: the value holds from its alpha on)."""
-    out: dict[str, Any] = {"test": TEST, "taus": list(taus), "profiles": []}
-    for p in more_wild_profiles(results, taus):
+    out: dict[str, Any] = {"test": TEST, "taus": [p.tau for p in profiles], "profiles": []}
+    for p in profiles:
         out["profiles"].append({
             "tau": p.tau, "problems": p.problems,
             "data": {"alphas": _curve(p.data_alphas), "unit": "simplex gradients (evaluations / (dim + 1))",
@@ -84,11 +83,12 @@ def cell_columns(taus: Sequence[float] = MORE_WILD_TAUS) -> list[str]:
     return [f"{kind}_tau_{tau_label(t)}" for t in taus for kind in ("solved", "ert")]
 
 
-def cell_values(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAUS
-                ) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """``(problem, device, optimizer)`` -> the :func:`cell_columns` values (``None`` where no trace)."""
+def cell_values(solved: Mapping[tuple[str, str, str], Mapping[float, tuple[int, float]]],
+                taus: Sequence[float] = MORE_WILD_TAUS) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``(problem, device, optimizer)`` -> the :func:`cell_columns` values, from ``Comparison.cell_solved``
+    (``(problem, optimizer, device)`` -> tau -> (runs solved, ERT)); cells without a trace have none."""
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for (problem, optimizer, device), per_tau in cell_solved(results, taus).items():
+    for (problem, optimizer, device), per_tau in solved.items():
         row: dict[str, Any] = {}
         for tau in taus:
             solved, ert = per_tau[tau]
@@ -98,9 +98,8 @@ def cell_values(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WIL
     return out
 
 
-def markdown(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAUS) -> str:
+def markdown(profiles: Sequence[MoreWildProfiles]) -> str:
     """The Markdown section: the summary table and the test; empty without traces."""
-    profiles = more_wild_profiles(results, taus)
     if not profiles or not profiles[0].problems:
         return ""
     head, rows = summary_rows(profiles)
@@ -110,15 +109,13 @@ def markdown(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_T
     return "\n".join(lines) + f"\n\n{LEGEND}{TEST[0].upper()}{TEST[1:]}.\n"
 
 
-def figure(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAUS,
-           style: Any = None) -> bytes | None:
+def figure(profiles: Sequence[MoreWildProfiles], style: Any = None) -> bytes | None:
     """Data profiles (top row) and performance profiles (bottom row), one column per tolerance."""
-    from optbench.report.plots import _legend_below, _png, _pyplot, _style, _tidy_log_axes
+    from optbench.report.plots import legend_below, line_style, png, pyplot, tidy_log_axes
 
-    profiles = more_wild_profiles(results, taus)
     if not profiles or not profiles[0].problems:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(2, len(profiles), figsize=(3.4 * len(profiles) + 1, 6.4), sharey=True, squeeze=False)
     for j, p in enumerate(profiles):
         labels = list(p.data)
@@ -134,56 +131,18 @@ def figure(results: Sequence[TrialResult], taus: Sequence[float] = MORE_WILD_TAU
                 xs = np.concatenate([[low / 2], alphas, [high]])
                 ys = np.concatenate([[0.0], curve, [curve[-1] if curve.size else 0.0]])
                 keep = xs > 0
-                ax.step(xs[keep], ys[keep], where="post", label=label, linewidth=1.5, **_style(style, label, labels))
+                ax.step(xs[keep], ys[keep], where="post", label=label, linewidth=1.5,
+                        **line_style(style, label, labels))
             ax.set_xscale("log")
             ax.set_ylim(-0.02, 1.02)
             ax.grid(True, alpha=0.3)
             ax.set_xlabel(xlabel, fontsize=9)
-            _tidy_log_axes(ax)
+            tidy_log_axes(ax)
             if row == 0:
                 ax.set_title(f"τ = {tau_label(p.tau)}", fontsize=10)
         axes[0, 0].set_ylabel("data profile\nshare of runs solved")
         axes[1, 0].set_ylabel("performance profile\nshare of problems")
-    _legend_below(fig, axes[1, 0])
+    legend_below(fig, axes[1, 0])
     fig.suptitle(f"Moré–Wild profiles over {profiles[0].problems} problems (convergence test "
                  "f ≤ f_L + τ·(f0 − f_L))", fontsize=11)
-    return _png(fig)
-
-
-def with_profiles(rows: Sequence[dict[str, Any]], results: Sequence[TrialResult], fmt: str, *,
-                  taus: Sequence[float] | None = None) -> str:
-    """The summary rows of :func:`optbench.report.export.cell_rows` in ``fmt`` with the Moré–Wild columns
-    per cell (CSV, JSON) and the profiles themselves (JSON: ``more_wild``; Markdown: a section)."""
-    import csv
-    import io
-    import json
-
-    from optbench.report.export import COLUMNS, _clean, lane_of, to_markdown
-
-    taus = tuple(taus or MORE_WILD_TAUS)
-    if fmt == "markdown":
-        section = markdown(results, taus)
-        return to_markdown(rows) + ("\n" + section if section else "")
-    values = cell_values(results, taus)
-    extra = cell_columns(taus)
-    wide = [{**row, **{k: _clean(values.get((row["problem"], lane_of(row), row["optimizer"]), {}).get(k))
-                       for k in extra}} for row in rows]
-    if fmt == "json":
-        return json.dumps({"format": "optbench.summary/1", "cells": wide,
-                           "more_wild": _json_safe(profiles_json(results, taus))}, indent=2)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *extra], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in wide)
-    return buffer.getvalue()
-
-
-def _json_safe(value: Any) -> Any:
-    """JSON has no inf: written as the string "inf", as the rest of the summary does."""
-    from optbench.report.export import _clean
-
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return _clean(value)
+    return png(fig)

@@ -38,13 +38,16 @@ def styles(labels: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _style(given: Styles | None, label: str, fallback: Sequence[str]) -> dict[str, Any]:
+def line_style(given: Styles | None, label: str, fallback: Sequence[str]) -> dict[str, Any]:
+    """``label``'s color and line style: from ``given`` (the report's :func:`styles`), else by its place in
+    ``fallback``."""
     if given and label in given:
         return dict(given[label])
     return styles([*(given or {}), *fallback]).get(label, {"color": COLORS[0], "linestyle": "-"})
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend (imported on first use: matplotlib stays out of ``--help``)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -53,10 +56,11 @@ def _pyplot() -> Any:
     return plt
 
 
-def _png(fig: Any) -> bytes:
+def png(fig: Any) -> bytes:
+    """The PNG bytes of ``fig`` (tight bounding box, :data:`DPI`); the figure is closed."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return buffer.getvalue()
 
 
@@ -84,7 +88,8 @@ def _compact_log_labels() -> Any:
     return Compact(labelOnlyBase=False)
 
 
-def _tidy_log_axes(ax: Any) -> None:
+def tidy_log_axes(ax: Any) -> None:
+    """Short tick labels on the log and symlog axes of ``ax`` (see :func:`_compact_log_labels`)."""
     for axis in (ax.xaxis, ax.yaxis):
         if axis.get_scale() in ("log", "symlog"):
             axis.set_major_formatter(_compact_log_labels())
@@ -137,7 +142,7 @@ def _run_end(runs: Runs, axis: str) -> float:
     return float(max(ends)) if ends else math.nan
 
 
-def _legend_below(fig: Any, ax: Any) -> None:
+def legend_below(fig: Any, ax: Any) -> None:
     """One legend under both panels, so it never hides a curve; rows of at most five, balanced."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
@@ -153,7 +158,7 @@ def group_label(runs: Runs, several_devices: bool) -> str:
 
 def convergence(groups: Sequence[Runs], title: str, style: Styles | None = None) -> bytes:
     """The PNG of :func:`convergence_figure`."""
-    return _png(convergence_figure(groups, title, style))
+    return png(convergence_figure(groups, title, style))
 
 
 def convergence_figure(groups: Sequence[Runs], title: str, style: Styles | None = None) -> Any:
@@ -162,7 +167,7 @@ def convergence_figure(groups: Sequence[Runs], title: str, style: Styles | None 
     A curve ends (●) where the last run of its optimizer ended. Gaps far below the success target
     are drawn at target/100; the target is drawn where it is near the curves and named otherwise.
     """
-    plt = _pyplot()
+    plt = pyplot()
     several_devices = len({g.device for g in groups}) > 1
     labels = [group_label(g, several_devices) for g in groups]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -192,7 +197,7 @@ def convergence_figure(groups: Sequence[Runs], title: str, style: Styles | None 
             with warnings.catch_warnings():  # all-NaN columns (before any run's first point) are expected
                 warnings.simplefilter("ignore", RuntimeWarning)
                 q1, med, q3 = np.nanquantile(np.where(np.isfinite(curves), curves, np.nan), [0.25, 0.5, 0.75], axis=0)
-            look = _style(style, label, labels)
+            look = line_style(style, label, labels)
             ax.plot(gx, med, label=label, linewidth=1.6, **look)
             ax.fill_between(gx, q1, q3, color=look["color"], alpha=0.15, linewidth=0)
             shown = np.flatnonzero(np.isfinite(med))
@@ -213,23 +218,23 @@ def convergence_figure(groups: Sequence[Runs], title: str, style: Styles | None 
             notes.append(f"gaps below {floor:.0e} drawn at {floor:.0e}")
     _y_scale(axes[0], values)
     for ax in axes:
-        _tidy_log_axes(ax)
+        tidy_log_axes(ax)
     axes[0].set_ylabel("best-so-far gap (median, IQR band)")
     notes.append("● where the runs ended")
     axes[0].set_title("  ·  ".join(notes), fontsize=8, color="0.3", loc="left")
-    _legend_below(fig, axes[0])
+    legend_below(fig, axes[0])
     fig.suptitle(title, fontsize=11)
     return fig
 
 
 def seed_spread(cells: Sequence[Cell], title: str, style: Styles | None = None) -> bytes:
     """The PNG of :func:`seed_spread_figure`."""
-    return _png(seed_spread_figure(cells, title, style))
+    return png(seed_spread_figure(cells, title, style))
 
 
 def seed_spread_figure(cells: Sequence[Cell], title: str, style: Styles | None = None) -> Any:
     """Final score per seed: a box per optimizer with every seed as a dot in the optimizer's color."""
-    plt = _pyplot()
+    plt = pyplot()
     shown = [c for c in cells if c.samples]
     several_devices = len({c.device for c in cells}) > 1
     labels = [f"{c.optimizer}@{c.device}" if several_devices else c.optimizer for c in shown]
@@ -246,11 +251,11 @@ def seed_spread_figure(cells: Sequence[Cell], title: str, style: Styles | None =
     rng = np.random.default_rng(0)
     for i, (d, label) in enumerate(zip(data, labels, strict=True), start=1):
         ax.scatter(i + rng.uniform(-0.12, 0.12, d.size), d, s=16, alpha=0.8, zorder=3,
-                   color=_style(style, label, labels)["color"])
+                   color=line_style(style, label, labels)["color"])
     ax.set_xticks(range(1, len(shown) + 1), labels, rotation=20, ha="right", fontsize=8)
     if data:
         _y_scale(ax, np.concatenate(data))
-    _tidy_log_axes(ax)
+    tidy_log_axes(ax)
     ax.set_ylabel("final gap" if uses_gap else "final value")
     note = f"\ngaps below {floor:.0e} drawn at {floor:.0e}" if floor is not None and any(
         (np.asarray(c.samples, dtype=float) < floor).any() for c in shown) else ""
@@ -261,38 +266,38 @@ def seed_spread_figure(cells: Sequence[Cell], title: str, style: Styles | None =
 
 def ecdfs(by_evals: Ecdf, by_seconds: Ecdf, style: Styles | None = None) -> bytes:
     """Runtime ECDFs over all (problem, target) pairs, against evaluations and seconds."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, ecdf in zip(axes, (by_evals, by_seconds), strict=True):
         labels = list(ecdf.curves)
         for label, curve in ecdf.curves.items():
-            ax.step(ecdf.grid, curve, where="post", label=label, linewidth=1.6, **_style(style, label, labels))
+            ax.step(ecdf.grid, curve, where="post", label=label, linewidth=1.6, **line_style(style, label, labels))
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(ecdf.axis)
         ax.grid(True, alpha=0.3)
-        _tidy_log_axes(ax)
+        tidy_log_axes(ax)
     axes[0].set_ylabel("share of (problem, target) pairs hit")
-    _legend_below(fig, axes[0])
+    legend_below(fig, axes[0])
     fig.suptitle("Runtime ECDFs (data profiles), problems weighted equally", fontsize=11)
-    return _png(fig)
+    return png(fig)
 
 
 def performance_profile(by_evals: PerformanceProfile, by_seconds: PerformanceProfile,
                         style: Styles | None = None) -> bytes:
     """Dolan–Moré profiles of the expected running time to each problem's target."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, profile in zip(axes, (by_evals, by_seconds), strict=True):
         labels = list(profile.curves)
         for label, curve in profile.curves.items():
-            ax.step(profile.taus, curve, where="post", label=label, linewidth=1.6, **_style(style, label, labels))
+            ax.step(profile.taus, curve, where="post", label=label, linewidth=1.6, **line_style(style, label, labels))
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel(f"τ: ERT ({profile.axis}) / best ERT on the problem")
         ax.grid(True, alpha=0.3)
-        _tidy_log_axes(ax)
+        tidy_log_axes(ax)
     axes[0].set_ylabel(f"share of problems\n(of {by_evals.problems} solved by some optimizer)")
-    _legend_below(fig, axes[0])
+    legend_below(fig, axes[0])
     fig.suptitle("Performance profiles (Dolan–Moré) over time to target", fontsize=11)
-    return _png(fig)
+    return png(fig)

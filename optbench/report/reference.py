@@ -140,7 +140,7 @@ def runs_of(results: list[TrialResult]) -> list[Run]:
             gaps = values - float(r.optimal_value or 0.0)
         else:
             from optbench.extras import require
-            from optbench.report.ioh_export import _pbo_raw
+            from optbench.report.ioh_export import pbo_raw
 
             ioh = require("ioh", needed_by="pbo")
             optimum = _pbo_optimum(fid, dim)
@@ -148,8 +148,8 @@ def runs_of(results: list[TrialResult]) -> list[Run]:
                 continue
             key = (fid, dim, r.spec.instance)
             if key not in raw_maps:
-                raw_maps[key] = _pbo_raw(ioh.get_problem(fid, instance=r.spec.instance + 1, dimension=dim,
-                                                         problem_class=ioh.ProblemClass.PBO))
+                raw_maps[key] = pbo_raw(ioh.get_problem(fid, instance=r.spec.instance + 1, dimension=dim,
+                                                        problem_class=ioh.ProblemClass.PBO))
             gaps = optimum - np.array([raw_maps[key](v) for v in values])
         out.append(Run(r.spec.optimizer_label, (r.spec.problem, fid, dim), evals, gaps))
     return out
@@ -173,7 +173,7 @@ def ecdf_curves(runs: list[Run], keys: set[Key], grid: np.ndarray) -> dict[str, 
 
 def write_reference_ecdf(results: list[TrialResult], folder: str | Path, out_dir: str | Path) -> tuple[Path, str]:
     """Draw the run and the data set on one runtime ECDF; returns the PNG's path and a one-line summary."""
-    from optbench.report.plots import styles
+    from optbench.report.plots import pyplot, styles
 
     reference = read_reference(folder)
     ours = runs_of(results)
@@ -185,11 +185,7 @@ def write_reference_ecdf(results: list[TrialResult], folder: str | Path, out_dir
     top = max(float(np.max(r.evaluations)) / r.key[2] for r in ours + reference if r.key in keys)
     grid = np.logspace(-0.5, math.log10(max(top, 1.0)) + 0.1, 300)
     mine, theirs = ecdf_curves(ours, keys, grid), ecdf_curves(reference, keys, grid)
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     palette = styles(list(mine) + [f"{name} (reference)" for name in theirs])
     for name, curve in mine.items():

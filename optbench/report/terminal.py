@@ -1,26 +1,25 @@
-"""Rich tables for the terminal: one table per problem, optimizers as rows."""
+"""Rich tables for the terminal: one table per problem, optimizers as rows.
+
+Everything shown comes from the :class:`~optbench.analysis.Comparison` (cells, ties, best, speedups,
+standings, Moré–Wild profiles); nothing here computes a statistic.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from optbench.api import TrialResult, TrialState
 from optbench.analysis.profiles import Standing
-from optbench.analysis.stats import (
-    Cell,
-    Spread,
-    best_per_problem,
-    speedups,
-    summarize,
-    table_order,
-    without_result,
-    wrong_optimum_note,
-)
+from optbench.analysis.stats import Cell, table_order, without_result, wrong_optimum_note
+from optbench.api import TrialResult, TrialState
+
+if TYPE_CHECKING:
+    from optbench.analysis.comparison import Comparison
 
 
 def fmt_number(value: float | None) -> str:
@@ -49,17 +48,6 @@ def fmt_count(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.3g}"
-
-
-def fmt_spread(spread: Spread | None) -> Text:
-    if spread is None:
-        return Text("–")
-    text = Text(fmt_number(spread.median))
-    if spread.n > 1:
-        text.append(f" [{fmt_number(spread.q1)}, {fmt_number(spread.q3)}]", style="dim")
-    if spread.nonfinite:
-        text.append(f" ⚠{spread.nonfinite} non-finite", style="yellow")
-    return text
 
 
 def precision_of(cells: Sequence[Cell]) -> str:
@@ -126,11 +114,12 @@ def _wrong_optimum(cells: Sequence[Cell], *, show_device: bool) -> Text | None:
     return None if note is None else Text("⚠ " + note, style="bold red")
 
 
-def problem_block(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[str, str, str]] | None = None) -> Group:
+def problem_block(analysis: Comparison, problem: str) -> Group:
     """Title line, table, outlier seeds and the optimizers without results, for one problem."""
+    cells, show_device = analysis.by_problem[problem], analysis.show_device
     parts: list[Text | Table] = [Text("\n" + _title(cells), style="bold")]
     if any(c.with_result for c in cells):
-        parts.append(problem_table(cells, show_device=show_device, tied=tied))
+        parts.append(problem_table(analysis, problem))
     for extra in (_wrong_optimum(cells, show_device=show_device), _outliers(cells, show_device=show_device),
                   _caption(cells, show_device=show_device)):
         if extra is not None:
@@ -138,16 +127,15 @@ def problem_block(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[s
     return Group(*parts)
 
 
-def problem_table(cells: Sequence[Cell], *, show_device: bool, tied: set[tuple[str, str, str]] | None = None) -> Table:
+def problem_table(analysis: Comparison, problem: str) -> Table:
     """The table of one problem: gap median and IQR, success, ERT, median time and evaluations.
 
     The best median is bold green; optimizers statistically tied with it (Mann–Whitney U, Holm)
     are green and marked ``≈``. Optimizers without any result (skipped, or failed on every seed)
     are listed under the table with the reason instead of as empty rows.
     """
-    tied = tied or set()
-    best = best_per_problem(cells)
-    ups = speedups(cells) if show_device else {}
+    cells, show_device = analysis.by_problem[problem], analysis.show_device
+    tied, best, ups = analysis.tied, analysis.best, analysis.speedups
     shown = [c for c in cells if c.with_result]
     with_test = any(c.test_metric is not None for c in shown)
     # ERT only where someone reached the target; against blind search where the problem has that bar
@@ -219,25 +207,15 @@ def leaderboard_table(standings: Sequence[Standing]) -> Table:
     return table
 
 
-def comparison(results: Sequence[TrialResult]) -> Group:
+def comparison(analysis: Comparison) -> Group:
     """All problem tables of a campaign, in the order problems first appear, then the leaderboard."""
-    from optbench.analysis.profiles import leaderboard
-    from optbench.analysis.significance import compare_cells, resolution_warning, tied_with_best
-
-    cells = summarize(results)
-    tied = tied_with_best(cells, compare_cells(cells))
-    show_device = len({c.device for c in cells}) > 1
-    by_problem: dict[str, list[Cell]] = {}
-    for cell in cells:
-        by_problem.setdefault(cell.problem, []).append(cell)
-    blocks: list[Group | Text | Table] = [problem_block(group, show_device=show_device, tied=tied)
-                                          for group in by_problem.values()]
-    if len(by_problem) > 1:
+    blocks: list[Group | Text | Table] = [problem_block(analysis, problem) for problem in analysis.by_problem]
+    if len(analysis.by_problem) > 1:
         blocks.append(Text(""))
-        blocks.append(leaderboard_table(leaderboard(cells, tied)))
+        blocks.append(leaderboard_table(analysis.standings))
         blocks.append(Text("≈: not significantly different from the best (two-sided Mann–Whitney U, Holm, "
                            "α = 0.05); avg rank over the problems each optimizer ran", style="dim"))
-    warning = resolution_warning(cells)
+    warning = analysis.resolution_warning
     if warning:
         blocks.append(Text(warning, style="yellow"))
     return Group(*blocks)
@@ -258,14 +236,18 @@ def failures(results: Sequence[TrialResult]) -> Table | None:
     return table
 
 
-def print_comparison(console: Console, results: Sequence[TrialResult], *,
-                     taus: Sequence[float] | None = None) -> None:
-    console.print(comparison(results))
+def print_comparison(console: Console, analysis: Comparison) -> None:
+    """The problem tables and the leaderboard, the Moré–Wild table, the tuning table and the failed trials."""
+    console.print(comparison(analysis))
     from optbench.report.morewild import terminal_table  # Moré–Wild profiles: say something on any problem set
 
-    profiles = terminal_table(results, *([taus] if taus else []))
+    profiles = terminal_table(analysis.more_wild)
     if profiles is not None:
         console.print(profiles)
-    table = failures(results)
+    if analysis.tuning is not None:
+        from optbench.report.tuning import tuning_block
+
+        console.print(tuning_block(analysis.tuning))
+    table = failures(analysis.results)
     if table is not None:
         console.print(table)

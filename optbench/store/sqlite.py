@@ -22,8 +22,6 @@ Contract:
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -31,6 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
+from optbench.store.owners import current_owner, owner_alive
 from optbench.store.paths import check_store_path
 
 SCHEMA_VERSION = 3
@@ -385,24 +384,3 @@ def _refuse_foreign(path: Path, db: sqlite3.Connection, version: int) -> None:
         found = ", ".join(sorted(tables - _TABLES)[:5]) or "no optbench tables"
         raise ConfigError(f"{path} is an SQLite database but not an optbench store (it has {found}); "
                           "it was left untouched: pass another --store")
-
-
-def current_owner() -> str:
-    """``host:pid`` of this process: who holds a claim."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_alive(owner: str | None) -> bool:
-    """Whether the process holding a claim still runs (claims from other hosts count as alive)."""
-    if not owner or ":" not in owner:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, ValueError):
-        return True
-    return True

@@ -124,3 +124,26 @@ class TunedCampaign:
                 on_specs(batch)
             ran += run_campaign(batch, store, executor=executor, rerun=rerun, on_result=on_result, close=False)
         return ran
+
+
+def tuned(specs: Sequence[TrialSpec], *, tuning: str | None, spaces: Sequence[str] = (),
+          suite: str | None = None) -> TunedCampaign | None:
+    """The campaign of ``specs`` under ``--tuning`` (else the suite's ``tuning``), with ``--space`` entries
+    replacing the suite's and the optimizers' own spaces; ``None`` for ``none``.
+
+    Raises:
+        ConfigError: a bad ruleset or space, or ``--space`` without a ruleset that searches.
+    """
+    from optbench.campaign.grid import DEFAULT_SUITE
+    from optbench.problems.suites import load_suite
+    from optbench.tuning.rulesets import parse_ruleset
+    from optbench.tuning.space import parse_spaces
+
+    chosen = load_suite(suite or DEFAULT_SUITE)
+    ruleset = parse_ruleset(tuning if tuning is not None else chosen.tuning)
+    given = parse_spaces(list(spaces))
+    if ruleset.kind == "none":
+        if given:
+            raise ConfigError("--space sets a search space for tuning; add --tuning random:K or optuna:TPE:K")
+        return None
+    return TunedCampaign(specs, ruleset, {**parse_spaces(list(chosen.spaces)), **given})

@@ -17,9 +17,8 @@ from typing import Any
 
 from optbench.api import Budget, ConfigError
 
-_KEYS = {"description", "seeds", "instances", "budget", "time_budget", "optimizers", "problems"}
+_KEYS = {"description", "seeds", "instances", "budget", "time_budget", "optimizers", "problems", "tuning", "spaces"}
 MAX_COUNT = 10_000  # seeds or instances of one suite, as on the command line
-DEFAULT_SUITE = "quick"  # what `optbench compare` and `optbench.compare()` run when given nothing
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,8 @@ class Suite:
     time_budget: float | None
     budgets: dict[str, Budget] = field(default_factory=dict)  # per-problem overrides, keyed by entry
     source: str = ""  # how errors name it: the file's path, or "suite quick"
+    tuning: str | None = None  # the ruleset `--tuning` defaults to (checked where it is used)
+    spaces: tuple[str, ...] = ()  # `--space` entries: search spaces that replace the optimizers' own
 
 
 def suite_names() -> list[str]:
@@ -144,4 +145,12 @@ def load_suite(name_or_path: str) -> Suite:
         budget=budget,
         time_budget=time_budget,
         source=where,
+        tuning=None if data.get("tuning") is None else _text(data["tuning"], "tuning", where),
+        spaces=_str_list(data["spaces"], "spaces", where) if "spaces" in data else (),
     )
+
+
+def _text(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} must be a string such as \"random:8\", got {value!r}")
+    return value
