@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,8 @@ CHILD = textwrap.dedent(r"""
 
 def test_every_triton_kernel_compiles_for_sm90():
     env = {k: v for k, v in os.environ.items() if k not in ("TRITON_INTERPRET", "OPTBENCH_KERNELS")}
+    here = str(Path(__file__).resolve().parent)  # the child imports the tests' own launchers (sha256_probes)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

@@ -38,7 +38,8 @@ def test_split_top_level_respects_parentheses():
         split_top_level("adam(lr=0.1")
 
 
-SHIPPED = ["bbob", "bbob-quick", "crypto", "deceptive", "default", "full", "ml", "quick", "rugged", "smooth"]
+SHIPPED = ["bbob", "bbob-quick", "crypto", "deceptive", "default", "full", "ml", "quick", "rugged", "smooth",
+           "tuning-quick"]
 NEEDS = {"bbob": "cocoex", "bbob-quick": "cocoex"}  # suites of an optional extra's problems
 
 

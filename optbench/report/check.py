@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from optbench.gate.check import CellCheck
-from optbench.report.terminal import fmt_number
+from optbench.report.numbers import fmt_number
 
 _STYLE = {"worse": "bold red", "failing": "bold red", "missing": "bold red", "slower": "bold red",
           "better": "green", "faster": "green", "same": "", "too fast": "dim", "not comparable": "dim"}

@@ -22,13 +22,13 @@ LEGEND = ("Steps between neighbouring commits, with the tests of `optbench check
 
 
 def _num(value: float | None) -> str:
-    from optbench.report.terminal import fmt_number
+    from optbench.report.numbers import fmt_number
 
     return fmt_number(value)
 
 
 def _secs(value: float | None) -> str:
-    from optbench.report.terminal import fmt_seconds
+    from optbench.report.numbers import fmt_seconds
 
     return fmt_seconds(value)
 

@@ -21,7 +21,7 @@ from rich.text import Text
 from optbench.api import LANDSCAPES, Capability, ConfigError
 from optbench.params import parameters_of
 from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, source_of
-from optbench.report.terminal import fmt_number
+from optbench.report.numbers import fmt_number
 
 # a long column (description, parameters) below this width reads as a column of fragments: stack instead
 LONG_MIN_WIDTH = 28

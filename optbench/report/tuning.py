@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from optbench.report.terminal import fmt_count, fmt_number, fmt_seconds
+from optbench.report.numbers import fmt_count, fmt_number, fmt_seconds
 
 
 def _params(params: dict[str, Any] | None) -> str:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def fmt(value: Any) -> str:
     """One table cell: numbers to 3 significant digits, booleans as yes/no, lists joined."""
-    from optbench.report.terminal import fmt_number
+    from optbench.report.numbers import fmt_number
 
     if value is None:
         return "–"
