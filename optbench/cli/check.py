@@ -154,7 +154,7 @@ def against_specs(args: argparse.Namespace) -> list[TrialSpec]:
         from optbench.gate.baseline import load_baseline
 
         return rerun_specs(load_baseline(args.baseline).results, args.seeds)
-    from optbench.campaign import build_specs, suite_grid
+    from optbench.campaign.grid import build_specs, suite_grid
 
     # the suite as `optbench compare` runs it, on the device it would pick (CUDA when visible)
     return build_specs(suite_grid(suite=args.suite, seeds=args.seeds))

@@ -112,7 +112,7 @@ def _check_execution(args: argparse.Namespace) -> None:
 
 
 def _grid(args: argparse.Namespace) -> Any:
-    from optbench.campaign import suite_grid
+    from optbench.campaign.grid import suite_grid
 
     return suite_grid(suite=args.suite, problems=_joined(args.problems, "--problems"),
                       optimizers=_joined(args.optimizers, "--optimizers"), seeds=args.seeds,
@@ -126,7 +126,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from rich.console import Console
 
     from optbench.api import TrialState
-    from optbench.campaign import build_specs
+    from optbench.campaign.grid import build_specs
     from optbench.cli.common import say
     from optbench.cli.loop import INTERRUPTED, interrupted_line, run_trials
     from optbench.report.terminal import print_comparison

@@ -59,7 +59,7 @@ def run_trials(specs: Sequence[TrialSpec], store: Any, *, executor: Any, rerun: 
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from optbench.campaign import run_campaign
+    from optbench.campaign.run import run_campaign
     from optbench.cli.common import stderr
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

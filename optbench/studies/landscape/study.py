@@ -75,7 +75,7 @@ class LandscapeStudy(Study):
         return specs
 
     def tasks(self) -> list[TrialSpec]:
-        from optbench.campaign import Grid, build_specs
+        from optbench.campaign.grid import Grid, build_specs
         from optbench.params import parse_call
         from optbench.registry import canonical_params, problem_class
 
