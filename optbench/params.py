@@ -67,7 +67,8 @@ def parse_call(text: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"cannot parse the parameters of {text!r}; expected key=value pairs") from None
     assert isinstance(call, ast.Call)
     if call.args:
-        raise ConfigError(f"parameters must be named in {text!r}, e.g. {name}(lr=0.01)")
+        raise ConfigError(f"parameters must be named in {text!r}: write key=value, e.g. {name}(dim=3) for a problem "
+                          "(`optbench list problems` and `optbench list optimizers` show each one's parameters)")
     params: dict[str, Any] = {}
     for kw in call.keywords:
         if kw.arg is None:

@@ -40,7 +40,13 @@ LOCAL: dict[str, dict[str, tuple[Any, str]]] = {PROBLEMS: {}, OPTIMIZERS: {}}
 
 
 def autoload_disabled() -> bool:
-    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+    """``OPTBENCH_DISABLE_PLUGIN_AUTOLOAD``: 1/true/yes/on, or 0/false/no/off/unset; anything else is refused."""
+    value = os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{DISABLE_AUTOLOAD_ENV}={value!r} is neither on (1, true, yes, on) nor off (0, false, no, off)")
 
 
 def register(group: str, name: str, obj: Any, *, source: str) -> None:
@@ -66,6 +72,8 @@ class Entry:
     def load(self) -> Any:
         try:
             return self.loader()
+        except ConfigError:
+            raise
         except Exception as exc:  # a broken plugin is a reason, not a crash
             last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
             raise ConfigError(
@@ -98,12 +106,24 @@ def _collect(group: str) -> dict[str, Entry]:
     for entry in candidates:
         other = found.get(entry.name)
         if other is not None and other.value != entry.value:
-            raise ConfigError(
-                f"{group} name {entry.name!r} is registered twice: by {other.distribution} "
-                f"({other.value}) and by {entry.distribution} ({entry.value})"
-            )
+            message = (f"{group} name {entry.name!r} is registered twice: by {other.distribution} "
+                       f"({other.value}) and by {entry.distribution} ({entry.value})")
+            if entry.version == "(local)":  # a plugin file given on this command line: refuse the command
+                raise ConfigError(message)
+            # two installed packages: neither keeps the name (which would be a guess), every other name works
+            found[entry.name] = Entry(entry.name, group, f"{other.value} | {entry.value}",
+                                      f"{other.distribution} and {entry.distribution}", "(conflict)",
+                                      loader=_refuse(message + "; uninstall one of them"))
+            continue
         found[entry.name] = entry
     return found
+
+
+def _refuse(message: str) -> Callable[[], Any]:
+    def load() -> Any:
+        raise ConfigError(message)
+
+    return load
 
 
 def entries(group: str) -> dict[str, Entry]:

@@ -21,7 +21,8 @@ from optbench.seeding import instance_generator, validation_rows
 POPULATION_CHUNK = 256  # individuals per vmap call, bounding activation memory
 
 
-def _mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+    """``nn.Linear`` layers of ``sizes`` (``[in, hidden..., out]``) with ``activation`` between them."""
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(fan_in, fan_out))
@@ -47,7 +48,10 @@ class NetworkProblem(Problem):
             p.requires_grad_(False)
         self.shapes = {name: p.shape for name, p in self.module.named_parameters()}
         self.sizes = [p.numel() for p in self.module.parameters()]
-        self.fan_ins = {name: (shape[1] if len(shape) == 2 else self.shapes[name.rsplit(".", 1)[0] + ".weight"][1])
+        # PyTorch's default init draws weights and biases in ±1/sqrt(fan_in), fan_in = the weight's
+        # size per output unit (in_features; in_channels x kernel for a convolution)
+        self.fan_ins = {name: math.prod((shape if len(shape) >= 2 else
+                                         self.shapes[name.rsplit(".", 1)[0] + ".weight"])[1:])
                         for name, shape in self.shapes.items()}
         dim = sum(self.sizes)
         self.space = Space.params(dim, scale=1.0)
@@ -114,7 +118,7 @@ class NetworkProblem(Problem):
 LOSSES = ("cross_entropy", "mse")
 
 
-def _loss_name(family: str, loss: Any) -> str:
+def check_loss(family: str, loss: Any) -> str:
     if loss not in LOSSES:
         raise ConfigError(f"{family}: loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     return str(loss)
@@ -139,7 +143,7 @@ class Classifier(NetworkProblem):
         return float((outputs.argmax(dim=-1) == targets).to(torch.float64).mean())
 
 
-def _hidden(family: str, hidden: Any) -> int:
+def hidden_units(family: str, hidden: Any) -> int:
     if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
         raise ConfigError(f"{family}: hidden must be a positive integer, got {hidden!r}")
     return hidden
@@ -157,14 +161,14 @@ class DigitsMLP(Classifier):
         super().__init__(instance=instance, device=device, dtype=dtype)
         from sklearn.datasets import load_digits
 
-        self.hidden = _hidden(self.family, hidden)
-        self.loss_name = _loss_name(self.family, loss)
+        self.hidden = hidden_units(self.family, hidden)
+        self.loss_name = check_loss(self.family, loss)
         images, labels = load_digits(return_X_y=True)
         X = torch.as_tensor(images, dtype=torch.float64) / 16.0
         y = torch.as_tensor(labels, dtype=torch.int64)
         order = torch.randperm(X.shape[0], generator=instance_generator(self.family, instance))
         cut = int(0.7 * X.shape[0])
-        self._finish(_mlp([64, self.hidden, 10]), X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]])
+        self._finish(mlp([64, self.hidden, 10]), X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]])
 
     def params(self) -> dict[str, Any]:
         return {"hidden": self.hidden, "loss": self.loss_name}
@@ -183,17 +187,17 @@ class ModularAddition(Classifier):
     def __init__(self, *, p: int = 23, hidden: int = 64, train_fraction: float = 0.5, loss: str = "cross_entropy",
                  instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
-        self.loss_name = _loss_name(self.family, loss)
+        self.loss_name = check_loss(self.family, loss)
         if not isinstance(p, int) or p < 2 or not 0 < train_fraction < 1:
             raise ConfigError(f"modadd: need an integer p >= 2 and 0 < train_fraction < 1, got p={p!r}")
-        self.p, self.hidden, self.train_fraction = p, _hidden(self.family, hidden), float(train_fraction)
+        self.p, self.hidden, self.train_fraction = p, hidden_units(self.family, hidden), float(train_fraction)
         a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
         a, b = a.flatten(), b.flatten()
         X = torch.cat([F.one_hot(a, p), F.one_hot(b, p)], dim=1).to(torch.float64)
         y = (a + b) % p
         order = torch.randperm(p * p, generator=instance_generator(self.family, instance))
         cut = max(1, int(self.train_fraction * p * p))
-        self._finish(_mlp([2 * p, self.hidden, p], nn.ReLU), X[order[:cut]], y[order[:cut]], X[order[cut:]],
+        self._finish(mlp([2 * p, self.hidden, p], nn.ReLU), X[order[:cut]], y[order[:cut]], X[order[cut:]],
                      y[order[cut:]])
 
     def params(self) -> dict[str, Any]:
@@ -211,11 +215,11 @@ class ParityMLP(Classifier):
     def __init__(self, *, n: int = 20, k: int = 3, examples: int = 1024, noise: float = 0.05, hidden: int = 32,
                  loss: str = "cross_entropy", instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
-        self.loss_name = _loss_name(self.family, loss)
+        self.loss_name = check_loss(self.family, loss)
         if not (isinstance(n, int) and isinstance(k, int) and 1 <= k <= n and 0 <= noise < 0.5):
             raise ConfigError(f"parity_mlp: need integers 1 <= k <= n and 0 <= noise < 0.5, got n={n}, k={k}")
         self.n, self.k, self.examples, self.noise = n, k, int(examples), float(noise)
-        self.hidden = _hidden(self.family, hidden)
+        self.hidden = hidden_units(self.family, hidden)
         gen = instance_generator(self.family, instance)
         subset = torch.randperm(n, generator=gen)[:k]
 
@@ -224,7 +228,7 @@ class ParityMLP(Classifier):
             flips = (torch.rand(m, generator=gen) < self.noise).to(torch.int64)
             return bits.to(torch.float64) * 2 - 1, (bits[:, subset].sum(dim=1) + flips) % 2
 
-        self._finish(_mlp([n, self.hidden, 2], nn.ReLU), *sample(self.examples), *sample(self.examples))
+        self._finish(mlp([n, self.hidden, 2], nn.ReLU), *sample(self.examples), *sample(self.examples))
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n, "k": self.k, "examples": self.examples, "noise": self.noise, "hidden": self.hidden,
@@ -245,9 +249,9 @@ class TeacherStudent(NetworkProblem):
         super().__init__(instance=instance, device=device, dtype=dtype)
         if not (isinstance(d, int) and d >= 1 and isinstance(examples, int) and examples >= 2):
             raise ConfigError(f"teacher: need integers d >= 1 and examples >= 2, got d={d!r}, examples={examples!r}")
-        self.d, self.hidden, self.examples = d, _hidden(self.family, hidden), examples
+        self.d, self.hidden, self.examples = d, hidden_units(self.family, hidden), examples
         gen = instance_generator(self.family, instance)
-        module = _mlp([d, self.hidden, 1])
+        module = mlp([d, self.hidden, 1])
         inputs, test_inputs = (torch.randn(examples, d, generator=gen, dtype=torch.float64) for _ in range(2))
         self._finish(module, inputs, torch.zeros(examples), test_inputs, torch.zeros(examples))
         self.teacher = self.initial_point(gen) * 2.0  # larger than a fresh init, so learning is needed

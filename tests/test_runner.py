@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from optbench.api import Budget, TrialSpec, TrialState, freeze_params
+from optbench.api import Budget, TrialResult, TrialSpec, TrialState, freeze_params
 from optbench.runners.trial import run_trial
 
 
@@ -14,14 +14,19 @@ def make(problem: str, optimizer: str, *, seed: int = 0, budget: float = 200, pp
 
 
 def test_same_spec_and_seed_gives_identical_results_on_cpu():
+    def path(result: TrialResult) -> list[tuple[float, float]]:  # trace points without their wall-clock seconds
+        return [(p.evaluations, p.best) for p in result.trace]
+
+    first = {}
     for optimizer in ("cmaes", "ga", "random", "adam"):
         a = run_trial(make("rosenbrock", optimizer, pp={"dim": 4}))
         b = run_trial(make("rosenbrock", optimizer, pp={"dim": 4}))
         assert a.state is TrialState.COMPLETE, a.reason
         assert a.final_value == b.final_value
-        assert [(p.evaluations, p.best) for p in a.trace] == [(p.evaluations, p.best) for p in b.trace]
-    c = run_trial(make("rosenbrock", "cmaes", pp={"dim": 4}, seed=1))
-    assert c.final_value != a.final_value or c.trace != a.trace
+        assert path(a) == path(b)
+        first[optimizer] = a
+    c = run_trial(make("rosenbrock", "cmaes", pp={"dim": 4}, seed=1))  # another seed, the same optimizer
+    assert c.final_value != first["cmaes"].final_value and path(c) != path(first["cmaes"])
 
 
 def test_lstsq_reaches_the_known_optimum_and_closes_the_trace():
@@ -66,4 +71,4 @@ def test_gradient_methods_count_minibatches_and_report_the_test_metric():
     assert result.evaluations == pytest.approx(20) and result.gradient_evaluations == pytest.approx(20)
     assert result.examples == 20 * 200
     assert result.test_metric is not None
-    assert result.final_value < result.trace[0].best or len(result.trace) == 1
+    assert len(result.trace) > 1 and result.final_value < result.trace[0].best

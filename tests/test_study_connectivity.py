@@ -10,7 +10,7 @@ import torch
 from clirun import assert_one_line_exit_2, run
 
 from optbench.api import ConfigError
-from optbench.problems.nn import DigitsMLP, _mlp
+from optbench.problems.nn import DigitsMLP, mlp
 from optbench.registry import make_problem
 from optbench.studies.connectivity.permutation import check_same_function, permute, weight_matching
 from optbench.studies.paths import barrier, linear_path
@@ -28,7 +28,7 @@ def _trained(problem, seed: int, epochs: int = 3) -> torch.Tensor:
 def _deep_digits() -> DigitsMLP:
     """Digits with two hidden layers (64 -> 12 -> 10 -> 10), so alignment sweeps over several layers."""
     problem = DigitsMLP(hidden=8)
-    problem._finish(_mlp([64, 12, 10, 10]), problem.inputs, problem.targets, problem.test_inputs,
+    problem._finish(mlp([64, 12, 10, 10]), problem.inputs, problem.targets, problem.test_inputs,
                     problem.test_targets)
     return problem
 

@@ -105,12 +105,27 @@ def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | 
         raise ConfigError(f"{origin}: {kind}s: {exc}") from None  # a suite's mistake names the file and key
 
 
+def _check_budget(budget: Budget) -> None:
+    """An evaluation budget is a whole number of cost units, at least 1; a time budget any positive time."""
+    value = budget.evaluations
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or not value >= 1
+                              or value == float("inf") or value != int(value)):
+        raise ConfigError(f"an evaluation budget is a whole number of evaluations >= 1 (cost units), got {value!r}; "
+                          "for less than one pass over the data use a time budget")
+    seconds = budget.seconds
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                                or not 0 < seconds < float("inf")):
+        raise ConfigError(f"a time budget is a positive number of seconds, got {seconds!r}")
+
+
 def build_specs(grid: Grid) -> list[TrialSpec]:
     """Every trial of the grid, problem-major; raises :class:`ConfigError` on any bad entry."""
     if not grid.seeds or not grid.instances:
         raise ConfigError("no seeds or no instances given")
     if any(s < 0 for s in grid.seeds) or any(i < 0 for i in grid.instances):
         raise ConfigError("seeds and instances must be integers >= 0")
+    for budget in (grid.budget, *grid.budgets.values()):
+        _check_budget(budget)
     total = (len(grid.problems) * len(grid.optimizers) * len(grid.devices) * len(grid.instances)
              * len(grid.seeds))
     if total > MAX_TRIALS:
