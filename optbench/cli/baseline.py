@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from optbench.api import ConfigError
-from optbench.cli.common import add_history, add_store
+from optbench.cli.common import add_history, add_run, add_store, chosen_run
 
 
 def add_parser(commands: Any) -> None:
     baseline = commands.add_parser("baseline", help="save a stored run as a regression baseline (JSON)")
     baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True)
     save = baseline_commands.add_parser("save", help="write the baseline file of a stored run")
-    save.add_argument("run", nargs="?", type=int, help="run id (default: the latest)")
+    add_run(save, help="run id (default: the latest)")
     save.add_argument("-o", "--out", required=True, metavar="FILE", help="baseline file to write")
     add_store(save)
 
@@ -35,7 +35,7 @@ def cmd_baseline_save(args: argparse.Namespace, argv: Sequence[str]) -> int:
         raise ConfigError(f"no store at {args.store}; run `optbench compare` first or pass --store FILE")
     check_output_file(Path(args.out), what="the baseline")
     with Store(args.store) as store:
-        run_id, keys = store.run(args.run)
+        run_id, keys = store.run(chosen_run(args))
         results = store.results(keys)
     if not results:
         raise ConfigError(f"run {run_id} in {args.store} has no stored results yet")

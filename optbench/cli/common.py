@@ -119,6 +119,20 @@ def plugin_parent() -> Parser:
     return common
 
 
+def add_run(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """The run id, positional (``report 3``) or as ``--run 3`` (as ``check --run`` takes it)."""
+    parser.add_argument("run", nargs="?", type=int, help=help)
+    parser.add_argument("--run", type=int, dest="run_option", metavar="RUN", help="the same, as an option")
+
+
+def chosen_run(args: argparse.Namespace) -> int | None:
+    """The run id given either way; both given and different is a mistake."""
+    given, option = args.run, getattr(args, "run_option", None)
+    if given is not None and option is not None and given != option:
+        raise ConfigError(f"two run ids given ({given} and --run {option}); give one")
+    return option if option is not None else given
+
+
 def add_store(parser: argparse.ArgumentParser, *, default: str = DEFAULT_STORE, help: str | None = None) -> None:
     parser.add_argument("--store", default=default, help=help or f"SQLite results file (default: {default})")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from optbench.api import ConfigError
-from optbench.cli.common import add_store, check_store_file, say
+from optbench.cli.common import add_run, add_store, check_store_file, chosen_run, say
 
 FORMATS = ("coco", "ioh")
 
@@ -22,7 +22,7 @@ def add_parser(commands: Any) -> None:
         description="Write a stored run's trials as a COCO data set (post-process with `python -m cocopp DIR`) "
                     "or as IOHanalyzer data (written by ioh's own Analyzer logger).")
     export.add_argument("out", metavar="DIR", help="folder to write the data set into (created if missing)")
-    export.add_argument("run", nargs="?", type=int, help="run id as printed by compare (default: the latest)")
+    add_run(export, help="run id as printed by compare (default: the latest)")
     export.add_argument("--format", choices=FORMATS, required=True,
                         help="coco: bbob trials for cocopp; ioh: any trial for IOHanalyzer")
     add_store(export)
@@ -37,8 +37,13 @@ def _results(args: argparse.Namespace) -> tuple[int, list[Any]]:
 
     check_store_file(args.store)
     with Store(args.store) as store:
-        run_id, keys = store.run(args.run)
+        run_id, keys = store.run(chosen_run(args))
         results = store.results(keys)
+        study = store.analysis(run_id)
+    if study is not None:
+        raise ConfigError(f"run {run_id} is a study ({study[0]}), not a comparison; COCO's and IOHanalyzer's formats "
+                          "hold comparisons (its tables: optbench report --format json)")
+    results = [r for r in results if not r.spec.task]  # tuning trials ran on a tuning instance: not the comparison
     if getattr(args, "optimizer", None):
         labels = {r.spec.optimizer_label for r in results}
         missing = [o for o in args.optimizer if o not in labels]
@@ -71,6 +76,10 @@ def cmd_export(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
 def export_lines(args: argparse.Namespace) -> list[str]:
     """Export a stored run; returns the lines for the CLI to print (stderr)."""
     run_id, results = _results(args)
+    if args.format == "ioh":  # before the folder exists: a missing extra leaves nothing behind
+        from optbench.extras import require
+
+        require("ioh", needed_by="export --format ioh")
     out = Path(args.out)
     _check_out(out)
     if args.format == "coco":

@@ -52,6 +52,10 @@ def cmd_history(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
     from optbench.gate.history import default_machine, load, machine_id, timeline
     from optbench.report.history import terminal, to_json, write_html
 
+    if args.html:  # before reading anything: the page's folder must be writable
+        from optbench.store.paths import check_output_dir
+
+        check_output_dir(Path(args.html), what="the history page")
     entries = load(args.history)
     if not entries:
         raise ConfigError(f"{args.history} holds no entries yet; record some with `optbench check --history`")

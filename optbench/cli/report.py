@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from optbench.api import ConfigError
-from optbench.cli.common import REPORT_DEFAULT, add_store, add_taus, check_store_file
+from optbench.cli.common import REPORT_DEFAULT, add_run, add_store, add_taus, check_store_file, chosen_run
 
 
 def add_parser(commands: Any) -> None:
@@ -16,7 +16,7 @@ def add_parser(commands: Any) -> None:
         "report", help="HTML and Markdown report of a stored run (no rerun, no plugin imported)",
         description="Write a self-contained HTML report (plots embedded) and a Markdown summary of a stored run.",
     )
-    report.add_argument("run", nargs="?", type=int, help="run id as printed by compare (default: the latest)")
+    add_run(report, help="run id as printed by compare (default: the latest)")
     add_store(report)
     report.add_argument("-o", "--out", metavar="DIR", help=f"report directory ({REPORT_DEFAULT})")
     report.add_argument("--format", choices=["html", "json", "csv", "markdown"], default="html",
@@ -53,7 +53,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.format == "html":  # before reading anything: where the report goes must be writable
         check_output_dir(Path(args.out) if args.out else Path(args.store).parent, what="the report")
     with Store(args.store) as store:
-        run_id, keys = store.run(args.run)
+        run_id, keys = store.run(chosen_run(args))
         results = store.results(keys)
         analysis = store.analysis(run_id)
     if analysis is not None:  # a study's run: redrawn from its stored analysis
@@ -62,6 +62,9 @@ def _report(args: argparse.Namespace) -> int:
         return redraw(analysis[1], run_id=run_id, fmt=args.format, out=args.out, store=args.store)
     if not results:
         raise ConfigError(f"run {run_id} in {args.store} has no stored results yet")
+    partial = len(keys) - len(results)
+    if partial:  # a killed or interrupted run: say so wherever the report goes
+        say(f"run {run_id} is partial: {partial} of {len(keys)} trials never ran; run its command again to finish it")
     from optbench.analysis import analyze
 
     comparison = analyze(results, taus=args.tau)  # once, for whichever output
@@ -71,6 +74,7 @@ def _report(args: argparse.Namespace) -> int:
     out = args.out or str(Path(args.store).parent / f"run-{run_id}")
     from optbench.report.document import write_report
 
-    path = write_report(comparison, out, title=f"optbench run {run_id}")
+    title = f"optbench run {run_id}" + (f" (partial: {len(results)} of {len(keys)} trials)" if partial else "")
+    path = write_report(comparison, out, title=title)
     say(f"report of run {run_id} ({len(results)} trials): {path}")
     return 0

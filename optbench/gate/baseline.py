@@ -108,7 +108,18 @@ def load_baseline(path: str | Path) -> Baseline:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
         raise ConfigError(f"{path} is not an optbench baseline of schema {SCHEMA} (found {found!r})")
-    return Baseline(data["created"], data["command"], data["fingerprint"], data["packages"],
-                    float(data["calibration_seconds"]), tuple(TrialResult.from_json(t) for t in data["trials"]))
+    try:
+        trials = []
+        for index, trial in enumerate(data["trials"]):
+            try:
+                trials.append(TrialResult.from_json(trial))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise ConfigError(f"{path}: trial {index} of the baseline is malformed ({type(exc).__name__}: {exc}); "
+                                  "write the baseline again with `optbench baseline save`") from None
+        return Baseline(data["created"], data["command"], data["fingerprint"], data["packages"],
+                        float(data["calibration_seconds"]), tuple(trials))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path} is a malformed baseline (missing or bad {exc}); write it again with "
+                          "`optbench baseline save`") from None
 
 
