@@ -316,6 +316,13 @@ class Problem(ABC):
         """``(A, b)`` with ``f(x) = ||A x - b||^2 / m``; only with ``LINEAR_LEAST_SQUARES``."""
         raise Unsupported(f"{self.id} does not expose a linear least-squares structure")
 
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        """Bytes needed to build the problem from ``params`` (defaults filled in) and evaluate a point, estimated
+        without building it; ``None`` when the family does not say. A need beyond the device's memory is
+        refused before any allocation."""
+        return None
+
     def validation_split(self, fraction: float = VALIDATION_FRACTION) -> None:
         """Carve a validation set out of the training data, in place, for tuning: the objective becomes
         the loss on the rest of the training data, and :meth:`test_metric` reads the validation set, so

@@ -7,6 +7,8 @@ cannot profit from a bias towards all-ones strings.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -178,6 +180,13 @@ class NKLandscape(BitProblem):
     family = "nk"
     landscape = "deceptive"
     target = 1e-9
+
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        n, K = params.get("n"), params.get("K")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n, K)) or K > 64:
+            return None if not isinstance(K, int) or K <= 64 else math.inf
+        return 8.0 * n * 2 ** (K + 1) + 64.0 * n * (K + 1)  # one table of 2^(K+1) values per bit
 
     def __init__(self, *, n: int = 16, K: int = 3, instance: int = 0, device: Any = "cpu",
                  dtype: Any = None) -> None:

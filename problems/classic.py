@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -115,15 +116,26 @@ class ShiftedFunction(FusedKernels, Problem):
         gen = instance_generator(self.family, instance)
         shift = (torch.rand(dim, generator=gen, dtype=torch.float64) * 2 - 1) * self.shift_range
         self.shift = shift.to(device=self.device, dtype=self.dtype)
-        # a seeded orthogonal matrix (QR of a Gaussian) couples the coordinates where asked
-        rotation = torch.linalg.qr(torch.randn(dim, dim, generator=gen, dtype=torch.float64))[0]
-        self.rotation = rotation.to(device=self.device, dtype=self.dtype) if self.rotate else None
+        # a seeded orthogonal matrix (QR of a Gaussian) couples the coordinates where asked; built only then
+        # (it is the last draw of the generator, so an unrotated instance is the same function either way)
+        self.rotation = None
+        if self.rotate:
+            rotation = torch.linalg.qr(torch.randn(dim, dim, generator=gen, dtype=torch.float64))[0]
+            self.rotation = rotation.to(device=self.device, dtype=self.dtype)
         self.optimal_value = 0.0
         self.capabilities = frozenset({Capability.DIFFERENTIABLE} if self.differentiable else ())
         self.capabilities |= self._uniform_capability()
 
     def params(self) -> dict[str, Any]:
         return {"dim": self.dim, "rotate": self.rotate}
+
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        dim, rotate = params.get("dim"), params.get("rotate")
+        if not isinstance(dim, int) or isinstance(dim, bool):
+            return None
+        # shift and per-coordinate terms; a rotation is dim x dim, and its QR needs about three of them
+        return 8.0 * dim * (16 + (4 * dim if rotate else 0))
 
     def _kernel_inputs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         return self.shift, None

@@ -9,6 +9,7 @@ The test metric is held-out accuracy.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,13 @@ class LogisticRegression(Problem):
             return A, y.to(torch.float64)
 
         self._setup(*sample(n), *sample(n), l2=l2)
+
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        n, d = params.get("n"), params.get("d")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n, d)):
+            return None
+        return 8.0 * (6 * n * d + 4 * d * d)  # train and test designs, the solver's Hessian and copies
 
     def params(self) -> dict[str, Any]:
         return {"n": self.n, "d": self.d, "l2": self.l2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -127,6 +128,14 @@ class LinearRegression(LeastSquaresProblem):
         b = A @ x_true + self.noise * torch.randn(n, generator=gen, dtype=torch.float64)
         b_test = A_test @ x_true + self.noise * torch.randn(n, generator=gen, dtype=torch.float64)
         self._setup(A, b, A_test, b_test, l2=self._l2())
+
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        n, d = params.get("n"), params.get("d")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (n, d)):
+            return None
+        # train and test designs in float64, the solve's copy and workspace, the SVD factors
+        return 8.0 * (5 * n * d + 2 * d * d + 4 * n)
 
     def _l2(self) -> float:
         return 0.0

@@ -43,3 +43,37 @@ def device_name(device: str) -> str:
     if device.startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
     return "cpu"
+
+
+def available_memory(device: str) -> float | None:
+    """Bytes a new allocation can take on ``device`` now (``MemAvailable`` on the CPU, free memory on a
+    CUDA device), or ``None`` when it cannot be read."""
+    if device.startswith("cuda"):
+        import torch
+
+        try:
+            free, _ = torch.cuda.mem_get_info(torch.device(device))
+        except (RuntimeError, AssertionError):
+            return None
+        return float(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def size(nbytes: float) -> str:
+    """``12.3 GB``: a byte count as a line says it."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.3g} {unit}"
+    return f"{nbytes:.0f} B"

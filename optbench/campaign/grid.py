@@ -3,6 +3,7 @@ defaults, any field overridden); :func:`build_specs` validates it into trial spe
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,13 +67,33 @@ def suite_grid(*, suite: str | None = None, problems: Sequence[str] | None = Non
                 devices=resolve_devices(device), budget=fixed, budgets=budgets, origin=origin, dtype=dtype)
 
 
-def _precision(name: str, params: dict, instance: int, dtype: str | None) -> str:
+def check_memory(name: str, params: dict, devices: Sequence[str]) -> None:
+    """Refuse a problem whose stated memory need exceeds what the CPU (where it is validated) or a trial
+    device has free, before anything is allocated."""
+    from optbench.api import declared_parameters
+    from optbench.registry import problem_class
+    from optbench.runners.devices import available_memory, size
+
+    cls = problem_class(name)
+    filled = {key: p.default for key, p in declared_parameters(cls).items() if p.default is not inspect.Parameter.empty}
+    need = cls.memory_need({**filled, **params})
+    if need is None:
+        return
+    for device in dict.fromkeys(["cpu", *devices]):
+        free = available_memory(device)
+        if free is not None and need > free:
+            raise ConfigError(f"{name}: these parameters need about {size(need)} of memory and {device} has "
+                              f"{size(free)} free; use smaller sizes")
+
+
+def _precision(name: str, params: dict, instance: int, dtype: str | None, devices: Sequence[str] = ()) -> str:
     """The trial's dtype in canonical form: empty when it is the problem's own precision.
 
     Constructs the problem (on the CPU) in its own precision and, when another is asked for, in that
     one too, so a problem that cannot compute in it is refused before any trial runs. So
     ``rastrigin``, ``rastrigin(dtype=float64)`` and ``--dtype float64`` are one trial.
     """
+    check_memory(name, params, devices)
     own = make_problem(name, params, instance=instance, device="cpu")
     if dtype is None or str(own.dtype) == f"torch.{dtype}":
         return ""
@@ -81,7 +102,7 @@ def _precision(name: str, params: dict, instance: int, dtype: str | None) -> str
 
 
 def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | None = None,
-               dtype: str | None = None) -> list[tuple[str, dict, str]]:
+               dtype: str | None = None, devices: Sequence[str] = ()) -> list[tuple[str, dict, str]]:
     """``(name, canonical parameters, canonical dtype)`` of each call; the dtype is empty for optimizers."""
     try:
         parsed = [parse_call(text) for text in calls]
@@ -92,7 +113,7 @@ def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | 
             # constructing once checks names, parameter names and values before any trial runs
             if kind == "problem":
                 params, named = split_dtype(name, params)  # the problem's own dtype= overrides --dtype
-                precision = _precision(name, params, instance, named or dtype)
+                precision = _precision(name, params, instance, named or dtype, devices)
             else:
                 make_optimizer(name, params)
                 precision = ""
@@ -136,7 +157,8 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
     dtype = None if grid.dtype is None else check_dtype(grid.dtype, "--dtype")
     problems = [(*parsed, grid.budgets.get(text, grid.budget))
                 for text, parsed in zip(grid.problems, _validated(grid.problems, "problem", grid.instances[0],
-                                                                  origin=grid.origin.get("problems"), dtype=dtype),
+                                                                  origin=grid.origin.get("problems"), dtype=dtype,
+                                                                  devices=grid.devices),
                                         strict=True)]
     optimizers = _validated(grid.optimizers, "optimizer", 0, origin=grid.origin.get("optimizers"))
     specs = [

@@ -82,6 +82,9 @@ def numpy_sampler(space: Space, rng: np.random.Generator, *, dtype: torch.dtype,
     return draw
 
 
+BATCH_BYTES = 2**28  # of one batch of points (256 MiB)
+
+
 @dataclass(frozen=True)
 class RandomSearch(Optimizer):
     """Blind search: ``batch_size`` uniform points per evaluation call until the budget is spent."""
@@ -100,8 +103,10 @@ class RandomSearch(Optimizer):
             return self._fused(evaluator, rng)
         space, device, dtype = evaluator.space, evaluator.device, evaluator.dtype
         bounds = None if space.kind is SpaceKind.BITS else evaluator.bounds()
+        # a batch stays within BATCH_BYTES: a 10^6-dimensional point is 8 MB, so batches shrink with the dimension
+        rows = max(1, min(self.batch_size, BATCH_BYTES // (8 * max(space.dim, 1))))
         if device.type == "cpu":
-            draw = numpy_sampler(space, rng, dtype=dtype, bounds=bounds, most=self.batch_size)
+            draw = numpy_sampler(space, rng, dtype=dtype, bounds=bounds, most=rows)
         else:
             gen = torch_generator(rng, device)
 
@@ -109,7 +114,7 @@ class RandomSearch(Optimizer):
                 return sample(space, n, generator=gen, device=device, dtype=dtype, bounds=bounds)
         try:
             while True:
-                n = int(min(self.batch_size, max(evaluator.remaining, 1)))
+                n = int(min(rows, max(evaluator.remaining, 1)))
                 evaluator.evaluate(draw(n))
         except BudgetExhausted:
             pass
