@@ -232,6 +232,9 @@ class Problem(ABC):
         y = self._evaluate(X)
         if y.shape != (X.shape[0],):
             raise RuntimeError(f"{self.family}._evaluate returned {tuple(y.shape)}, want ({X.shape[0]},)")
+        if y.dtype != self.dtype:  # a float16 result would quantize every value the optimizer sees
+            raise TypeError(f"{self.family}._evaluate returned {y.dtype} values; the problem computes in "
+                            f"{self.dtype}, so return that")
         return y
 
     def prepare(self, X: torch.Tensor) -> torch.Tensor:

@@ -73,3 +73,36 @@ def test_exporting_a_study_run_is_refused(tmp_path):
     out = tmp_path / "export"
     assert_one_line_exit_2(run("export", str(out), "--format", "coco", "--store", store), "is a study")
     assert not out.exists()
+
+
+def test_a_problem_returning_half_precision_is_caught_in_the_check_and_at_run_time():
+    import pytest
+    import torch
+
+    from optbench.api import Budget, Problem, Space, TrialSpec, TrialState
+    from optbench.plugins import register_problem
+    from optbench.runners.trial import run_trial
+    from optbench.testing import check_problem
+
+    class Halved(Problem):
+        family = "halved_precision"
+        optimal_value = 0.0
+
+        def __init__(self, *, instance: int = 0, device: object = "cpu", dtype: object = None) -> None:
+            super().__init__(instance=instance, device=device, dtype=dtype)
+            self.space = Space.box(2, -1.0, 1.0)
+
+        def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
+            return (X * X).sum(dim=1).to(torch.float16)
+
+    register_problem(Halved)
+    with pytest.raises(Exception, match="float16"):
+        check_problem("halved_precision")
+    result = run_trial(TrialSpec(problem="halved_precision", optimizer="random", budget=Budget(evaluations=20)))
+    assert result.state is TrialState.FAILED and "float16" in (result.reason or "")
+
+
+def test_a_library_keyword_refused_only_at_the_first_step_is_refused_up_front(tmp_path):
+    done = run("compare", "--problems", "linreg", "--optimizers", "torch:LBFGS(line_search_fn='bogus')",
+               "--store", str(tmp_path / "l.sqlite"))
+    assert_one_line_exit_2(done, "strong_wolfe")

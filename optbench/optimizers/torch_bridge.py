@@ -68,9 +68,17 @@ class TorchOptimOptimizer(TorchOptimizer):
         from optbench.params import check_library_options
 
         check_library_options(f"torch:{self.optimizer}", cls.__init__, dict(self.options))  # nesterov='yes'
-        try:  # constructing once on a dummy parameter validates the values (e.g. lr < 0)
-            cls([torch.zeros(1, requires_grad=True)], **dict(self.options))
-        except (ValueError, TypeError) as exc:
+        # constructing once on a dummy parameter, and taking one step, validates the values: lr < 0 fails at
+        # construction, LBFGS's line_search_fn='bogus' only at its first step
+        dummy = torch.ones(1, requires_grad=True)
+
+        def closure() -> torch.Tensor:
+            dummy.grad = 2 * dummy.detach()
+            return (dummy.detach() ** 2).sum()
+
+        try:
+            cls([dummy], **dict(self.options)).step(closure)
+        except (ValueError, TypeError, RuntimeError) as exc:
             raise ConfigError(f"torch:{self.optimizer}: {exc}") from None
 
     @classmethod
