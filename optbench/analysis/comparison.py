@@ -8,6 +8,7 @@ profiles. The terminal tables, the JSON/CSV/Markdown summaries and the HTML repo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -92,6 +93,17 @@ class Comparison:
 
 
 def analyze(results: Iterable[TrialResult], *, taus: Sequence[float] | None = None) -> Comparison:
+    """Everything the renderers show about ``results``, computed once (see :func:`_analyze`).
+
+    NaN and infinite values are data here (a problem may return NaN; the tables show it), so NumPy's
+    warnings about them are not passed on to the user.
+    """
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _analyze(results, taus=taus)
+
+
+def _analyze(results: Iterable[TrialResult], *, taus: Sequence[float] | None = None) -> Comparison:
     """Everything the renderers show about ``results``, computed once.
 
     Args:
