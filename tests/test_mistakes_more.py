@@ -113,7 +113,7 @@ def test_a_nan_returning_problem_leaks_no_numpy_warnings(tmp_path):
     plugin.write_text("import torch\nfrom optbench.plugins import problem\n\n\n"
                       "@problem('nanny', dim=2, bounds=(-1.0, 1.0))\ndef nanny(X):\n"
                       "    return torch.full((X.shape[0],), float('nan'), dtype=X.dtype)\n")
-    done = run("compare", "--plugin", str(plugin), "--problems", "nanny", "--optimizers", "random,cmaes", "--seeds", "2",
-               "--budget", "20", "--store", str(tmp_path / "n.sqlite"), "-q")
+    done = run("compare", "--plugin", str(plugin), "--problems", "nanny", "--optimizers", "random,cmaes",
+               "--seeds", "2", "--budget", "20", "--store", str(tmp_path / "n.sqlite"), "-q")
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr and "Traceback" not in done.stderr
