@@ -263,3 +263,17 @@ def test_report_reference_cli(tmp_path: Path) -> None:
                    cwd=tmp_path)
     assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
     assert "no COCO (*.info) or IOHanalyzer (*.json) data" in refused.stderr
+
+
+def test_ioh_export_of_pbo_and_bbob_with_one_function_id_keeps_them_apart(tmp_path):
+    pytest.importorskip("ioh")
+    pytest.importorskip("cocoex")
+    store = str(tmp_path / "both.sqlite")
+    done = run("compare", "--problems", "pbo(fid=1,dim=16),bbob(fid=1,dim=2)", "--optimizers", "random",
+               "--seeds", "2", "--budget", "50", "--store", store, "-q", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "ioh"
+    exported = run("export", str(out), "--format", "ioh", "--store", store)
+    assert exported.returncode == 0, exported.stderr
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json"))
+    assert files == ["random-pbo/IOHprofiler_f1_OneMax.json", "random-real/IOHprofiler_f1_Sphere.json"]

@@ -116,6 +116,11 @@ def _replay(ioh: Any, logger: Any, result: TrialResult) -> None:
     problem.detach_logger()
 
 
+def suite_of(result: TrialResult) -> str:
+    """The function suite a trial belongs to, as IOH numbers functions: ``pbo`` (integer), else ``real``."""
+    return "pbo" if result.spec.problem == "pbo" else "real"
+
+
 def write_ioh(results: Iterable[TrialResult], out_dir: str | Path) -> ExportReport:
     """Write every trial of ``results`` with a trace under ``out_dir/<optimizer>/`` in IOHanalyzer's format.
 
@@ -124,18 +129,21 @@ def write_ioh(results: Iterable[TrialResult], out_dir: str | Path) -> ExportRepo
     """
     ioh = require("ioh", needed_by="export --format ioh")
     report = ExportReport()
-    by_algorithm: dict[str, list[TrialResult]] = defaultdict(list)
+    # one logger per optimizer and suite: IOH names its files by function id alone, so pbo's f1 (OneMax) and
+    # bbob's f1 (Sphere) seen by one logger would share one file
+    by_algorithm: dict[tuple[str, str], list[TrialResult]] = defaultdict(list)
     for r in results:
         if not r.state.has_result:
             report.skip(f"{r.state} trials have no result")
         elif not r.trace:
             report.skip("no trace recorded")
         else:
-            by_algorithm[r.spec.optimizer_label].append(r)
+            by_algorithm[(r.spec.optimizer_label, suite_of(r))].append(r)
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    for label, trials in sorted(by_algorithm.items()):
-        name = folder_name(label)
+    several = len({suite for _, suite in by_algorithm}) > 1
+    for (label, suite), trials in sorted(by_algorithm.items()):
+        name = folder_name(label) + (f"-{suite}" if several else "")
         logger = ioh.logger.Analyzer(triggers=[ioh.logger.trigger.ON_IMPROVEMENT], root=str(root.resolve()),
                                      folder_name=name, algorithm_name=label,
                                      algorithm_info=f"{trials[0].optimizer_source}, exported by optbench")
