@@ -117,3 +117,16 @@ def test_a_nan_returning_problem_leaks_no_numpy_warnings(tmp_path):
                "--seeds", "2", "--budget", "20", "--store", str(tmp_path / "n.sqlite"), "-q")
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_one_explicit_seed_is_seed_n(tmp_path):
+    store = str(tmp_path / "s.sqlite")
+    done = run("compare", "--problems", "sphere(dim=2)", "--optimizers", "random", "--seed", "7", "--budget", "10",
+               "--store", store, "-q", "--format", "json")
+    assert done.returncode == 0 and "1 trials, 1 to run" in done.stderr, done.stderr
+    import sqlite3
+
+    with sqlite3.connect(store) as db:
+        (spec,) = db.execute("SELECT spec FROM trials").fetchone()
+    assert json.loads(spec)["seed"] == 7
+    assert_one_line_exit_2(run("compare", "--seed", "1", "--seeds", "3", "--store", store), "give one of them")

@@ -39,7 +39,9 @@ def add_parser(commands: Any) -> None:
                          help='problems, e.g. "rastrigin(dim=20),sphere"; may repeat')
     compare.add_argument("--optimizers", action="append", metavar="LIST",
                          help='optimizers with hyperparameters, e.g. "adam(lr=0.01),cmaes(popsize=20)"')
-    compare.add_argument("--seeds", type=seeds, help="number of seeds (5 = seeds 0..4) or a list (0,3,7)")
+    compare.add_argument("--seeds", type=seeds, help="number of seeds (5 = seeds 0..4) or a list (0,3,7); "
+                                                     "one given seed: --seed 7 (or --seeds 7,)")
+    compare.add_argument("--seed", type=count0, metavar="N", help="exactly this one seed")
     compare.add_argument("--instances", type=seeds, help="problem instances (data, shifts): a count or a list")
     compare.add_argument("--budget", type=positive, help="evaluation budget per trial (cost units)")
     compare.add_argument("--time-budget", type=positive, metavar="SECONDS", help="time budget per trial")
@@ -114,8 +116,11 @@ def _check_execution(args: argparse.Namespace) -> None:
 def _grid(args: argparse.Namespace) -> Any:
     from optbench.campaign.grid import suite_grid
 
+    if args.seed is not None and args.seeds is not None:
+        raise ConfigError("--seed and --seeds both choose the seeds; give one of them")
     return suite_grid(suite=args.suite, problems=_joined(args.problems, "--problems"),
-                      optimizers=_joined(args.optimizers, "--optimizers"), seeds=args.seeds,
+                      optimizers=_joined(args.optimizers, "--optimizers"),
+                      seeds=[args.seed] if args.seed is not None else args.seeds,
                       instances=args.instances, device=args.device, budget=args.budget,
                       time_budget=args.time_budget, dtype=args.dtype)
 
