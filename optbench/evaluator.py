@@ -3,6 +3,11 @@
 Optimizers receive an :class:`Evaluator` instead of the problem (the COCO / IOHprofiler
 observer idea). Every call is priced with the cost convention in :mod:`optbench.api`; a call
 that does not fit in the budget is cut or refused, so a budget cannot be exceeded.
+
+A refusal (:class:`~optbench.api.BudgetExhausted`) ends ``minimize``. An optimizer that catches it
+and calls again would loop forever; after :data:`REFUSALS` refusals the evaluator raises
+:class:`BudgetIgnoredError` instead, which no ``except BudgetExhausted`` catches, and the trial is FAILED
+with that reason. (One that catches every exception is stopped only by its hard time limit.)
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from optbench.api import (
     Budget,
     BudgetExhausted,
     Capability,
+    OptbenchError,
     Problem,
     Space,
     TracePoint,
@@ -26,6 +32,13 @@ from optbench.api import (
 from optbench.observer import Draw, Observer
 
 _EPS = 1e-9  # float slack when turning a budget into whole cost units
+# calls refused for want of budget before the evaluator concludes the optimizer swallows the refusals:
+# a well-behaved one stops at the first (a cut batch's values ride on it), a few are harmless
+REFUSALS = 100
+
+
+class BudgetIgnoredError(OptbenchError):
+    """The optimizer kept calling the evaluator after :class:`~optbench.api.BudgetExhausted` refused it."""
 
 
 class Stopwatch:
@@ -125,6 +138,7 @@ class Evaluator:
         self._checkpoint_every = 10 ** (1 / checkpoints_per_decade)
         self._next_checkpoint = 0.0
         self._last_checkpoint: float | None = None
+        self.refusals = 0  # calls refused with BudgetExhausted so far
 
     # ------------------------------------------------------------------ what optimizers see
     @property
@@ -227,7 +241,7 @@ class Evaluator:
         n = X.shape[0]
         fit = n if self._limit is None else min(n, (self._limit - self._spent) // self._unit)
         if fit <= 0 and n > 0:
-            raise BudgetExhausted(f"evaluation budget of {self.budget.evaluations:g} spent")
+            raise self._refuse(f"evaluation budget of {self.budget.evaluations:g} spent")
         if fit < n:
             X = X[:fit]
         values = self._problem.evaluate(X)
@@ -236,7 +250,7 @@ class Evaluator:
         self.points += fit
         self._observe(X, values, start=start, at=0.0)
         if fit < n:
-            raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
+            raise self._refuse(f"evaluation budget spent after {fit} of {n} points", values=values)
         return values
 
     def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
@@ -266,14 +280,14 @@ class Evaluator:
             raise ValueError(f"evaluate_uniform expects n >= 0, got {n}")
         fit = n if self._limit is None else min(n, (self._limit - self._spent) // self._unit)
         if fit <= 0 and n > 0:
-            raise BudgetExhausted(f"evaluation budget of {self.budget.evaluations:g} spent")
+            raise self._refuse(f"evaluation budget of {self.budget.evaluations:g} spent")
         values = problem.evaluate_uniform(fit, seed=seed, offset=offset)
         start = self._spent
         self._spent += fit * self._unit
         self.points += fit
         self._observe(Draw(problem, seed, offset), values, start=start, at=0.0)
         if fit < n:
-            raise BudgetExhausted(f"evaluation budget spent after {fit} of {n} points", values=values)
+            raise self._refuse(f"evaluation budget spent after {fit} of {n} points", values=values)
         return values
 
     def loss_and_grad(
@@ -303,7 +317,7 @@ class Evaluator:
             self._check_time()
         units = size = self._unit if batch is None else batch.numel()
         if self._limit is not None and self._spent + units > self._limit:
-            raise BudgetExhausted(f"a gradient costing {units / self._unit:g} does not fit in {self.remaining:g}")
+            raise self._refuse(f"a gradient costing {units / self._unit:g} does not fit in {self.remaining:g}")
         point = x.detach()
         if point.dtype != problem.dtype or point.device != problem.device:
             point = point.to(device=problem.device, dtype=problem.dtype)
@@ -331,7 +345,7 @@ class Evaluator:
         """``(A, b)`` of a LINEAR_LEAST_SQUARES problem; reading the data costs one full pass."""
         self._check_time()
         if not self._fits(self._unit):
-            raise BudgetExhausted("reading the data costs 1 evaluation and none is left")
+            raise self._refuse("reading the data costs 1 evaluation and none is left")
         A, b = self._problem.least_squares()
         self._spent += self._unit
         self.examples += int(A.shape[0])
@@ -341,7 +355,17 @@ class Evaluator:
     def _check_time(self) -> None:
         limit = self.budget.seconds
         if limit is not None and self.stopwatch.elapsed() >= limit:
-            raise BudgetExhausted(f"time budget of {limit:g} s spent")
+            raise self._refuse(f"time budget of {limit:g} s spent")
+
+    def _refuse(self, message: str, *, values: torch.Tensor | None = None) -> OptbenchError:
+        """The exception refusing a call: :class:`BudgetExhausted`, or :class:`BudgetIgnoredError` once the
+        optimizer has been refused :data:`REFUSALS` times and keeps calling."""
+        self.refusals += 1
+        if self.refusals > REFUSALS:
+            return BudgetIgnoredError(f"the optimizer called the evaluator {self.refusals - 1} times after "
+                                      f"BudgetExhausted ({message}) instead of returning: it catches and ignores "
+                                      "BudgetExhausted, which must end minimize")
+        return BudgetExhausted(message, values=values)
 
     def _checkpoint(self, x: torch.Tensor) -> None:
         """Full objective of a minibatch iterate, untimed and uncounted, for the trace.

@@ -1,12 +1,18 @@
 """Executors run trials and yield results as each one finishes.
 
-* :class:`InlineExecutor`: one after the other in this process (the default for one job).
+* :class:`InlineExecutor`: one after the other in this process (the default for one job). With
+  ``isolate_timed`` (what the command line's default is) a trial with a time budget runs in one
+  worker process instead, so that the hard limit its budget implies can kill it; with
+  ``--executor inline`` everything stays in this process, and a trial whose optimizer never
+  returns is not stopped.
 * :class:`ProcessExecutor`: ``jobs`` long-lived worker processes (spawned, so CUDA and torch's
-  threads start clean). A trial past ``trial_timeout`` (timed from when its worker is ready:
-  start-up is not the trial's) has its worker killed and is recorded as TIMEOUT; a worker that
+  threads start clean). A trial past its hard limit (``trial_timeout``, or for a trial with a time
+  budget :func:`~optbench.runners.worker.hard_limit`'s multiple of it; timed from when its worker is
+  ready: start-up is not the trial's) has its worker killed and is recorded as TIMEOUT; a worker that
   dies (segfault, ``os._exit``, out of memory) fails only its trial, which
   is retried up to ``retries`` times and then recorded as CRASHED; the worker is replaced and the
-  other trials go on.
+  other trials go on. Closing it while trials run (Ctrl-C, SIGTERM, a fault) kills their workers
+  at once: their trials are abandoned.
 * :class:`optbench.runners.dask_executor.DaskExecutor`: the same over a Dask cluster.
 
 Process-based executors always run :func:`optbench.runners.trial.run_trial`; specs and results
@@ -26,7 +32,7 @@ from multiprocessing.connection import wait
 from typing import Any, Protocol
 
 from optbench.api import TrialResult, TrialSpec, TrialState
-from optbench.runners.worker import READY, TrialFunction, decode, lost, serve, sigint_ignored
+from optbench.runners.worker import READY, TrialFunction, decode, hard_limit, lost, serve, sigint_ignored
 
 STARTUP_GRACE = 120.0  # seconds a new worker may take to start before its trial's timeout counts
 
@@ -40,14 +46,36 @@ class Executor(Protocol):
 
 
 class InlineExecutor:
-    """Runs trials one after the other in this process (the default for one job)."""
+    """Runs trials one after the other in this process (the default for one job).
+
+    Args:
+        isolate_timed: run each trial with a time budget (and ``fn`` the runner's own
+            :func:`~optbench.runners.trial.run_trial`) in one worker process, started on the first
+            such trial, so that its hard limit applies (see :class:`ProcessExecutor`).
+        retries, plugins: that worker's, as :class:`ProcessExecutor` takes them.
+    """
+
+    def __init__(self, *, isolate_timed: bool = False, retries: int = 2, plugins: Sequence[str] = ()) -> None:
+        self.isolate_timed = isolate_timed
+        self.retries = retries
+        self.plugins = tuple(plugins)
+        self._worker: ProcessExecutor | None = None
 
     def map(self, fn: TrialFunction, specs: Iterable[TrialSpec]) -> Iterator[TrialResult]:
+        from optbench.runners.trial import run_trial
+
         for spec in specs:
-            yield fn(spec)
+            if self.isolate_timed and fn is run_trial and spec.budget.seconds is not None:
+                if self._worker is None:
+                    self._worker = ProcessExecutor(1, retries=self.retries, plugins=self.plugins)
+                yield from self._worker.map(fn, [spec])
+            else:
+                yield fn(spec)
 
     def close(self) -> None:
-        return None
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
 
 
 @dataclass
@@ -58,6 +86,7 @@ class _Slot:
     attempt: int = 0
     started: float = 0.0
     ready: bool = False  # the worker has started up (spawned, torch imported, plugins loaded)
+    limit: tuple[float, str] | None = None  # the trial's hard limit in seconds, and the reason recorded then
 
 
 def threads_per_job(jobs: int) -> int:
@@ -117,6 +146,7 @@ class ProcessExecutor:
                     break
                 idle = next((s for s in self._slots if s.spec is None), None) or self._append()
                 idle.spec, idle.attempt, idle.started = item[0], item[1], time.monotonic()
+                idle.limit = hard_limit(item[0], self.trial_timeout)
                 idle.conn.send_bytes(json_of(item[0]))
             busy = [s for s in self._slots if s.spec is not None]
             if not busy:
@@ -150,32 +180,40 @@ class ProcessExecutor:
                     else:
                         yield lost(spec, TrialState.CRASHED,
                                    f"worker process died (exit code {code}) on each of {slot.attempt} attempts")
-                elif self.trial_timeout is not None and now - slot.started > self._limit(slot):
+                elif slot.limit is not None and now - slot.started > self._limit(slot):
+                    reason = slot.limit[1]
                     self._replace(slot)
-                    yield lost(spec, TrialState.TIMEOUT, f"killed after the trial timeout of {self.trial_timeout:g} s")
+                    yield lost(spec, TrialState.TIMEOUT, reason)
 
     def _append(self) -> _Slot:
         slot = self._start()
         self._slots.append(slot)
         return slot
 
-    def _limit(self, slot: _Slot) -> float:
-        """Seconds ``slot``'s trial may run: the timeout, plus a grace while its worker starts up
+    @staticmethod
+    def _limit(slot: _Slot) -> float:
+        """Seconds ``slot``'s trial may run: its hard limit, plus a grace while its worker starts up
         (spawning and importing torch take seconds on a loaded machine and are not the trial's)."""
-        assert self.trial_timeout is not None
-        return self.trial_timeout + (0.0 if slot.ready else STARTUP_GRACE)
+        assert slot.limit is not None
+        return slot.limit[0] + (0.0 if slot.ready else STARTUP_GRACE)
 
     def _wait(self, busy: list[_Slot]) -> float | None:
-        if self.trial_timeout is None or not busy:
+        limited = [s for s in busy if s.limit is not None]
+        if not limited:
             return None
-        deadline = min(s.started + self._limit(s) for s in busy)
+        deadline = min(s.started + self._limit(s) for s in limited)
         return max(0.0, deadline - time.monotonic()) + 0.01
 
     def close(self) -> None:
+        """End every worker: a busy one is killed at once (its trial is abandoned: an interrupt or a
+        fault), an idle one sees its pipe close and returns; any still there after 2 s is killed."""
         for slot in self._slots:
+            if slot.spec is not None and slot.process.is_alive():
+                slot.process.kill()
             slot.conn.close()  # the worker's recv sees EOF and returns
+        deadline = time.monotonic() + 2
         for slot in self._slots:
-            slot.process.join(2)
+            slot.process.join(max(0.0, deadline - time.monotonic()))
             if slot.process.is_alive():
                 slot.process.kill()
                 slot.process.join(2)
@@ -189,14 +227,19 @@ def json_of(spec: TrialSpec) -> bytes:
 def make_executor(*, jobs: int = 1, kind: str | None = None, scheduler: str | None = None,
                   trial_timeout: float | None = None, retries: int = 2, plugins: Sequence[str] = ()) -> Executor:
     """The executor a command line asks for: inline by default, processes for ``jobs > 1`` or a
-    timeout (a trial can only be killed in its own process), Dask for ``kind="dask"`` or a scheduler."""
+    timeout (a trial can only be killed in its own process), Dask for ``kind="dask"`` or a scheduler.
+
+    The default inline executor runs trials with a time budget in a worker process, so their hard
+    limit applies; ``kind="inline"`` keeps every trial in this process."""
     if scheduler or kind == "dask":
         from optbench.runners.dask_executor import DaskExecutor
 
         return DaskExecutor(scheduler=scheduler, workers=jobs, trial_timeout=trial_timeout, retries=retries,
                             plugins=plugins)
-    if kind == "inline" or (kind is None and jobs == 1 and trial_timeout is None):
+    if kind == "inline":
         return InlineExecutor()
+    if kind is None and jobs == 1 and trial_timeout is None:
+        return InlineExecutor(isolate_timed=True, retries=retries, plugins=plugins)
     return ProcessExecutor(jobs, trial_timeout=trial_timeout, retries=retries, plugins=plugins)
 
 

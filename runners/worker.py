@@ -18,6 +18,12 @@ from typing import Any
 from optbench.api import TrialResult, TrialSpec, TrialState
 
 _PREPARED: set[tuple[tuple[str, ...], int | None]] = set()
+# A trial with a time budget is killed (TIMEOUT) once it has run this many times its budget plus the
+# grace: the evaluator refuses every call after the budget, so only an optimizer that does not call
+# it (or swallows the refusal) runs on; the grace covers what is not timed (building the problem,
+# the untimed warm-up that imports an optimizer's library, the final evaluation).
+HARD_LIMIT_FACTOR = 3.0
+HARD_LIMIT_GRACE = 10.0  # seconds
 READY = b"ready"  # a pool worker's first message: started up, trials may be timed from now (results are JSON)
 TrialFunction = Callable[[TrialSpec], TrialResult]  # what an executor maps over specs
 
@@ -89,6 +95,22 @@ def serve(conn: Any, plugins: Sequence[str], threads: int | None) -> None:
             conn.send_bytes(result)
         except OSError:  # the coordinator is gone (killed, or stopped while this trial ran): nobody to tell
             return
+
+
+def hard_limit(spec: TrialSpec, trial_timeout: float | None) -> tuple[float, str] | None:
+    """Seconds ``spec``'s trial may run before its process is killed, and the reason recorded then.
+
+    ``--trial-timeout`` when given; else, for a trial with a time budget, :data:`HARD_LIMIT_FACTOR`
+    times the budget plus :data:`HARD_LIMIT_GRACE`; else ``None`` (no limit).
+    """
+    if trial_timeout is not None:
+        return trial_timeout, f"killed after the trial timeout of {trial_timeout:g} s"
+    budget = spec.budget.seconds
+    if budget is None:
+        return None
+    limit = HARD_LIMIT_FACTOR * budget + HARD_LIMIT_GRACE
+    return limit, (f"killed after {limit:g} s ({HARD_LIMIT_FACTOR:g} × its time budget of {budget:g} s + "
+                   f"{HARD_LIMIT_GRACE:g} s): the optimizer did not return when its budget ran out")
 
 
 def lost(spec: TrialSpec, state: TrialState, reason: str) -> TrialResult:

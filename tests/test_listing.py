@@ -78,3 +78,23 @@ def test_a_field_wider_than_the_console_is_folded_not_cut():
 def test_a_row_with_the_wrong_number_of_cells_is_refused():
     with pytest.raises(ValueError, match="2 cells for 3 columns"):
         Listing("things", [Column("name"), Column("kind"), Column("notes", long=True)]).add_row("a", "b")
+
+
+def test_the_shipped_catalog_is_what_building_every_entry_gives():
+    """`optbench list` reads optbench's own rows from report/catalog.json (no torch, no data sets); they must be
+    exactly what building each entry gives (regenerate with `python -m optbench.report.catalog`)."""
+    import json
+
+    from optbench.report import catalog
+
+    shipped = json.loads(catalog.CATALOG.read_text(encoding="utf-8"))
+    assert catalog.build() == shipped, "report/catalog.json is stale: run python -m optbench.report.catalog"
+
+
+def test_listing_imports_no_torch():
+    code = ("import sys\nfrom optbench.cli import main\n"
+            "for what in ('problems', 'optimizers', 'suites'):\n    main(['list', what])\n"
+            "assert 'torch' not in sys.modules, 'list imported torch'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COLUMNS": "120"})
+    assert done.returncode == 0, done.stderr

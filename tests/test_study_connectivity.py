@@ -134,3 +134,18 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     proc = run("study", "connectivity", "--quick", "--store", str(tmp_path / "s.sqlite"), "--spawn-steps", "100000",
                cwd=tmp_path)
     assert_one_line_exit_2(proc)
+
+
+def test_barrier_intervals_are_over_networks_not_pairs() -> None:
+    """One network far from the others makes every pair with it large: the interval over networks is wider than
+    one that treats the pairs as independent, and the stability verdict says "cannot tell" when its CI straddles."""
+    from optbench.studies.connectivity.analysis import mean_ci, network_ci, stable_verdict
+
+    pairs = [{"seeds": [a, b], "v": 1.0 + (3.0 if 0 in (a, b) else 0.0) + 0.01 * (a + b)}
+             for a in range(5) for b in range(a + 1, 5)]
+    mean, ci = network_ci(pairs, "v")
+    _, naive = mean_ci([q["v"] for q in pairs])
+    assert ci[0] <= mean <= ci[1] and (ci[1] - ci[0]) > (naive[1] - naive[0])
+    assert stable_verdict({"metric_barrier_mean": 0.01, "metric_barrier_ci": [0.0, 0.05]}, 0.02) == "cannot tell"
+    assert stable_verdict({"metric_barrier_mean": 0.01, "metric_barrier_ci": [0.0, 0.015]}, 0.02) is True
+    assert stable_verdict({"metric_barrier_mean": 0.1, "metric_barrier_ci": [0.05, 0.15]}, 0.02) is False

@@ -43,13 +43,16 @@ def test_the_cli_runs_the_quick_study_as_stored_trials_and_reports_json(tmp_path
     assert all(r[2] == 3 for r in spread_table["rows"])  # three seeds in every row
     audit = data["tables"][-1]["rows"][0]
     assert audit[3] is True and audit[5] == 0.0  # bit-identical on the CPU
+    nested = next(t for t in data["tables"] if t["title"].startswith("Crossed design"))
+    assert nested["rows"][0][1] == "3 x 2" and nested["rows"][0][3] is not None
+    assert spread_table["columns"][6] == "test-set SE" and all(r[6] > 0 for r in spread_table["rows"])
     assert (report / "report.html").is_file() and len(list((report / "plots").glob("*.png"))) == 3
     with Store(store) as s:  # every task is a stored trial, and the analysis is stored with the run
-        assert s.count() == 12
+        assert s.count() == 18  # 4 sources x 3 seeds, and the crossed design's 3 inits x 2 orders
         study, stored = s.analysis(s.run()[0])
         assert study == "seeds" and stored["tables"] == data["tables"]
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-    assert again.returncode == 0 and "0 to run, 12 already in" in again.stderr  # resumed, nothing rerun
+    assert again.returncode == 0 and "0 to run, 18 already in" in again.stderr  # resumed, nothing rerun
 
 
 def test_the_audit_catches_a_planted_nondeterministic_data_order(tmp_path):
@@ -101,3 +104,31 @@ def test_masked_training_keeps_pruned_weights_at_zero():
     assert torch.count_nonzero(run.x[mask == 0]) == 0
     assert torch.count_nonzero(run.x[mask == 1]) == int(mask.sum())
     assert run.evaluator is not None and run.evaluator.examples == problem.n_examples  # one epoch, counted
+
+
+def test_the_crossed_design_separates_a_planted_init_effect_from_the_order():
+    import numpy as np
+
+    from optbench.studies.seeds.nested import components
+
+    rng = np.random.default_rng(0)
+    grid = rng.normal(size=(6, 1)) * 1.0 + rng.normal(size=(1, 5)) * 0.0 + rng.normal(size=(6, 5)) * 0.1
+    c = components(grid)
+    assert c["p_init"] < 0.001 and c["p_order"] > 0.01
+    assert c["sd_init"] > 5 * c["sd_order"]
+    assert c["ratio_init_ci"][0] > 1 and c["ratio_order_ci"][0] == 0.0
+    assert components([[1.0, 2.0]]) is None
+
+
+def test_the_crossed_design_intervals_cover_the_true_ratio():
+    import numpy as np
+
+    from optbench.studies.seeds.nested import components
+
+    rng = np.random.default_rng(1)
+    hits = 0
+    for _ in range(500):
+        grid = rng.normal(size=(6, 1)) * 0.5 + rng.normal(size=(1, 5)) * 0.3 + rng.normal(size=(6, 5))
+        lo, hi = components(grid)["ratio_init_ci"]
+        hits += lo <= 0.5 <= hi
+    assert hits / 500 >= 0.93

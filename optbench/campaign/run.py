@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from optbench.api import TrialResult, TrialSpec
 from optbench.store import Store
+from optbench.store.health import StoreError
 
 POLL_SECONDS = 0.5  # how often a campaign looks at the trials another campaign on its store is running
 
@@ -34,7 +35,11 @@ def run_campaign(
 
     Returns the results of the trials this process ran. Interrupting (Ctrl-C) loses only the
     trials in flight: everything saved so far stays, unfinished claims are given back, and
-    rerunning the campaign resumes.
+    rerunning the campaign resumes. So does a fault while the trials run (the store's disk full,
+    every Dask worker lost: :class:`~optbench.store.health.StoreError`,
+    :class:`~optbench.runners.dask_executor.WorkersLostError`), which is raised once the executor is closed
+    and the claims are given back; a store deleted or replaced meanwhile is never written to again,
+    and is found at the latest when the campaign ends (:meth:`~optbench.store.Store.check`).
     """
     from optbench.runners.executors import InlineExecutor
     from optbench.runners.trial import run_trial
@@ -78,8 +83,14 @@ def run_campaign(
             observe()
             if waiting and not store.claimable([waiting[k] for k in waiting], since=since):
                 time.sleep(POLL_SECONDS)  # all held by live campaigns: wait for them to finish
+        store.check()  # the results are in the file the campaign opened, which is still there
     finally:
-        if close or sys.exc_info()[0] is not None:
+        failing = sys.exc_info()[0] is not None
+        if close or failing:
             runner.close()  # type: ignore[attr-defined]
-        store.release(sorted(claimed))
+        try:
+            store.release(sorted(claimed))
+        except StoreError:
+            if not failing:  # else the fault in flight is the one to report (a full disk refuses this too;
+                raise        # a claim left by this process is taken over once it has exited)
     return finished

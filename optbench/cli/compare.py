@@ -133,7 +133,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from optbench.api import TrialState
     from optbench.campaign.grid import build_specs
     from optbench.cli.common import say
-    from optbench.cli.loop import INTERRUPTED, interrupted_line, run_trials
+    from optbench.cli.loop import INTERRUPTED, check_kept, interrupted_line, run_trials
     from optbench.report.terminal import print_comparison
     from optbench.store import Store
     from optbench.store.paths import check_output_dir, check_store_path
@@ -197,6 +197,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     counts = {state: sum(r.state is state for r in results) for state in TrialState}  # tuning trials too
     summary = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
     shared = f" ({len(ran)} run here, {todo - len(ran)} by another optbench process)" if len(ran) < todo else ""
+    check_kept(store, first)  # never "results in" a path whose store was deleted or replaced meanwhile
     say(f"run {run_id}: {summary}{shared} · results in {args.store}")
     if args.report is not None:
         from optbench.report.document import write_report

@@ -1,7 +1,15 @@
-"""The one campaign loop of the command line: a store, a progress bar, and Ctrl-C or SIGTERM kept safe.
+"""The one campaign loop of the command line: a store, a progress bar, and Ctrl-C, SIGTERM and faults kept safe.
 
 ``compare``, ``study`` and ``check`` all run their trials through :func:`run_trials`; what each does
 before (building specs) and after (rendering) is its own.
+
+* Ctrl-C and SIGTERM stop the campaign the same way: the trials in flight are abandoned (their
+  workers killed at once), their claims given back, and the command says how many trials are stored
+  and exits with :data:`INTERRUPTED` (130, for either signal: one code means "stopped, resumable" to
+  every script, and ``optbench check``, the Python API and the documentation already use it).
+* A fault while the trials run (the store's disk full, the store deleted, every Dask worker lost)
+  is one line on stderr and exit code :data:`FAULT` (1), after the same clean-up; before any trial
+  runs the same faults are refusals (exit code 2, from the command's own checks).
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ from typing import Any
 
 from optbench.api import TrialResult, TrialSpec
 
-INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT
+INTERRUPTED = 130  # the shell's code for a command stopped by SIGINT (SIGTERM gets it too: see above)
+FAULT = 1  # a fault while trials ran: what finished is kept (or, for a lost store, said to be gone)
 
 
 @dataclass(frozen=True)
@@ -31,8 +40,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (sent by ``timeout``, systemd, batch schedulers) stops the campaign as Ctrl-C does.
 
     Only in the main thread, where Python lets a handler be set; elsewhere SIGTERM keeps its default.
+    The first SIGTERM interrupts; more of them (a scheduler that repeats itself) are ignored while
+    the campaign gives back its claims and ends its workers, which takes well under a second.
     """
     def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt
 
     try:
@@ -80,7 +92,48 @@ def run_trials(specs: Sequence[TrialSpec], store: Any, *, executor: Any, rerun: 
                 ran = run(advance)
     except KeyboardInterrupt:
         return Outcome([], interrupted=True, stored=len(store.done_keys(s.key for s in specs)))
+    except Exception as exc:
+        if not _is_fault(exc):
+            raise
+        fail(exc, store=store, specs=specs)
     return Outcome(ran)
+
+
+def _is_fault(exc: BaseException) -> bool:
+    from optbench.runners.dask_executor import WorkersLostError
+    from optbench.store.health import StoreError
+
+    return isinstance(exc, StoreError | WorkersLostError)
+
+
+def fail(exc: Exception, *, store: Any, specs: Sequence[TrialSpec]) -> None:
+    """Report a fault that stopped a campaign in one line on stderr and exit with :data:`FAULT`.
+
+    When the store keeps what finished (a full disk, lost workers), the line says how much of it.
+    """
+    from optbench.cli.common import stderr
+    from optbench.cli.messages import one_line
+
+    line = f"optbench: error: {exc}"
+    if getattr(exc, "resumable", False):
+        try:
+            stored = len(store.done_keys(s.key for s in specs))
+            line += f" ({stored} of {len(specs)} trials are stored in {store.path})"
+        except Exception:  # the count is a courtesy; the fault is the message
+            pass
+    stderr().print(one_line(line), markup=False, soft_wrap=True)
+    raise SystemExit(FAULT)
+
+
+def check_kept(store: Any, specs: Sequence[TrialSpec] = ()) -> None:
+    """Before a command says "results in STORE": the store is still the file the campaign wrote
+    (not deleted or replaced since), or the fault is reported as :func:`fail` does."""
+    from optbench.store.health import StoreError
+
+    try:
+        store.check()
+    except StoreError as exc:
+        fail(exc, store=store, specs=specs)
 
 
 def interrupted_line(outcome: Outcome, total: int, store: str, *, noun: str = "trials") -> str:

@@ -149,7 +149,7 @@ def run_study(study: Any, args: argparse.Namespace, *, command: str, plugins: li
     """Run the study's tasks (resuming what the store has), store and print its analysis."""
     from optbench.campaign.api import finish_study
     from optbench.cli.common import say
-    from optbench.cli.loop import INTERRUPTED, interrupted_line, run_trials
+    from optbench.cli.loop import INTERRUPTED, check_kept, interrupted_line, run_trials
     from optbench.runners.executors import make_executor
     from optbench.store import Store
 
@@ -167,6 +167,7 @@ def run_study(study: Any, args: argparse.Namespace, *, command: str, plugins: li
             return INTERRUPTED
         data, results = finish_study(study, store, run_id, specs)
     render(data, args.format)
+    check_kept(store, specs)  # never "results in" a path whose store was deleted or replaced meanwhile
     say(f"run {run_id}: study {study.name}, {len(results)} tasks · results in {args.store}")
     if args.report is not None:
         path = write(data, report_dir(args, study.name, run_id), run_id=run_id)

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from optbench.api import LANDSCAPES, Capability, ConfigError
 from optbench.params import parameters_of
-from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem, source_of
+from optbench.registry import BRIDGES, OPTIMIZERS, PROBLEMS, entries, make_problem
 from optbench.report.numbers import fmt_number
 
 # a long column (description, parameters) below this width reads as a column of fragments: stack instead
@@ -142,64 +142,102 @@ def _defaults(cls: type) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in parameters_of(cls).items())
 
 
+def problem_row(entry: Any) -> list[Cell]:
+    """The listing's cells of one problem built with its defaults (``order`` first: its landscape's rank)."""
+    try:
+        problem = make_problem(entry.name, {}, instance=0, device="cpu")
+    except ConfigError as exc:
+        return ["~", entry.name, Text("broken", style="red"), "", "", "", "", Text(str(exc), style="red")]
+    grad = "yes" if Capability.DIFFERENTIABLE in problem.capabilities else "no"
+    optimum = fmt_number(problem.optimal_value) if problem.optimal_value is not None else "unknown"
+    order = list(LANDSCAPES).index(problem.landscape) if problem.landscape in LANDSCAPES else len(LANDSCAPES)
+    return [str(order), entry.name, problem.landscape, str(problem.space.kind), str(problem.space.dim), grad, optimum,
+            _defaults(type(problem))]
+
+
+def optimizer_row(entry: Any) -> list[Cell]:
+    from optbench.tuning.space import describe
+
+    try:
+        cls: Any = entry.load()
+    except ConfigError as exc:
+        return [entry.name, Text("broken", style="red"), "", Text(str(exc), style="red"), ""]
+    spaces = ", ".join(sorted(str(s) for s in cls.spaces))
+    needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
+    declared = getattr(cls, "search_space", None)
+    space = "none declared" if declared is None else (describe(declared) or "nothing to tune")
+    return [entry.name, spaces, needs, _defaults(cls), space]
+
+
+def bridge_row(entry: Any) -> list[Cell]:
+    """The cells of one bridge, the library it runs last (its version is read when listed)."""
+    from optbench.tuning.space import describe
+
+    prefix = entry.name
+    try:
+        cls = entry.load()
+    except ConfigError as exc:  # e.g. Nevergrad not installed
+        return [f"{prefix}:<name>", Text("unavailable", style="red"), "", str(exc), "", ""]
+    spaces = ", ".join(sorted(str(s) for s in cls.spaces))
+    needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
+    members = getattr(cls, "search_spaces", {})
+    space = "; ".join(f"{prefix}:{target}: {describe(sp)}" for target, sp in members.items())
+    space = (space + "; other members: none declared") if space else "none declared (give one with --space)"
+    return [f"{prefix}:<name>", spaces, needs, getattr(cls, "summary", ""), space, getattr(cls, "library", prefix)]
+
+
+def _rows(group: str, build: Any) -> list[tuple[Any, list[Cell]]]:
+    """``(entry, cells)`` of every entry of ``group``: optbench's own from the shipped catalog (nothing imported),
+    the others built here."""
+    from optbench.report.catalog import cached
+
+    shipped = cached(group)
+    out = []
+    for entry in entries(group).values():
+        known = shipped.get(entry.name) if entry.distribution == "optbench" else None
+        if known is not None and known["value"] == entry.value:
+            out.append((entry, list(known["cells"])))
+        else:
+            out.append((entry, build(entry)))
+    return out
+
+
 def problems_table() -> Listing:
     """Every registered problem built with its defaults: landscape, space, dimension, gradients, optimum."""
     table = Listing("problems", [Column("name"), Column("landscape"), Column("space"), Column("dim", label="dim {}"),
                                  Column("grad", label="grad {}"), Column("optimum", label="optimum {}"),
                                  Column("parameters", long=True), Column("from", long=True)])
-    rows = []
-    for name, entry in entries(PROBLEMS).items():
-        source = f"{entry.distribution} {entry.version}"
-        try:
-            problem = make_problem(name, {}, instance=0, device="cpu")
-        except ConfigError as exc:
-            rows.append(("~", name, Text("broken", style="red"), "", "", "", "", Text(str(exc), style="red"),
-                         source))
-            continue
-        grad = "yes" if Capability.DIFFERENTIABLE in problem.capabilities else "no"
-        optimum = fmt_number(problem.optimal_value) if problem.optimal_value is not None else "unknown"
-        order = list(LANDSCAPES).index(problem.landscape) if problem.landscape in LANDSCAPES else len(LANDSCAPES)
-        rows.append((order, name, problem.landscape, str(problem.space.kind), str(problem.space.dim), grad, optimum,
-                     _defaults(type(problem)), source))
-    for _, *row in sorted(rows, key=lambda r: (str(r[0]), r[1])):
-        table.add_row(*row)
+    rows = [(cells, f"{entry.distribution} {entry.version}") for entry, cells in _rows(PROBLEMS, problem_row)]
+    for cells, source in sorted(rows, key=lambda r: (str(r[0][0]), str(r[0][1]))):
+        table.add_row(*cells[1:], source)
     return table
 
 
 def optimizers_table() -> Listing:
     """Every registered optimizer: the spaces it runs on, what it needs, its hyperparameters."""
-    from optbench.tuning.space import describe
-
     table = Listing("optimizers", [Column("name"), Column("runs on", label="runs on {}"),
                                    Column("needs", label="needs {}"),
                                    Column("hyperparameters (defaults)", long=True),
                                    Column("search space (--tuning)", long=True), Column("from", long=True)])
-    for name, entry in entries(OPTIMIZERS).items():
-        source = f"{entry.distribution} {entry.version}"
-        try:
-            cls: Any = entry.load()
-        except ConfigError as exc:
-            table.add_row(name, Text("broken", style="red"), "", Text(str(exc), style="red"), "", source)
+    for entry, cells in _rows(OPTIMIZERS, optimizer_row):
+        table.add_row(*cells, f"{entry.distribution} {entry.version}")
+    for _, cells in _rows(BRIDGES, bridge_row):
+        *shown, library = cells
+        if not library:  # unavailable
+            table.add_row(*shown, "bridge")
             continue
-        spaces = ", ".join(sorted(str(s) for s in cls.spaces))
-        needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
-        declared = getattr(cls, "search_space", None)
-        space = "none declared" if declared is None else (describe(declared) or "nothing to tune")
-        table.add_row(name, spaces, needs, _defaults(cls), space, source)
-    for prefix, bridge in entries(BRIDGES).items():
-        try:
-            cls = bridge.load()
-        except ConfigError as exc:  # e.g. Nevergrad not installed
-            table.add_row(f"{prefix}:<name>", Text("unavailable", style="red"), "", str(exc), "", "bridge")
-            continue
-        spaces = ", ".join(sorted(str(s) for s in cls.spaces))
-        needs = ", ".join(sorted(str(c) for c in cls.requires)) or "–"
-        members = getattr(cls, "search_spaces", {})
-        space = "; ".join(f"{prefix}:{target}: {describe(sp)}" for target, sp in members.items())
-        space = (space + "; other members: none declared") if space else "none declared (give one with --space)"
-        table.add_row(f"{prefix}:<name>", spaces, needs, Text(getattr(cls, "summary", "")), space,
-                      f"bridge: {source_of(OPTIMIZERS, prefix + ':')}")
+        shown[3] = Text(str(shown[3]))  # a summary may hold brackets (optbench[optuna]): never markup
+        table.add_row(*shown, f"bridge: {_version(library)}")
     return table
+
+
+def _version(library: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{library} {version(library)}"
+    except PackageNotFoundError:
+        return f"{library} (not installed)"
 
 
 def suites_table() -> Listing:

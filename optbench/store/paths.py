@@ -5,6 +5,8 @@ hour; a store path that is a folder, a file under ``/proc``, a read-only or immu
 user mistake, reported in one line (:class:`~optbench.api.ConfigError`) before anything runs.
 Nothing here creates, changes or leaves a file: writability is probed with a temporary folder
 that is removed at once, or by opening an existing file for appending without writing to it.
+A file system with less free space than the output needs at least (``statvfs``) is refused too:
+a full disk found up front costs nothing, one found halfway through a report leaves half a report.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from pathlib import Path
 from optbench.api import ConfigError
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+STORE_SPACE = 64 * 1024  # bytes free a store needs at least: SQLite's -shm (32 kB) and the first -wal pages
+REPORT_SPACE = 1024 * 1024  # bytes free a report folder needs at least (the smallest report is about 0.45 MB)
+FILE_SPACE = 64 * 1024  # bytes free a single output file (a baseline, a history page) needs at least
 
 
 def why_not(exc: OSError) -> str:
@@ -42,12 +47,17 @@ def _nearest_existing(path: Path) -> Path:
     return Path(path.anchor or ".")
 
 
-def check_folder_writable(folder: Path, *, what: str) -> None:
+def _size(n: float) -> str:
+    return f"{n / 1024:.0f} kB" if n < 1024**2 else f"{n / 1024**2:.1f} MB"
+
+
+def check_folder_writable(folder: Path, *, what: str, need: int = 0) -> None:
     """Raise :class:`ConfigError` unless files can be created in ``folder`` or in its nearest existing ancestor.
 
     Args:
         folder: a folder that exists or will be created.
         what: how the error names the output, e.g. ``"the store x.sqlite"``.
+        need: bytes that must be free on its file system (as an unprivileged writer sees it).
     """
     existing = _nearest_existing(folder.absolute())
     if not existing.is_dir():
@@ -56,6 +66,14 @@ def check_folder_writable(folder: Path, *, what: str) -> None:
         os.rmdir(tempfile.mkdtemp(prefix=".optbench-probe-", dir=existing))
     except OSError as exc:
         raise ConfigError(f"cannot write {what}: {why_not(exc)} ({existing})") from None
+    try:
+        st = os.statvfs(existing)
+    except OSError:  # not every file system answers; the write itself will tell
+        return
+    free = st.f_bavail * st.f_frsize
+    if st.f_blocks and free < need:  # f_blocks 0: a pseudo file system that reports no sizes
+        raise ConfigError(f"cannot write {what}: only {_size(free)} free on the file system of {existing} "
+                          f"(it needs at least {_size(need)}); free space or write elsewhere")
 
 
 def check_store_path(path: Path) -> None:
@@ -81,14 +99,14 @@ def check_store_path(path: Path) -> None:
         if header and header != SQLITE_HEADER:
             raise ConfigError(f"{path} is not an optbench store (not an SQLite file); pass another --store")
     # SQLite writes its -wal and -shm files beside the store
-    check_folder_writable(path.parent, what=what)
+    check_folder_writable(path.parent, what=what, need=STORE_SPACE)
 
 
 def check_output_dir(path: Path, *, what: str = "the report") -> None:
     """Raise :class:`ConfigError` unless ``path`` is, or can be created as, a folder to write into."""
     if os.path.lexists(path) and not path.is_dir():
         raise ConfigError(f"cannot write {what} into {path}: it is a file; pass a folder (it is created if missing)")
-    check_folder_writable(path, what=f"{what} into {path}")
+    check_folder_writable(path, what=f"{what} into {path}", need=REPORT_SPACE)
 
 
 def check_output_file(path: Path, *, what: str) -> None:
@@ -101,4 +119,4 @@ def check_output_file(path: Path, *, what: str) -> None:
                 pass
         except OSError as exc:
             raise ConfigError(f"cannot write {what} to {path}: {why_not(exc)}") from None
-    check_folder_writable(path.parent, what=f"{what} to {path}")
+    check_folder_writable(path.parent, what=f"{what} to {path}", need=FILE_SPACE)

@@ -17,10 +17,15 @@ Contract:
   it has room to run it, and waits for the ones another campaign holds: ``claim(..., since=t)``
   and :meth:`Store.finished_since` tell results saved by anyone after the campaign's start ``t``
   from older ones (a claim leaves ``updated_at`` alone, so a claim given back is not a result).
+* Faults (:mod:`optbench.store.health`): a damaged file is refused before anything is written
+  (``PRAGMA quick_check``); a store whose files vanish or are replaced while it is open is noticed
+  before every write and by :meth:`Store.check`, and never written to again; a full disk or an I/O
+  error rolls the transaction back. Each is a :class:`~optbench.store.health.StoreError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -29,13 +34,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
+from optbench.store.health import (
+    Identity,
+    StoreError,
+    damaged,
+    is_damage,
+    lost,
+    quick_check,
+    refuse_foreign,
+    write_fault,
+)
 from optbench.store.owners import current_owner, owner_alive
 from optbench.store.paths import check_store_path
 
 SCHEMA_VERSION = 3
 _LOCK_TIMEOUT = 30.0  # seconds a writer waits for another campaign's transaction
 DONE_STATES = (TrialState.COMPLETE.value, TrialState.SKIPPED.value)
-_TABLES = {"trials", "runs", "analyses", "sqlite_sequence"}  # everything a store of any version holds
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -80,7 +94,10 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create the folder of the store {self.path}: {exc.strerror}") from None
+        self._lost: StoreError | None = None
+        self.saved = 0  # results this object saved (what a lost store takes with it)
         self._db, version = self._open()
+        self._identity = Identity(self.path)
         if version < SCHEMA_VERSION:
             with self._write():  # another process may have migrated it since we looked: look again
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -106,7 +123,9 @@ class Store:
                 db.execute("BEGIN")  # one snapshot: another campaign may be creating the tables right now
                 try:
                     version = db.execute("PRAGMA user_version").fetchone()[0]
-                    _refuse_foreign(self.path, db, version)  # before anything is written to it
+                    refuse_foreign(self.path, db, version, schema=SCHEMA_VERSION)  # before anything is written to it
+                    if version:  # an existing store: sound, before the first write (a new file has no pages)
+                        quick_check(self.path, db)
                 finally:
                     db.execute("COMMIT")
                 if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -122,6 +141,8 @@ class Store:
             except sqlite3.OperationalError as exc:
                 db.close()
                 if "locked" not in str(exc):
+                    if "full" in str(exc):
+                        raise write_fault(self.path, exc, lock_timeout=_LOCK_TIMEOUT) from None
                     raise ConfigError(f"{self.path} is not an optbench store ({exc})") from None
                 if time.monotonic() > deadline:
                     raise ConfigError(f"{self.path} stayed locked by another process for "
@@ -130,9 +151,14 @@ class Store:
                 delay = min(2 * delay, 0.25)
             except sqlite3.DatabaseError as exc:
                 db.close()
+                if is_damage(exc) and self.path.stat().st_size > 0:
+                    raise damaged(self.path, str(exc)) from None
                 raise ConfigError(f"{self.path} is not an optbench store ({exc})") from None
 
     def close(self) -> None:
+        with contextlib.suppress(StoreError):  # kept for check(): the last connection's close removes -wal, -shm
+            self.check()
+        self._identity.closed()
         self._db.close()
 
     def __enter__(self) -> Store:
@@ -141,15 +167,32 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def check(self) -> None:
+        """Raise :class:`~optbench.store.health.StoreError` when the store's files vanished or were replaced
+        since it was opened (also after :meth:`close`: it only looks at the paths)."""
+        if self._lost is None:
+            what = self._identity.changed()
+            if what is not None:
+                self._lost = lost(self.path, what, db=self._db, saved=self.saved)
+        if self._lost is not None:
+            raise self._lost
+
     @contextmanager
     def _write(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
+        """One ``BEGIN IMMEDIATE`` transaction, into the file this store opened and nowhere else."""
+        self.check()
         try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # a failed COMMIT may already have rolled back
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise write_fault(self.path, exc, lock_timeout=_LOCK_TIMEOUT) from None
 
     # ------------------------------------------------------------------ trials
     def save(self, result: TrialResult) -> None:
@@ -175,31 +218,24 @@ class Store:
                 " updated_at = excluded.updated_at, owner = NULL",
                 row,
             )
+        self.saved += 1
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
         """The keys among ``keys`` whose trials finished for good (COMPLETE or SKIPPED)."""
-        wanted = list(keys)
-        done: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key FROM trials WHERE key IN ({marks}) AND state IN (?, ?)",
-                (*chunk, *DONE_STATES),
-            )
-            done.update(r[0] for r in rows)
-        return done
+        return {r[0] for r in self._select("SELECT key FROM trials WHERE key IN ({}) AND state IN (?, ?)",
+                                           list(keys), *DONE_STATES)}
+
+    def _select(self, sql: str, keys: Sequence[str], *params: object) -> Iterator[tuple]:
+        """The rows of ``sql`` (``{}`` stands for the ``?`` of the keys) over ``keys``, 500 at a time."""
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            yield from self._db.execute(sql.format(",".join("?" * len(chunk))), (*chunk, *params))
 
     # ------------------------------------------------------------------ claims
     def _rows(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None, float]]:
         """``key -> (state, owner, updated_at)`` of the stored rows among ``keys``."""
-        rows: dict[str, tuple[str, str | None, float]] = {}
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows.update((r[0], (r[1], r[2], r[3])) for r in self._db.execute(
-                f"SELECT key, state, owner, updated_at FROM trials WHERE key IN ({marks})", chunk))
-        return rows
+        return {r[0]: (r[1], r[2], r[3])
+                for r in self._select("SELECT key, state, owner, updated_at FROM trials WHERE key IN ({})", keys)}
 
     @staticmethod
     def _open_to(row: tuple[str, str | None, float] | None, *, me: str, rerun: bool, since: float | None) -> bool:
@@ -250,19 +286,16 @@ class Store:
 
     def finished_since(self, keys: Sequence[str], *, since: float) -> list[TrialResult]:
         """Results among ``keys`` saved at or after ``since`` (by this process or another)."""
-        found: list[TrialResult] = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT result FROM trials WHERE key IN ({marks}) AND state != ? AND result IS NOT NULL"
-                " AND updated_at >= ?", (*chunk, TrialState.RUNNING.value, since))
-            found.extend(TrialResult.from_json(json.loads(r[0])) for r in rows)
-        return found
+        return [TrialResult.from_json(json.loads(r[0])) for r in self._select(
+            "SELECT result FROM trials WHERE key IN ({}) AND state != ? AND result IS NOT NULL AND updated_at >= ?",
+            keys, TrialState.RUNNING.value, since)]
 
     def release(self, keys: Iterable[str], *, owner: str | None = None) -> None:
         """Give back claims that did not finish (Ctrl-C): back to the last result, or gone."""
         me = owner or current_owner()
+        keys = list(keys)
+        if not keys:
+            return
         with self._write():
             for key in keys:
                 row = self._db.execute("SELECT result FROM trials WHERE key = ? AND state = ? AND owner = ?",
@@ -298,15 +331,9 @@ class Store:
             rows = self._db.execute("SELECT result FROM trials WHERE result IS NOT NULL ORDER BY rowid")
             return [TrialResult.from_json(json.loads(r[0])) for r in rows]
         wanted = list(keys)
-        found: dict[str, TrialResult] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT key, result FROM trials WHERE key IN ({marks}) AND result IS NOT NULL",
-                chunk,
-            )
-            found.update((k, TrialResult.from_json(json.loads(r))) for k, r in rows)
+        found = {k: TrialResult.from_json(json.loads(r))
+                 for k, r in self._select("SELECT key, result FROM trials WHERE key IN ({}) AND result IS NOT NULL",
+                                          wanted)}
         return [found[k] for k in wanted if k in found]
 
     def count(self) -> int:
@@ -366,21 +393,3 @@ class Store:
         row = self._db.execute("SELECT study, payload FROM analyses WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]))
 
-
-def _refuse_foreign(path: Path, db: sqlite3.Connection, version: int) -> None:
-    """Raise :class:`ConfigError` for a database optbench must not write to; reads only.
-
-    An empty database (a new file) becomes a store. A database from a newer optbench, or one
-    with tables of its own (somebody's contacts), is left exactly as it is.
-    """
-    if version > SCHEMA_VERSION:
-        raise ConfigError(f"{path} was written by a newer optbench (schema {version}, this one reads "
-                          f"up to {SCHEMA_VERSION}); upgrade optbench or use another --store")
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    objects = db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-    if not tables and not objects and version == 0:
-        return
-    if version < 1 or not {"trials", "runs"} <= tables or tables - _TABLES:
-        found = ", ".join(sorted(tables - _TABLES)[:5]) or "no optbench tables"
-        raise ConfigError(f"{path} is an SQLite database but not an optbench store (it has {found}); "
-                          "it was left untouched: pass another --store")

@@ -12,19 +12,25 @@ from typing import Any
 from optbench.api import TrialResult
 from optbench.studies.base import Table, decode_tensor, task_data
 
-MAX_PAIRS = 10  # pairs of independent solutions per width (all pairs of the first seeds)
+MAX_PAIRS = 15  # pairs of independent solutions per width (all pairs of the first seeds; 6 networks)
 STABLE_ERROR = 0.02  # Frankle et al. 2020 call a network stable when the error barrier is below 2 %
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float | None, list[float] | None]:
-    """Mean and 95 % bootstrap interval (None with fewer than 3 values)."""
-    from optbench.analysis.stats import bootstrap_mean_ci
+    """Mean and Student's t 95 % interval over independent values (None with fewer than 2)."""
+    from optbench.studies.intervals import mean_ci as t_interval
 
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return None, None
-    ci = bootstrap_mean_ci(finite)
-    return sum(finite) / len(finite), None if ci is None else list(ci)
+    return sum(finite) / len(finite), t_interval(finite)
+
+
+def network_ci(pairs: Sequence[dict[str, Any]], key: str) -> tuple[float | None, list[float] | None]:
+    """Mean of ``key`` over pairs of networks, with a 95 % interval over the networks (pairs share them)."""
+    from optbench.studies.intervals import pairs_mean_ci
+
+    return pairs_mean_ci([(q["seeds"][0], q["seeds"][1], q[key]) for q in pairs if q[key] is not None])
 
 
 def mean_curve(curves: Sequence[Sequence[float | None]]) -> list[float | None]:
@@ -82,7 +88,8 @@ def analyze(done: Sequence[TrialResult], *, points: int) -> dict[str, Any]:
                                                                                    runs.values()])[0],
                        **{f"{key}_{stat}": val for key in ("naive_barrier", "aligned_barrier",
                                                             "naive_metric_barrier", "aligned_metric_barrier")
-                          for stat, val in zip(("mean", "ci"), mean_ci([q[key] for q in pairs]), strict=True)}})
+                          for stat, val in zip(("mean", "ci"), network_ci(pairs, key), strict=True)},
+                       "networks": len(x)})
     spawn = []
     for k in sorted(spawned):
         runs = spawned[k]
@@ -128,7 +135,8 @@ def tables(data: dict[str, Any]) -> list[Table]:
                  "aligned 95% CI", label, f"aligned {label}"],
         rows=rows,
         notes=["barrier = max over alpha of loss((1-a)A + aB) - ((1-a) loss(A) + a loss(B)) (Frankle et al. 2020); "
-               "mean over pairs of seeds, 95% bootstrap CI of the mean (3+ pairs).",
+               "mean over pairs of seeds; 95% CI over networks (leave-one-network-out jackknife, t with "
+               "networks - 1 df; 3+ networks): pairs that share a network are not independent.",
                "aligned: B's hidden units permuted to match A by weight matching (Ainsworth et al. 2023)."])
     check_rows = [[w["width"], len(w["pairs"]), max(q["sweeps"] for q in w["pairs"]),
                    max(q["max_abs_diff"] for q in w["pairs"]), max(q["max_rel_diff"] for q in w["pairs"]),
@@ -144,9 +152,7 @@ def tables(data: dict[str, Any]) -> list[Table]:
                "sweeps: passes over the hidden layers until no permutation changed."])
     spawn_rows = []
     for e in data["spawn"]:
-        stable = None
-        if data["stable_threshold"] is not None and e["metric_barrier_mean"] is not None:
-            stable = e["metric_barrier_mean"] <= data["stable_threshold"]
+        stable = stable_verdict(e, data["stable_threshold"])
         spawn_rows.append([e["k"], e["epoch"], len(e["paths"]), e["loss_barrier_mean"], e["loss_barrier_ci"],
                            e["metric_barrier_mean"], e["metric_barrier_ci"], e["child_metric"], stable])
     spawn_table = Table(
@@ -154,10 +160,21 @@ def tables(data: dict[str, Any]) -> list[Table]:
         columns=["k (steps)", "k (epochs)", "seeds", "loss barrier", "95% CI", label, f"{label} 95% CI",
                  f"{data['metric']} (copies)", "stable"],
         rows=spawn_rows,
-        notes=[f"both copies train to the same total step count; stable = {label} <= "
-               f"{data['stable_threshold']} (Frankle et al. 2020's threshold)" if data["stable_threshold"] else
+        notes=[f"both copies train to the same total step count; stable: yes when the 95% CI of the {label} "
+               f"(t over the independent parents) lies below {data['stable_threshold']} (Frankle et al. 2020's "
+               "threshold), no when it lies above, else cannot tell" if data["stable_threshold"] else
                "both copies train to the same total step count."])
     return [width_table, check_table, spawn_table]
+
+
+def stable_verdict(entry: dict[str, Any], threshold: float | None) -> bool | str | None:
+    """True / False / "cannot tell": is the spawn step's error barrier below ``threshold``, by its 95 % CI?"""
+    if threshold is None or entry["metric_barrier_mean"] is None:
+        return None
+    ci = entry["metric_barrier_ci"]
+    if ci is None:
+        return "cannot tell"
+    return True if ci[1] <= threshold else False if ci[0] > threshold else "cannot tell"
 
 
 def _pct(before: float, after: float) -> str:
@@ -208,7 +225,7 @@ def findings(data: dict[str, Any]) -> list[str]:
         out.append(text)
         threshold = data["stable_threshold"]
         if threshold is not None:
-            stable = [e["metric_barrier_mean"] <= threshold for e in spawn]
+            stable = [stable_verdict(e, threshold) is True for e in spawn]
             if all(stable):
                 out.append(f"The copies are stable to SGD noise ({label} <= {threshold}) at every k tried, "
                            f"from k = {first['k']} on.")
@@ -218,5 +235,7 @@ def findings(data: dict[str, Any]) -> list[str]:
                            if since is not None else f"Stability ({label} <= {threshold}) holds at k = "
                            f"{', '.join(str(e['k']) for e, ok in zip(spawn, stable, strict=True) if ok)} only.")
             else:
-                out.append(f"The copies are not stable ({label} > {threshold}) at any k tried.")
+                unsure = [e["k"] for e in spawn if stable_verdict(e, threshold) == "cannot tell"]
+                out.append(f"The copies are not shown stable ({label} <= {threshold} by its 95% CI) at any k tried"
+                           + (f"; at k = {', '.join(map(str, unsure))} these seeds cannot tell." if unsure else "."))
     return out

@@ -20,9 +20,9 @@ class ConnectivityStudy(Study):
     summary: ClassVar[str] = "paths between solutions: loss barriers, permutation alignment, spawning"
     question: ClassVar[str] = ("Is there a path between two solutions without an 'activation energy', or are they "
                                "separate minima?")
-    default_problem: ClassVar[str] = "digits(hidden=64)"
+    default_problem: ClassVar[str] = "mnist1d"  # the 3-hidden-layer MLP: matching aligns every layer
     default_optimizer: ClassVar[str] = "sgd(lr=0.1, momentum=0.9)"
-    default_seeds: ClassVar[int] = 4
+    default_seeds: ClassVar[int] = 5  # 5 networks, 10 pairs; intervals are over the 5 networks
     quick_seeds: ClassVar[int] = 3
 
     @classmethod

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from optbench.studies.base import Table
+from optbench.studies.intervals import censored_median, noninferiority, verdict_symbol
 
 KINDS = ("ticket", "reinit", "random")
 KIND_TEXT = {"ticket": "ticket", "reinit": "re-init", "random": "random mask", "dense": "dense"}
@@ -30,8 +31,9 @@ def first_step(steps: Sequence[int], values: Sequence[float | None], level: floa
 
 
 def _median(values: Sequence[int | None]) -> float | None:
-    reached = [v for v in values if v is not None]
-    return statistics.median(reached) if reached else None
+    """The median step with the runs that never got there counted as later than all: defined only when
+    more than half of the runs got there (censored data; see intervals.censored_median)."""
+    return censored_median(values)["median"]
 
 
 def _mean_curve(curves: Sequence[Sequence[float | None] | None]) -> list[float | None] | None:
@@ -57,10 +59,10 @@ def _summary(runs: list[dict[str, Any]], steps: list[int], target: float, *, hig
             "pruned_max_abs": max(r["pruned_max_abs"] for r in runs)}
 
 
-def _matches(mean: float | None, dense: dict[str, Any], higher: bool) -> bool:
-    if mean is None:
-        return False
-    return mean >= dense["mean"] - dense["sd"] if higher else mean <= dense["mean"] + dense["sd"]
+def _matches(final: Sequence[float], dense: dict[str, Any], higher: bool, margin: float) -> dict[str, Any]:
+    """Non-inferiority of a kind's final metric to the dense network's, paired by seed, at ``margin``."""
+    sign = 1.0 if higher else -1.0
+    return noninferiority([sign * (a - b) for a, b in zip(final, dense["final"], strict=True)], margin=margin)
 
 
 def highest(levels: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
@@ -73,7 +75,7 @@ def highest(levels: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
     return best
 
 
-def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: float
+def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: float, margin: float = 0.01
               ) -> tuple[dict[str, Any], list[Table], list[str]]:
     """``(data, tables, findings)`` from each seed's chain (task data)."""
     seeds = sorted(chains)
@@ -97,34 +99,37 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
                                  "random_counts_equal": all(r["counts"] == r["random_counts"] for r in rounds)}
         for kind in KINDS:
             level[kind] = _summary([r[kind] for r in rounds], steps, target, higher=higher, threshold=threshold)
-            level[f"{kind}_matches"] = _matches(level[kind]["mean"], dense, higher)
+            level[f"{kind}_test"] = _matches(level[kind]["final"], dense, higher, margin)
+            level[f"{kind}_matches"] = level[f"{kind}_test"]["verdict"] == "yes"
         diffs = [t - r for t, r in zip(level["ticket"]["final"], level["reinit"]["final"], strict=True)]
         level["ticket_minus_reinit"] = _mean_ci(diffs)
         level["ticket_grokked_all"] = level["ticket"]["grokked"] == len(seeds)
         levels.append(level)
     data = {"seeds": seeds, "metric": first["metric_name"], "higher_is_better": higher, "steps": steps,
             "steps_per_epoch": first["steps_per_epoch"], "grokking": grokking, "grok_threshold": threshold,
-            "dense": dense, "levels": levels,
+            "dense": dense, "levels": levels, "margin": margin,
             "highest_match": {k: (lambda lv: lv and lv["sparsity"])(highest(levels, f"{k}_matches")) for k in KINDS}}
     return data, _tables(data), _findings(data)
 
 
 def _tables(data: dict[str, Any]) -> list[Table]:
     metric, dense, levels = data["metric"], data["dense"], data["levels"]
-    rows = [[0, 0.0, 1.0, dense["mean"], dense["ci"], None, None, None, None, None]]
+    rows = [[0, 0.0, 1.0, dense["mean"], dense["ci"], None, None, None, None, None, None]]
     rows += [[lv["round"], lv["sparsity"], 1 - lv["sparsity"], lv["ticket"]["mean"], lv["ticket"]["ci"],
               lv["reinit"]["mean"], lv["reinit"]["ci"], lv["random"]["mean"], lv["random"]["ci"],
-              lv["ticket_matches"]] for lv in levels]
+              verdict_symbol(lv["ticket_test"]), lv["ticket_test"]["power"]] for lv in levels]
     accuracy = Table(
         title=f"Final {metric} vs sparsity (round 0: the dense network)",
         columns=["round", "sparsity", "weights left", "ticket", "95% CI", "re-init", "95% CI", "random mask",
-                 "95% CI", "ticket matches dense"],
+                 "95% CI", "ticket matches dense", "power"],
         rows=rows,
         notes=[f"mean over {len(data['seeds'])} seeds, 95% bootstrap CI of the mean; ticket = mask + rewound "
                "weights, re-init = same mask with fresh random weights, random mask = same per-layer counts at "
                "random places with the rewound weights. Sparsity counts Linear weights (biases are never pruned).",
-               f"matches dense: ticket mean within one seed standard deviation of the dense network "
-               f"({dense['mean']:.4g} ± {dense['sd']:.2g})."])
+               f"matches dense: a non-inferiority test on the seeds' paired differences (ticket − dense): yes when "
+               f"the one-sided 95% bound says the ticket is worse by less than the margin {data['margin']:g}, no "
+               "when it is worse by more, else cannot tell with these seeds; power: the chance of yes were the "
+               "means equal, at the observed spread."])
     speed_rows = [[0, 0.0, dense["steps_to_dense_median"], dense["reached_dense"], None, None, None, None]]
     speed_rows += [[lv["round"], lv["sparsity"]] + [x for k in KINDS for x in
                                                     (lv[k]["steps_to_dense_median"], lv[k]["reached_dense"])]
@@ -134,7 +139,8 @@ def _tables(data: dict[str, Any]) -> list[Table]:
         title=f"Training speed: steps until {metric} first reaches {dense['target']:.4g} ({_edge(data)})",
         columns=["round", "sparsity", "ticket", "seeds", "re-init", "seeds", "random mask", "seeds"],
         rows=speed_rows,
-        notes=[f"median over the seeds that reach it (seeds: how many of {n}); recorded every "
+        notes=[f"median over all {n} seeds with those that never reach it counted as later (censored): shown "
+               f"only where more than half reach it (seeds: how many of {n}); recorded every "
                f"{data['steps'][1] - data['steps'][0]} steps. Round 0: the dense network."])
     tables = [accuracy, speed]
     if data["grokking"]:
@@ -167,7 +173,9 @@ def _steps(summary: dict[str, Any], key: str = "steps_to_dense", count: str = "r
     n = len(summary[key])
     median = summary[f"{key}_median"]
     if median is None:
-        return f"never (0/{n} seeds)"
+        reached = summary[count]
+        return f"never (0/{n} seeds)" if not reached else (f"in {reached}/{n} seeds, too few for a median "
+                                                           "(the others never did)")
     return f"in a median of {median:g} steps ({summary[count]}/{n} seeds)"
 
 
@@ -177,8 +185,14 @@ def _findings(data: dict[str, Any]) -> list[str]:
     if not levels:
         return out
     high = data["highest_match"]
-    out.append(f"The ticket matches the dense network up to {_pct(high['ticket'])}; re-initialized with the same "
-               f"masks up to {_pct(high['reinit'])}; random masks up to {_pct(high['random'])}.")
+    out.append(f"The ticket matches the dense network (non-inferior by a margin of {data['margin']:g}) up to "
+               f"{_pct(high['ticket'])}; re-initialized with the same masks up to {_pct(high['reinit'])}; random "
+               f"masks up to {_pct(high['random'])}.")
+    unsure = [lv for lv in levels if lv["ticket_test"]["verdict"] not in ("yes", "no")]
+    if unsure:
+        power = [lv["ticket_test"]["power"] or 0.0 for lv in unsure]
+        out.append(f"At {len(unsure)} of {len(levels)} sparsities these {n} seeds cannot tell whether the ticket "
+                   f"matches the dense network (power at equal means {min(power):.0%}–{max(power):.0%}).")
     top = levels[-1]
     diff, ci = top["ticket_minus_reinit"]
     ci_text = f" (95% CI [{ci[0]:.3g}, {ci[1]:.3g}])" if ci else ""

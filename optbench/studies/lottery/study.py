@@ -32,7 +32,7 @@ class LotteryStudy(Study):
     name: ClassVar[str] = "lottery"
     summary: ClassVar[str] = "winning tickets: iterative magnitude pruning with rewinding, against random controls"
     question: ClassVar[str] = ("Does the lottery ticket hypothesis hold, and does it hold for networks that grokked?")
-    default_problem: ClassVar[str] = "digits(hidden=128)"
+    default_problem: ClassVar[str] = "mnist1d"
     default_optimizer: ClassVar[str] = "sgd(lr=0.1, momentum=0.9)"
     default_seeds: ClassVar[int] = 5
     quick_seeds: ClassVar[int] = 3
@@ -51,6 +51,8 @@ class LotteryStudy(Study):
                                                             f"{MODADD_REWIND})")
         parser.add_argument("--epochs", type=int, help="epochs of the dense run; a rewound ticket trains the epochs "
                                                        "left (default 20, --quick 8; modadd: 600, --quick 300)")
+        parser.add_argument("--margin", type=float, help="non-inferiority margin of 'matches dense', in the "
+                                                         "metric's units (default 0.01: one point of accuracy)")
         parser.add_argument("--grok-threshold", type=float, help="test accuracy that counts as generalized (grokked), "
                                                                  "default 0.9; the grokking table is shown on modadd "
                                                                  "or when this is given")
@@ -80,11 +82,12 @@ class LotteryStudy(Study):
         epochs = positive_int(o.get("epochs", default_epochs), "epochs", maximum=1_000_000)
         rewind = positive_int(o.get("rewind_step", MODADD_REWIND if modadd else 0), "rewind_step", minimum=0)
         threshold = _float(o.get("grok_threshold", 0.9), "grok-threshold", 0.0, 1.0, closed_high=True)
+        margin = _float(o.get("margin", 0.01), "margin", 0.0, math.inf)
         if o.seeds < 2:
             raise ConfigError("lottery needs --seeds >= 2 (the ticket is compared within the seed spread)")
         return {"problem": problem, "optimizer": optimizer, "prune_rate": rate, "scope": o.get("scope", "global"),
                 "target_sparsity": target, "epochs": epochs, "rewind_step": rewind, "grokking": bool(grokking),
-                "grok_threshold": threshold}
+                "grok_threshold": threshold, "margin": margin}
 
     def tasks(self) -> list[TrialSpec]:
         from optbench.registry import make_problem
@@ -142,7 +145,8 @@ class LotteryStudy(Study):
         s = self._settings()
         done, failed = completed(results)
         chains = {r.spec.seed: task_data(r) for r in done}
-        data, tables, findings = summarize(chains, grokking=s["grokking"], threshold=s["grok_threshold"])
+        data, tables, findings = summarize(chains, grokking=s["grokking"], threshold=s["grok_threshold"],
+                                           margin=s["margin"])
         settings = {**self.settings(**s), "problem": s["problem"], "optimizer": s["optimizer"]}
         return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed)
 

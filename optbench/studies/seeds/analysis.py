@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from optbench.studies.base import Table, decode_tensor
+from optbench.studies.intervals import binomial_se
 from optbench.studies.measures import (
     disagreement,
     mean_or_none,
@@ -19,7 +20,9 @@ from optbench.studies.measures import (
 )
 
 Group = list[tuple[int, dict]]  # (seed, task data)
-SOURCE_TEXT = {"init": "init", "order": "data order", "both": "init + order", "none": "nothing"}
+SOURCE_TEXT = {"init": "init", "order": "data order", "both": "init + order", "none": "nothing",
+               "nested": "inits x orders"}
+ORDER = ["init", "order", "both", "none", "nested"]
 
 
 def _function_distances(group: Group, epoch: int, classifier: bool) -> list[float]:
@@ -36,12 +39,14 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
             device: str) -> tuple[list[Table], list[str], dict[str, Any]]:
     """Tables, findings and figure data of the seeds study."""
     final = checkpoints[-1]
-    keys = sorted(groups, key=lambda k: (k[0], ["init", "order", "both", "none"].index(k[1])
-                                         if k[1] in SOURCE_TEXT else 9, str(k[2])))
+    keys = sorted(groups, key=lambda k: (k[0], ORDER.index(k[1]) if k[1] in ORDER else 9, str(k[2])))
     any_data = next((d for g in groups.values() for _, d in g), None)
     classifier = bool(any_data and any_data.get("higher_is_better"))
     metric = any_data["metric"] if any_data else "test"
-    spread_rows, agree_rows, length_rows, audit_rows = [], [], [], []
+    n_test = int(any_data.get("n_test") or 0) if any_data else 0
+    if any_data and not n_test:  # stored before n_test was: the length of the stored test outputs
+        n_test = int(decode_tensor(any_data["at"][str(final)]["outputs"]).shape[0])
+    spread_rows, agree_rows, length_rows, audit_rows, nested_rows = [], [], [], [], []
     data: dict[str, Any] = {"metric": metric, "classifier": classifier, "checkpoints": list(checkpoints),
                             "groups": []}
     stats: dict[tuple[str, str, Any], dict[str, Any]] = {}
@@ -50,10 +55,17 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
         loss, source, det = key
         seeds = [seed for seed, _ in group]
         by_epoch = {e: [d["at"][str(e)]["test"] for _, d in group] for e in checkpoints}
+        if source == "nested":
+            nested_rows.append(_nested_row(loss, group, final))
+            data["groups"].append({"loss": loss, "source": source, "deterministic": det, "seeds": seeds,
+                                   "test": {str(e): by_epoch[e] for e in checkpoints}, "weight_distance": [],
+                                   "function_distance": []})
+            continue
         sp = spread(by_epoch[final], seeds)
+        sp["test_se"] = binomial_se(sp["mean"], n_test) if classifier else None
         stats[key] = sp
         spread_rows.append([loss, SOURCE_TEXT.get(source, source), sp["n"], sp["mean"], sp["std"], sp["std_ci"],
-                            sp["min"], sp["max"], sp["gap"],
+                            sp["test_se"], sp["min"], sp["max"], sp["gap"],
                             ", ".join(f"seed {o}" for o in sp["outliers"]) or None])
         weights = _weights(group)
         weight_d = pairwise(weights, relative_distance)
@@ -80,9 +92,13 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
     function_name = "disagreement" if classifier else "output RMS distance"
     tables = [
         Table(f"Spread of {metric} over seeds after {final} epochs", [
-            "loss", "varied", "seeds", "mean", "std", "std 95% CI", "min", "max", "best–worst", "outlier seeds"],
-            spread_rows, notes=["std 95% CI: percentile bootstrap over seeds; outliers: beyond 3 IQR from the "
-                                "quartiles or 3 std from the other seeds"]),
+            "loss", "varied", "seeds", "mean", "std", "std 95% CI", "test-set SE", "min", "max", "best–worst",
+            "outlier seeds"],
+            spread_rows, notes=["std 95% CI: chi-square interval (exact under normality; coverage measured by "
+                                "simulation in tests/test_study_intervals.py); test-set SE: sqrt(p(1-p)/n) of the "
+                                f"mean accuracy on the {n_test} test examples, the noise of measuring one network "
+                                "(a seed spread below it is not resolved); outliers: generalized ESD test, 5 % "
+                                "false-positive rate per sample under normality"]),
         Table(f"Agreement between seeds after {final} epochs", [
             "loss", "varied", "error rate" if classifier else metric, function_name,
             f"{function_name} ÷ error" if classifier else "ratio", "weight distance", "Spearman(weight, function)"],
@@ -91,11 +107,37 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
         Table("Spread vs training length", ["loss", "varied", "epoch", "mean", "std", "best–worst", function_name],
               length_rows),
     ]
+    if nested_rows:
+        tables.append(Table(f"Crossed design: initialisations x data orders, {metric} after {final} epochs", [
+            "loss", "inits x orders", "mean", "sd init", "sd order", "sd residual", "p (no init effect)",
+            "p (no order effect)", "sd init / sd resid 95% CI", "sd order / sd resid 95% CI"], nested_rows,
+            notes=["two-way random effects, one run per cell: sd = sqrt of the method-of-moments variance "
+                   "component (clipped at 0); residual = interaction + everything else; p: F tests; intervals: "
+                   "exact under normality (F distribution of the mean-square ratio)"]))
+        data["nested"] = [dict(zip(["loss", "design", "mean", "sd_init", "sd_order", "sd_resid", "p_init",
+                                    "p_order", "ratio_init_ci", "ratio_order_ci"], row, strict=True))
+                          for row in nested_rows]
     if audit_rows:
         tables.append(Table(f"Determinism audit on {device}: the same seeds trained again",
                             ["loss", "deterministic algorithms", "runs", "bit-identical", "distinct results",
                              "max |Δw|"], audit_rows))
-    return tables, _findings(stats, checkpoints, classifier, device, audit_rows), data
+    return tables, _findings(stats, checkpoints, classifier, device, audit_rows) + _nested_findings(nested_rows), data
+
+
+def _nested_row(loss: str, group: Group, epoch: int) -> list[Any]:
+    """One row of the crossed-design table from the runs of ``(init_seed, order_seed)`` cells."""
+    from optbench.studies.seeds.nested import components
+
+    cells = {(d["init_seed"], d["order_seed"]): d["at"][str(epoch)]["test"] for _, d in group}
+    inits, orders = sorted({i for i, _ in cells}), sorted({j for _, j in cells})
+    complete = all((i, j) in cells for i in inits for j in orders)
+    c = components([[cells[(i, j)] for j in orders] for i in inits]) if complete else None
+    design = f"{len(inits)} x {len(orders)}"
+    if c is None:
+        return [loss, design, None, None, None, None, None, None, None, None]
+    mean = float(np.mean(list(cells.values())))
+    return [loss, design, mean, c["sd_init"], c["sd_order"], c["sd_resid"], c["p_init"], c["p_order"],
+            c["ratio_init_ci"], c["ratio_order_ci"]]
 
 
 def _spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -107,17 +149,39 @@ def _spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _ci(ci: Sequence[float] | None) -> str:
+    return f"[{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "[–]"
+
+
+def _overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
+    return bool(a and b and a[0] <= b[1] and b[0] <= a[1])
+
+
+def _nested_findings(rows: list[list[Any]]) -> list[str]:
+    out = []
+    for loss, design, mean, sd_i, sd_o, sd_e, p_i, p_o, ci_i, ci_o in rows:
+        if mean is None:
+            continue
+        out.append(f"{loss}, crossed design {design}: sd from the initialisation {sd_i:.3g} (F test p = {p_i:.2g}), "
+                   f"from the data order {sd_o:.3g} (p = {p_o:.2g}), residual (interaction and the rest) {sd_e:.3g}; "
+                   f"relative to the residual, init {_ci(ci_i)} and order {_ci(ci_o)} (95% CI).")
+    return out
+
+
 def _findings(stats: Mapping[tuple[str, str, Any], dict], checkpoints: Sequence[int], classifier: bool,
               device: str, audit_rows: list[list[Any]]) -> list[str]:
     out = []
     losses = sorted({k[0] for k in stats})
     for loss in losses:
-        std = {k[1]: v["std"] for k, v in stats.items() if k[0] == loss and k[2] is None}
-        if std.get("both") and std.get("init") is not None and std.get("order") is not None:
-            out.append(f"{loss}: the std of the test metric over seeds is {std['init']:.3g} when only the "
-                       f"initialisation varies, {std['order']:.3g} for the data order alone and {std['both']:.3g} "
-                       f"for both; one source alone gives {std['init'] / std['both']:.0%} (init) and "
-                       f"{std['order'] / std['both']:.0%} (order) of the spread of both.")
+        row = {k[1]: v for k, v in stats.items() if k[0] == loss and k[2] is None}
+        if all(row.get(src) and row[src]["std"] is not None for src in ("init", "order", "both")):
+            text = "; ".join(f"{SOURCE_TEXT[src]} {row[src]['std']:.3g} {_ci(row[src]['std_ci'])}"
+                             for src in ("init", "order", "both"))
+            se = row["both"].get("test_se")
+            out.append(f"{loss}: the std of the test metric over seeds (95% CI) is {text}"
+                       + (f"; the test set alone measures one network to ±{se:.2g} (binomial SE)" if se else "")
+                       + (". The init-only and order-only intervals overlap: these seeds do not separate the two "
+                          "sources." if _overlap(row["init"]["std_ci"], row["order"]["std_ci"]) else "."))
         both = stats.get((loss, "both", None))
         if both and classifier and both.get("disagreement") is not None and both.get("error"):
             out.append(f"{loss}: two seeds label {both['disagreement']:.1%} of test inputs differently, "
