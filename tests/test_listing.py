@@ -82,13 +82,14 @@ def test_a_row_with_the_wrong_number_of_cells_is_refused():
 
 def test_the_shipped_catalog_is_what_building_every_entry_gives():
     """`optbench list` reads optbench's own rows from report/catalog.json (no torch, no data sets); they must be
-    exactly what building each entry gives (regenerate with `python -m optbench.report.catalog`)."""
+    exactly what building each entry gives (regenerate with `python -m optbench.report.listing`)."""
     import json
 
     from optbench.report import catalog
+    from optbench.report.listing import build_catalog
 
     shipped = json.loads(catalog.CATALOG.read_text(encoding="utf-8"))
-    assert catalog.build() == shipped, "report/catalog.json is stale: run python -m optbench.report.catalog"
+    assert build_catalog() == shipped, "report/catalog.json is stale: run python -m optbench.report.listing"
 
 
 def test_listing_imports_no_torch():

@@ -5,8 +5,10 @@ before (building specs) and after (rendering) is its own.
 
 * Ctrl-C and SIGTERM stop the campaign the same way: the trials in flight are abandoned (their
   workers killed at once), their claims given back, and the command says how many trials are stored
-  and exits with :data:`INTERRUPTED` (130, for either signal: one code means "stopped, resumable" to
-  every script, and ``optbench check``, the Python API and the documentation already use it).
+  and exits with :data:`INTERRUPTED` (130, for either signal: one code tells every script "stopped,
+  what finished is stored, rerun to resume", whichever signal a scheduler or a person sent; and
+  ``optbench check`` returns the same constant). 143 would say "killed by SIGTERM", which the
+  command was not: it ended itself after cleaning up.
 * A fault while the trials run (the store's disk full, the store deleted, every Dask worker lost)
   is one line on stderr and exit code :data:`FAULT` (1), after the same clean-up; before any trial
   runs the same faults are refusals (exit code 2, from the command's own checks).

@@ -277,3 +277,36 @@ def plugins_table() -> Listing:
                 status = Text(str(exc).rsplit("failed to import: ", 1)[-1], style="red")
             table.add_row(name, group.rsplit(".", 1)[-1], f"{entry.distribution} {entry.version}", entry.value, status)
     return table
+
+
+def build_catalog() -> dict[str, dict[str, Any]]:
+    """The rows of every entry optbench ships that builds here (an entry that does not, e.g. for a missing
+    extra, is left out: listing builds it and shows why)."""
+    out: dict[str, dict[str, Any]] = {}
+    for group, row in ((PROBLEMS, problem_row), (OPTIMIZERS, optimizer_row), (BRIDGES, bridge_row)):
+        table = {}
+        for name, entry in entries(group).items():
+            if entry.distribution != "optbench":
+                continue
+            cells = row(entry)
+            if any(isinstance(cell, Text) for cell in cells):
+                continue
+            table[name] = {"value": entry.value, "cells": cells}
+        out[group] = table
+    return out
+
+
+def main() -> int:
+    """``python -m optbench.report.listing``: write the catalog of optbench's own rows."""
+    import json
+
+    from optbench.report.catalog import CATALOG
+
+    text = json.dumps(build_catalog(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    CATALOG.write_text(text, encoding="utf-8")
+    print(f"wrote {CATALOG}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
