@@ -25,3 +25,18 @@ def assert_one_line_exit_2(proc: subprocess.CompletedProcess[str], message: str 
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-2000:]
     assert message in proc.stderr, proc.stderr[-2000:]
+
+
+def stored_states(store: Path) -> list[tuple[str, str]]:
+    """``(key, state)`` of every trial row of ``store``; empty while a campaign is still creating it."""
+    import sqlite3
+
+    db = sqlite3.connect(store)
+    try:
+        return db.execute("SELECT key, state FROM trials").fetchall()
+    except sqlite3.OperationalError as exc:  # polled while the campaign is still creating its store
+        if "no such table" not in str(exc):
+            raise
+        return []
+    finally:
+        db.close()

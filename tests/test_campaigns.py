@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from clirun import ENV, OPTBENCH
+from clirun import stored_states as states
 
 from optbench.api import Budget, TrialSpec, TrialState, freeze_params
 from optbench.campaign import run_campaign
@@ -27,18 +28,6 @@ CHAOS = str(Path(__file__).parent / "data" / "chaos_plugin.py")
 def compare(*args: str, **kw) -> subprocess.Popen:
     return subprocess.Popen([*OPTBENCH, "compare", "--plugin", CHAOS, "-q", "--device", "cpu", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, **kw)
-
-
-def states(store: Path) -> list[tuple[str, str]]:
-    db = sqlite3.connect(store)
-    try:
-        return db.execute("SELECT key, state FROM trials").fetchall()
-    except sqlite3.OperationalError as exc:  # polled while the campaign is still creating its store
-        if "no such table" not in str(exc):
-            raise
-        return []
-    finally:
-        db.close()
 
 
 SLOW = ["--problems", "sphere(dim=2)", "--optimizers", "slow_guess(pause=0.02)", "--budget", "200"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 from clirun import ENV, OPTBENCH, assert_one_line_exit_2, run
+from clirun import stored_states as _rows
 from procs import children, in_session, running
 
 from optbench.api import Budget, BudgetExhausted
@@ -34,18 +34,6 @@ SLOW = ["--problems", "sphere(dim=2)", "--optimizers", "slow_guess(pause=0.03)",
 def _compare(*args: str, env: dict | None = None, **kw) -> subprocess.Popen:
     return subprocess.Popen([*OPTBENCH, "compare", "--plugin", CHAOS, "-q", "--device", "cpu", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env or ENV, **kw)
-
-
-def _rows(store: Path) -> list[tuple[str, str]]:
-    db = sqlite3.connect(store)
-    try:
-        return db.execute("SELECT key, state FROM trials").fetchall()
-    except sqlite3.OperationalError as exc:  # polled while the campaign is still creating its store
-        if "no such table" not in str(exc):
-            raise
-        return []
-    finally:
-        db.close()
 
 
 def _wait_for(store: Path, proc: subprocess.Popen, *, complete: int, running_too: int = 0, within: float = 180) -> None:

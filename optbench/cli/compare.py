@@ -59,7 +59,8 @@ def add_parser(commands: Any) -> None:
                               "(a LocalCluster of --jobs workers)")
     compare.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://host:8786")
     compare.add_argument("--trial-timeout", type=positive, metavar="SECONDS",
-                         help="kill a trial that runs longer (it runs in its own process) and record TIMEOUT")
+                         help="kill a trial that runs longer (it runs in its own process) and record TIMEOUT; with "
+                              "--time-budget T a trial is killed at 3 T + 10 s unless this is given")
     compare.add_argument("--retries", type=count0, default=2,
                          help="times a trial whose worker process died is run again before it is CRASHED (default 2)")
     compare.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

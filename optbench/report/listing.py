@@ -9,6 +9,8 @@ column one character wide.
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,11 +197,23 @@ def _rows(group: str, build: Any) -> list[tuple[Any, list[Cell]]]:
     out = []
     for entry in entries(group).values():
         known = shipped.get(entry.name) if entry.distribution == "optbench" else None
-        if known is not None and known["value"] == entry.value:
+        # a row that needs an optional library (bbob: cocoex) is shipped only while that library imports here
+        if known is not None and known["value"] == entry.value and all(map(_importable, known.get("needs", []))):
             out.append((entry, list(known["cells"])))
         else:
             out.append((entry, build(entry)))
     return out
+
+
+@functools.cache
+def _importable(module: str) -> bool:
+    from optbench.extras import require
+
+    try:
+        require(module, needed_by="list")
+    except ConfigError:
+        return False
+    return True
 
 
 def problems_table() -> Listing:
@@ -281,17 +295,21 @@ def plugins_table() -> Listing:
 
 def build_catalog() -> dict[str, dict[str, Any]]:
     """The rows of every entry optbench ships that builds here (an entry that does not, e.g. for a missing
-    extra, is left out: listing builds it and shows why)."""
+    extra, is left out: listing builds it and shows why); ``needs``: the optional libraries a row imported."""
+    from optbench.extras import EXTRAS
+
     out: dict[str, dict[str, Any]] = {}
     for group, row in ((PROBLEMS, problem_row), (OPTIMIZERS, optimizer_row), (BRIDGES, bridge_row)):
         table = {}
         for name, entry in entries(group).items():
             if entry.distribution != "optbench":
                 continue
+            before = set(sys.modules)
             cells = row(entry)
             if any(isinstance(cell, Text) for cell in cells):
                 continue
-            table[name] = {"value": entry.value, "cells": cells}
+            needs = sorted(module for module in set(sys.modules) - before if module in EXTRAS)  # first importer
+            table[name] = {"value": entry.value, "cells": cells, **({"needs": needs} if needs else {})}
         out[group] = table
     return out
 
