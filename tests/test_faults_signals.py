@@ -47,7 +47,7 @@ def _wait_for(store: Path, proc: subprocess.Popen, *, complete: int, running_too
 
 
 # ------------------------------------------------------------------ SIGTERM
-@pytest.mark.parametrize("to", ["the command", "its process group"])
+@pytest.mark.parametrize("to", ["the command", pytest.param("its process group", marks=pytest.mark.slow)])
 def test_sigterm_with_two_jobs_is_ctrl_c_one_line_claims_released_workers_ended_resumable(tmp_path, to):
     store = tmp_path / "t.sqlite"
     args = [*SLOW, "--seeds", "6", "--jobs", "2", "--store", str(store)]

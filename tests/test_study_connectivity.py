@@ -87,9 +87,13 @@ def test_the_check_catches_a_network_that_is_not_a_permutation() -> None:
     assert not check_same_function(problem, xb, broken).same_function
 
 
-def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
+# the default problem (MNIST-1D) takes most of a minute even --quick: it runs outside CI (`make test-all`);
+# CI runs the same command on the small digits network
+@pytest.mark.parametrize("problem", [pytest.param([], marks=pytest.mark.slow, id="default"),
+                                     pytest.param(["--problem", "digits(hidden=32)"], id="digits")])
+def test_cli_quick_json_report_and_redraw(tmp_path: Path, problem: list[str]) -> None:
     store = tmp_path / "s.sqlite"
-    proc = run("study", "connectivity", "--quick", "--store", str(store), "--format", "json", "--report",
+    proc = run("study", "connectivity", "--quick", *problem, "--store", str(store), "--format", "json", "--report",
                 str(tmp_path / "rep"), "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

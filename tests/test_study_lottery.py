@@ -90,9 +90,13 @@ def test_pruned_weights_stay_zero_through_training(problem) -> None:
     assert measure(problem, run.snapshots, mask)["pruned_max_abs"] == 0.0
 
 
-def test_cli_quick_json_report_and_redraw(tmp_path: Path) -> None:
+# the default problem (MNIST-1D) takes most of a minute even --quick: it runs outside CI (`make test-all`);
+# CI runs the same command on the small digits network
+@pytest.mark.parametrize("problem", [pytest.param([], marks=pytest.mark.slow, id="default"),
+                                     pytest.param(["--problem", "digits(hidden=32)"], id="digits")])
+def test_cli_quick_json_report_and_redraw(tmp_path: Path, problem: list[str]) -> None:
     store = tmp_path / "s.sqlite"
-    proc = run("study", "lottery", "--quick", "--store", str(store), "--format", "json", "--report",
+    proc = run("study", "lottery", "--quick", *problem, "--store", str(store), "--format", "json", "--report",
                 str(tmp_path / "rep"), "-q", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
