@@ -15,6 +15,7 @@ and stops, rather than waiting forever. ``OPTBENCH_DASK_WORKER_TIMEOUT`` sets th
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -116,6 +117,10 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
         except ImportError:
             raise ConfigError("the Dask executor needs dask[distributed]: pip install 'optbench[dask]'") from None
+        # An interrupt that lands inside distributed's sync() can make its cancel callback raise NameError, which
+        # tornado logs as a traceback after our one line; event-loop callback errors of a cluster being shut down
+        # are not the user's, so they stay out of the terminal (set after the import: distributed configures them)
+        logging.getLogger("tornado.application").setLevel(logging.CRITICAL)
         self.trial_timeout = trial_timeout
         self.plugins = tuple(plugins)
         self.worker_timeout = worker_timeout()  # a bad value is refused before anything starts
