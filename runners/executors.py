@@ -5,8 +5,13 @@
   worker process instead, so that the hard limit its budget implies can kill it; with
   ``--executor inline`` everything stays in this process, and a trial whose optimizer never
   returns is not stopped.
-* :class:`ProcessExecutor`: ``jobs`` long-lived worker processes (spawned, so CUDA and torch's
-  threads start clean). A trial past its hard limit (``trial_timeout``, or for a trial with a time
+* :class:`ProcessExecutor`: ``jobs`` long-lived worker processes, started once per campaign and
+  reused for every trial. Where no GPU can be in play and each worker runs torch on one thread
+  (``jobs`` >= the CPU count) they are forked from this process, so they start warm: the modules the
+  coordinator imported to validate the grid (torch, the problems, the optimizers) are already loaded,
+  and a worker is ready in milliseconds instead of seconds of imports. Otherwise (a GPU, or several
+  torch threads a worker, which a forked OpenMP runtime cannot start) they are spawned, so CUDA and
+  torch's threads start clean. A trial past its hard limit (``trial_timeout``, or for a trial with a time
   budget :func:`~optbench.runners.worker.hard_limit`'s multiple of it; timed from when its worker is
   ready: start-up is not the trial's) has its worker killed and is recorded as TIMEOUT; a worker that
   dies (segfault, ``os._exit``, out of memory) fails only its trial, which
@@ -31,7 +36,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Protocol
 
-from optbench.api import TrialResult, TrialSpec, TrialState
+from optbench.api import ConfigError, TrialResult, TrialSpec, TrialState
+from optbench.runners.devices import gpu_possible
 from optbench.runners.worker import READY, TrialFunction, decode, hard_limit, lost, serve, sigint_ignored
 
 STARTUP_GRACE = 120.0  # seconds a new worker may take to start before its trial's timeout counts
@@ -94,6 +100,26 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
+START_METHODS = ("fork", "spawn")
+
+
+def start_method(jobs: int) -> str:
+    """How :class:`ProcessExecutor` starts ``jobs`` workers: ``$OPTBENCH_START_METHOD`` when set, else
+    ``fork`` where that is safe and ``spawn`` elsewhere.
+
+    Forking is safe here when no CUDA device can be visible (a CUDA context does not survive a fork) and
+    each worker runs torch on one thread: a forked child whose parent has used OpenMP hangs in its first
+    multi-threaded region (measured: torch 2.13, libgomp), while one thread never enters one.
+    """
+    chosen = os.environ.get("OPTBENCH_START_METHOD", "").strip().lower()
+    if chosen:
+        if chosen not in START_METHODS:
+            raise ConfigError(f"OPTBENCH_START_METHOD must be one of {', '.join(START_METHODS)}, got {chosen!r}")
+        return chosen
+    forkable = "fork" in multiprocessing.get_all_start_methods() and threads_per_job(jobs) == 1
+    return "fork" if forkable and not gpu_possible() else "spawn"
+
+
 class ProcessExecutor:
     """``jobs`` worker processes with per-trial timeouts and crash retries."""
 
@@ -103,13 +129,17 @@ class ProcessExecutor:
         self.trial_timeout = trial_timeout
         self.retries = retries
         self.plugins = tuple(plugins)
-        self._context = multiprocessing.get_context("spawn")
+        self.start_method = start_method(self.jobs)
+        self._context = multiprocessing.get_context(self.start_method)
         self._slots: list[_Slot] = []
 
     def _start(self) -> _Slot:
         parent, child = self._context.Pipe()
+        # a forked worker holds copies of this side's ends of every pipe; it closes them first, so that
+        # closing an end here is an end of file there
+        inherited = [parent, *(s.conn for s in self._slots)] if self.start_method == "fork" else []
         process = self._context.Process(target=serve, args=(child, self.plugins, threads_per_job(self.jobs)),
-                                        daemon=True, name="optbench-worker")
+                                        kwargs={"inherited": inherited}, daemon=True, name="optbench-worker")
         with sigint_ignored():  # inherited: a Ctrl-C while the worker starts up is the coordinator's alone
             process.start()
         child.close()

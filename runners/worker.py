@@ -72,14 +72,29 @@ def run_encoded(spec_json: str) -> bytes:
     return encode(run_trial(TrialSpec.from_json(json.loads(spec_json))))
 
 
-def serve(conn: Any, plugins: Sequence[str], threads: int | None) -> None:
+def serve(conn: Any, plugins: Sequence[str], threads: int | None, *, inherited: Sequence[Any] = ()) -> None:
     """Run trials sent over ``conn`` until it closes.
 
     Ctrl-C reaches every process of the terminal's foreground group; the coordinator alone
     decides what an interrupt means (it saves what finished and stops its workers), so a worker
     ignores SIGINT rather than printing a KeyboardInterrupt traceback of its own.
+
+    Args:
+        inherited: the coordinator's connections a forked worker holds copies of, closed here
+            first. A forked worker also drops the coordinator's SIGTERM handler (SIGTERM ends a
+            worker) and writes through stdout and stderr objects of its own (the coordinator's
+            progress thread may have held their locks when it forked).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if inherited:
+        for other in inherited:
+            other.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 -- the process's streams, for its lifetime
+            sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        except OSError:  # a stream that is closed stays the inherited object
+            pass
     prepare(plugins, threads)
     try:
         conn.send_bytes(READY)
