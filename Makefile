@@ -18,7 +18,13 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test,coco,ioh,optuna,evotorch]"
+	$(BIN)/python -m pip install -q -e ".[test,coco,ioh,optuna,evotorch,dashboard]"
+	# the dashboard's browser tests: Playwright drives the system's Chromium (no browser is downloaded);
+	# Chromium is installed when missing and this is root on Debian, else those tests skip and say why
+	$(BIN)/python -m pip install -q "playwright>=1.45"
+	command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; } || \
+		echo "no chromium installed: the dashboard's browser tests will skip"
 	touch $@
 
 demo: install
@@ -49,7 +55,9 @@ test-all: install
 
 # pytest-benchmark comparisons of optbench against plain loops and libraries (interleaved, same process);
 # ends with one table of every ratio and throughput against its target (also written as Markdown to
-# reports/bench-cpu.md). About 4 minutes on 2 cores.
+# reports/bench-cpu.md, which docs/explanation/performance.md includes); whole commands against plain scripts
+# (tests/benchmarks/test_bench_campaigns.py) add about 4 minutes. Exits 1 when a row misses its target.
+# About 8 minutes on 2 cores.
 # OPTBENCH_BENCH_THREADS=1 pins torch to one thread on a machine busy with other jobs.
 BENCH_ARGS := --benchmark-only --benchmark-columns=min,median,mean,rounds --benchmark-sort=name
 bench: install
