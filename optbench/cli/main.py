@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 from optbench import __version__
 from optbench.api import ConfigError
-from optbench.cli import baseline, check, compare, export, history, listing, report, study
+from optbench.cli import baseline, check, compare, dashboard, export, history, listing, report, study
 from optbench.cli.common import PLUGIN_HELP, Parser
 
-SUBCOMMANDS = (compare, report, baseline, check, history, study, listing, export)
+SUBCOMMANDS = (compare, report, baseline, check, history, study, listing, export, dashboard)
 
 
 def build_parser() -> argparse.ArgumentParser:
