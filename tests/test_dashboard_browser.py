@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.clirun import ENV, OPTBENCH, run
+from tests.test_dashboard import start_server, stop
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the browser tests need Playwright "
                                      "(make install puts it in .venv)")
@@ -54,7 +53,6 @@ class Tagged(Sphere):
 def broken(X):
     raise RuntimeError({ERROR_MARKUP!r})
 '''
-URL = re.compile(r"(http://\S+)")
 
 
 def _compare(store: Path, plugin: Path, budget: int, *extra: str) -> None:
@@ -75,34 +73,6 @@ def _history(store: Path, path: Path) -> None:
                    "branch": "main", "dirty": False}
             results = [r for r in s.results(s.run(run_id)[1]) if r.spec.problem_label == "sphere(dim=3)"]
             record(results, path, source="test", command=f"run {run_id}", git=git)
-
-
-def start_server(store: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """``optbench dashboard --port 0`` in the background and the address it printed."""
-    proc = subprocess.Popen([*OPTBENCH, "dashboard", "--store", str(store), "--port", "0", *args],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=ENV)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line and proc.poll() is not None:
-            break
-        lines.append(line)
-        found = URL.search(line)
-        if found:
-            return proc, found.group(1)
-    proc.kill()
-    raise AssertionError("the dashboard printed no address: " + "".join(lines)[-2000:])
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +176,7 @@ def test_numbers_shown_equal_the_command_lines_json(site: dict) -> None:
     for row in cells:
         cell = expected["cells"][row["i"]]
         assert (row["problem"], row["optimizer"]) == (cell["problem"], cell["optimizer"])
-        for key, (value, text) in row["values"].items():
+        for key, (value, _text) in row["values"].items():
             if key == "optimizer":
                 continue
             assert _same(value, cell[key]), (cell["problem"], cell["optimizer"], key, value, cell[key])

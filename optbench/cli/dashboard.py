@@ -51,7 +51,8 @@ def cmd_dashboard(args: argparse.Namespace, argv: Sequence[str] = ()) -> int:
 
     _require_extra()
     if args.refresh < 0.2:
-        raise ConfigError(f"--refresh {args.refresh:g} would poll the store more than 5 times a second; pass 0.2 or more")
+        raise ConfigError(f"--refresh {args.refresh:g} would poll the store more than 5 times a second; "
+                          "pass 0.2 or more")
     open_checked(args.store)  # not optbench's, damaged or missing: one line, before anything listens
     chosen = plan(args.host, args.port, expose=args.expose)
     if chosen.token is not None:

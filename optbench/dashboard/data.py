@@ -182,7 +182,8 @@ def study_view(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {"payload": payload, "figures": figures, "figure_problem": problem}
 
 
-def diff_view(base: Sequence[TrialResult], cand: Sequence[TrialResult], settings: Mapping[str, float]) -> dict[str, Any]:
+def diff_view(base: Sequence[TrialResult], cand: Sequence[TrialResult],
+              settings: Mapping[str, float]) -> dict[str, Any]:
     """Run ``cand`` against run ``base`` with the tests of ``optbench check`` (quality; speed on one machine)."""
     from optbench.gate.baseline import Baseline
     from optbench.gate.check import check
