@@ -123,25 +123,25 @@ PAGES = {"runs": ("/", False), "run": ("/run/1", True), "study": ("/run/3", True
          "history": ("/history", True)}
 
 
-def test_every_page_loads_without_console_errors_and_is_photographed(site: dict) -> None:
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_loads_without_console_errors_and_is_photographed(site: dict, name: str) -> None:
+    path, plots = PAGES[name]
+    page, errors = open_page(site, path, plots=plots)
+    assert not page.query_selector("#page-error"), page.inner_text("#page-error")
+    page.wait_for_timeout(300)  # plots finish their transitions
+    assert errors == [], (path, errors)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for name, (path, plots) in PAGES.items():
-        page, errors = open_page(site, path, plots=plots)
-        assert not page.query_selector("#page-error"), page.inner_text("#page-error")
-        page.wait_for_timeout(300)  # plots finish their transitions
-        assert errors == [], (path, errors)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=name in ("runs", "diff"))
-        page.close()
-    runs, _ = open_page(site, "/", plots=False)
-    assert runs.locator("tr[data-run]").count() == 3
-    assert runs.locator("tr[data-run='3'] td").nth(1).inner_text() == "study landscape"
-    runs.close()
-    diff, _ = open_page(site, "/diff/1/2", plots=False)
-    assert diff.get_attribute("#verdict", "data-verdict") == "regression"  # a tenth of the budget is worse
-    diff.close()
-    history, _ = open_page(site, "/history")
-    assert history.locator("#steps tbody tr").count() >= 1  # the step `check` finds between the two commits
-    history.close()
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=name in ("runs", "diff"))
+    if name == "runs":
+        assert page.locator("tr[data-run]").count() >= 3
+        assert page.locator("tr[data-run='3'] td").nth(1).inner_text() == "study landscape"
+    elif name == "diff":  # a tenth of the budget is worse, and check's tests say so
+        assert page.get_attribute("#verdict", "data-verdict") == "regression"
+    elif name == "history":  # the step between the two commits
+        assert page.locator("#steps tbody tr").count() >= 1
+    elif name == "study":
+        assert page.locator("table.study").count() >= 1 and page.locator("img.figure").count() >= 1
+    page.close()
 
 
 def _same(shown: str, expected: object) -> bool:
