@@ -46,7 +46,8 @@ def require_network(problem: Any, name: str) -> Any:
     missing = [a for a in needed if getattr(problem, a, None) is None]
     if missing:
         raise ConfigError(f"problem {name} exposes no torch model ({', '.join(missing)} missing); "
-                          "studies of training need a NetworkProblem such as digits, teacher, modadd or parity_mlp")
+                          "studies of training need a NetworkProblem such as mnist1d, digits, teacher, modadd "
+                          "or parity_mlp")
     return problem
 
 
