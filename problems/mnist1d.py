@@ -16,6 +16,7 @@ import json
 import os
 import random
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from optbench.api import ConfigError
-from optbench.problems.nn import Classifier, check_loss, hidden_units, mlp
+from optbench.problems.nn import Classifier, check_loss, hidden_units, mlp, training_need, whole
 
 NETS = ("mlp", "cnn")
 SIGNAL_LENGTH = 40  # the package's final_seq_length
@@ -158,3 +159,30 @@ class MNIST1D(Classifier):
         else:
             out["channels"] = self.channels
         return out
+
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        train, test = params.get("train"), params.get("test")
+        if not whole(train, test):
+            return None
+        examples = train + test
+        if params.get("net", "mlp") == "cnn":
+            channels = params.get("channels")
+            if not whole(channels):
+                return None
+            parameters = (5 * channels + channels) + 2 * (5 * channels * channels + channels) + 40 * channels + 10
+            # input, unflattened input, each convolution's and ReLU's outputs (19, 9, 4 positions), flat, logits
+            activations = 2 * SIGNAL_LENGTH + 2 * channels * (19 + 9 + 4) + 4 * channels + 10
+            need = training_need(parameters=parameters, activations=activations, examples=examples,
+                                 features=SIGNAL_LENGTH)
+        else:
+            hidden, layers = params.get("hidden"), params.get("layers")
+            if not whole(hidden, layers):
+                return None
+            if layers < 1:
+                return None
+            # as mlp_need of [40, hidden x layers, 10], without building a list of `layers` entries
+            parameters = (SIGNAL_LENGTH + 1) * hidden + (layers - 1) * (hidden + 1) * hidden + (hidden + 1) * 10
+            need = training_need(parameters=parameters, activations=SIGNAL_LENGTH + 2 * hidden * layers + 10,
+                                 examples=examples, features=SIGNAL_LENGTH)
+        return need + 8.0 * examples * (SIGNAL_LENGTH + 1)  # the generator's arrays, kept in the cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -19,6 +20,38 @@ from optbench.api import VALIDATION_FRACTION, Capability, ConfigError, Problem, 
 from optbench.seeding import instance_generator, validation_rows
 
 POPULATION_CHUNK = 256  # individuals per vmap call, bounding activation memory
+WIDEST = 8  # bytes per number in the estimates: float64, the widest precision a network trains in
+
+
+def whole(*values: Any) -> bool:
+    """Whether every value is an int (not a bool): only then can a size be estimated."""
+    return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def mlp_parameters(sizes: Sequence[int]) -> int:
+    """Weights and biases of :func:`mlp` of ``sizes``."""
+    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+
+
+def training_need(*, parameters: int, activations: int, examples: int, features: int) -> float:
+    """Bytes to build a network problem and train it at one point, an upper bound stated from its sizes.
+
+    Args:
+        parameters: the network's parameter count ``d``.
+        activations: numbers each example's forward pass produces (every layer's outputs, input included).
+        examples: training plus test examples; ``features``: inputs per example.
+
+    Counted at :data:`WIDEST` bytes a number: the module as built (float32) and in its precision, the
+    float64 draw of a starting point and its concatenation, the point, its gradient and two optimizer
+    states (Adam's moments); the data as generated (float64) and converted, with targets; a full-batch
+    forward pass whose outputs are kept for the backward pass, three numbers per activation (a layer's
+    output, its nonlinearity's, the gradient flowing back). A population evaluated at once adds the
+    forward pass per individual, up to :data:`POPULATION_CHUNK` of them.
+    """
+    params = parameters * (4 + 2 * 8 + 5 * WIDEST)
+    data = examples * (features * (8 + 8 + WIDEST) + 2 * 8)
+    forward = examples * activations * 3 * WIDEST
+    return float(params + data + forward)
 
 
 def mlp(sizes: list[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
@@ -143,6 +176,18 @@ class Classifier(NetworkProblem):
         return float((outputs.argmax(dim=-1) == targets).to(torch.float64).mean())
 
 
+def mlp_activations(sizes: Sequence[int]) -> int:
+    """Numbers one example's forward pass through :func:`mlp` of ``sizes`` produces: the input, every
+    layer's output and every hidden nonlinearity's."""
+    return sizes[0] + 2 * sum(sizes[1:-1]) + sizes[-1]
+
+
+def mlp_need(sizes: Sequence[int], *, examples: int) -> float:
+    """:func:`training_need` of :func:`mlp` of ``sizes`` on ``examples`` examples (train and test)."""
+    return training_need(parameters=mlp_parameters(sizes), activations=mlp_activations(sizes), examples=examples,
+                         features=sizes[0])
+
+
 def hidden_units(family: str, hidden: Any) -> int:
     if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
         raise ConfigError(f"{family}: hidden must be a positive integer, got {hidden!r}")
@@ -173,6 +218,11 @@ class DigitsMLP(Classifier):
     def params(self) -> dict[str, Any]:
         return {"hidden": self.hidden, "loss": self.loss_name}
 
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        hidden = params.get("hidden")
+        return mlp_need([64, hidden, 10], examples=1797) if whole(hidden) else None
+
 
 class ModularAddition(Classifier):
     """``(a + b) mod p`` from one-hot ``a`` and ``b`` with a small MLP; half of the ``p^2`` pairs train.
@@ -202,6 +252,14 @@ class ModularAddition(Classifier):
 
     def params(self) -> dict[str, Any]:
         return {"p": self.p, "hidden": self.hidden, "train_fraction": self.train_fraction, "loss": self.loss_name}
+
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        p, hidden = params.get("p"), params.get("hidden")
+        if not whole(p, hidden):
+            return None
+        # the p^2 pairs built as int64 index grids and one-hot rows too
+        return mlp_need([2 * p, hidden, p], examples=p * p) + 8.0 * p * p * (4 + 2 * p)
 
 
 class ParityMLP(Classifier):
@@ -234,6 +292,14 @@ class ParityMLP(Classifier):
         return {"n": self.n, "k": self.k, "examples": self.examples, "noise": self.noise, "hidden": self.hidden,
                 "loss": self.loss_name}
 
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        n, examples, hidden = params.get("n"), params.get("examples"), params.get("hidden")
+        if not whole(n, examples, hidden):
+            return None
+        # two samples of `examples` rows, their int64 bits drawn first
+        return mlp_need([n, hidden, 2], examples=2 * examples) + 8.0 * examples * n
+
 
 class TeacherStudent(NetworkProblem):
     """Regression onto a seeded teacher MLP by a student of the same shape: ``f`` is the mean squared
@@ -262,6 +328,14 @@ class TeacherStudent(NetworkProblem):
 
     def params(self) -> dict[str, Any]:
         return {"d": self.d, "hidden": self.hidden, "examples": self.examples}
+
+    @classmethod
+    def memory_need(cls, params: Mapping[str, Any]) -> float | None:
+        d, hidden, examples = params.get("d"), params.get("hidden"), params.get("examples")
+        if not whole(d, hidden, examples):
+            return None
+        # the teacher's weights and its forward passes over both sets come on top of the student's
+        return 2 * mlp_need([d, hidden, 1], examples=2 * examples)
 
     @property
     def optimum(self) -> torch.Tensor:
