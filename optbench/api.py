@@ -363,6 +363,15 @@ class Optimizer(ABC):
     def hyperparameters(self) -> dict[str, Any]:
         return asdict(self)
 
+    def memory_need(self, dim: int) -> float | None:
+        """Bytes the optimizer itself holds on a ``dim``-dimensional problem, estimated without running;
+        ``None`` when it does not say. A need beyond the free memory is refused before any trial runs."""
+        return None
+
+    def memory_advice(self) -> str:
+        """What the refusal of a need beyond the free memory suggests instead."""
+        return "use a smaller problem"
+
     @abstractmethod
     def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
         """Minimize through ``evaluator`` and return the recommended point, shape ``(d,)``.

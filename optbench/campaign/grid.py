@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from optbench.api import Budget, ConfigError, TrialSpec, check_dtype, freeze_params
+from optbench.api import Budget, ConfigError, Optimizer, TrialSpec, check_dtype, freeze_params
 from optbench.params import parse_call, split_dtype
 from optbench.registry import canonical_params, make_optimizer, make_problem
 
@@ -86,8 +86,26 @@ def check_memory(name: str, params: dict, devices: Sequence[str]) -> None:
                               f"{size(free)} free; use smaller sizes")
 
 
-def _precision(name: str, params: dict, instance: int, dtype: str | None, devices: Sequence[str] = ()) -> str:
-    """The trial's dtype in canonical form: empty when it is the problem's own precision.
+def check_optimizer_memory(optimizer: str, made: Optimizer, problem: str, dim: int, devices: Sequence[str]) -> None:
+    """Refuse an optimizer (``made``, named ``optimizer``) whose own state on a ``dim``-dimensional problem
+    (a full CMA-ES covariance is ``d x d``) exceeds what the CPU or a trial device has free, before any trial
+    runs."""
+    from optbench.runners.devices import available_memory, size
+
+    need = made.memory_need(dim)
+    if need is None:
+        return
+    for device in dict.fromkeys(["cpu", *devices]):
+        free = available_memory(device)
+        if free is not None and need > free:
+            raise ConfigError(f"{optimizer} on {problem} ({dim} dimensions) needs about {size(need)} of memory and "
+                              f"{device} has {size(free)} free; {made.memory_advice()}")
+
+
+def _precision(name: str, params: dict, instance: int, dtype: str | None,
+               devices: Sequence[str] = ()) -> tuple[str, int]:
+    """The trial's dtype in canonical form (empty when it is the problem's own precision) and the
+    problem's dimension.
 
     Constructs the problem (on the CPU) in its own precision and, when another is asked for, in that
     one too, so a problem that cannot compute in it is refused before any trial runs. So
@@ -96,14 +114,15 @@ def _precision(name: str, params: dict, instance: int, dtype: str | None, device
     check_memory(name, params, devices)
     own = make_problem(name, params, instance=instance, device="cpu")
     if dtype is None or str(own.dtype) == f"torch.{dtype}":
-        return ""
+        return "", own.space.dim
     make_problem(name, params, instance=instance, device="cpu", dtype=dtype)
-    return dtype
+    return dtype, own.space.dim
 
 
 def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | None = None,
-               dtype: str | None = None, devices: Sequence[str] = ()) -> list[tuple[str, dict, str]]:
-    """``(name, canonical parameters, canonical dtype)`` of each call; the dtype is empty for optimizers."""
+               dtype: str | None = None, devices: Sequence[str] = ()) -> list[tuple[str, dict, str, int]]:
+    """``(name, canonical parameters, canonical dtype, dimension)`` of each call; the dtype is empty and the
+    dimension 0 for optimizers."""
     try:
         parsed = [parse_call(text) for text in calls]
         if not parsed:
@@ -113,12 +132,12 @@ def _validated(calls: Sequence[str], kind: str, instance: int, *, origin: str | 
             # constructing once checks names, parameter names and values before any trial runs
             if kind == "problem":
                 params, named = split_dtype(name, params)  # the problem's own dtype= overrides --dtype
-                precision = _precision(name, params, instance, named or dtype, devices)
+                precision, dim = _precision(name, params, instance, named or dtype, devices)
             else:
                 make_optimizer(name, params)
-                precision = ""
+                precision, dim = "", 0
             # identity: types checked, defaults dropped, so rastrigin and rastrigin(rotate=False) are one trial
-            out.append((name, canonical_params(kind, name, params), precision))
+            out.append((name, canonical_params(kind, name, params), precision, dim))
         return out
     except ConfigError as exc:
         if origin is None:
@@ -161,6 +180,10 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
                                                                   devices=grid.devices),
                                         strict=True)]
     optimizers = _validated(grid.optimizers, "optimizer", 0, origin=grid.origin.get("optimizers"))
+    for o_name, o_params, _, _ in optimizers:
+        made = make_optimizer(o_name, o_params)
+        for p_name, _, _, p_dim, _ in problems:
+            check_optimizer_memory(o_name, made, p_name, p_dim, grid.devices)
     specs = [
         TrialSpec(
             problem=p_name,
@@ -173,8 +196,8 @@ def build_specs(grid: Grid) -> list[TrialSpec]:
             device=device,
             dtype=p_dtype,
         )
-        for p_name, p_params, p_dtype, budget in problems
-        for o_name, o_params, _ in optimizers
+        for p_name, p_params, p_dtype, _, budget in problems
+        for o_name, o_params, _, _ in optimizers
         for device in grid.devices
         for instance in grid.instances
         for seed in grid.seeds
