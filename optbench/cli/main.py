@@ -8,6 +8,7 @@ so ``--help`` and ``--version`` stay fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -32,8 +33,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# errors of the file system a user's output lands on (a full disk, a read-only mount, no permission, a quota):
+# the user's to fix, so one line; any other OSError is a fault of optbench and keeps its traceback
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG})
+OUTPUT_OPTIONS = ("out", "report", "html")  # where the subcommands' user-visible files go (-o, --report, --html)
+
+
+def output_error(exc: OSError, args: argparse.Namespace | None) -> str:
+    """One line for ``exc`` on a user's file system: the path (the error's own, else the output option
+    given), the OS's reason, and that the store's finished trials are kept."""
+    where = exc.filename or next((getattr(args, name) for name in OUTPUT_OPTIONS
+                                  if isinstance(getattr(args, name, None), str) and getattr(args, name)), None)
+    place = f"{where}: " if where else ""
+    return (f"optbench: error: {place}{exc.strerror or exc} (errno {exc.errno}); free space or use another path; "
+            "the store and its finished trials are unchanged")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    args: argparse.Namespace | None = None
     try:
         from optbench.kernels import switches
 
@@ -60,3 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # one line, whatever the message holds: a 100 kB name typed by mistake is cut, not echoed
         stderr().print(one_line(f"optbench: error: {exc}"), markup=False, soft_wrap=True)
         return 2
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            raise
+        from optbench.cli.common import stderr
+        from optbench.cli.messages import one_line
+
+        stderr().print(one_line(output_error(exc, args)), markup=False, soft_wrap=True)
+        # a campaign's report failing after its trials finished is a fault mid-run (1); a report alone is 2
+        return 1 if args is not None and args.command in ("compare", "check") else 2
