@@ -103,6 +103,23 @@ class Cell:
     instances: tuple[int, ...] = ()
     below_optimum: int = 0  # trials whose final value is below the declared optimum: optimal_value is wrong
     dtype: str = ""  # the chosen precision (TrialSpec.dtype); empty: the problem's own
+    # (instance, its optimum) of every instance pooled in the cell, in instance order; each trial's gap is
+    # taken against its own instance's optimum, so a header naming one instance's optimum would mislead
+    instance_optima: tuple[tuple[int, float | None], ...] = ()
+
+    @property
+    def shared_optimum(self) -> float | None:
+        """The optimum every pooled instance shares; ``None`` where it is unknown or differs by instance."""
+        optima = {v for _, v in self.instance_optima} or {self.optimal_value}
+        return optima.pop() if len(optima) == 1 else None
+
+    @property
+    def pooled_id(self) -> str:
+        """:attr:`problem_id`, without its instance where several instances are pooled."""
+        if len(self.instance_optima) <= 1:
+            return self.problem_id
+        head, _, tail = self.problem_id.rpartition("_i")
+        return head if head and tail.isdigit() else self.problem_id
 
     @property
     def bare_device(self) -> str:
@@ -206,6 +223,7 @@ def summarize(results: Iterable[TrialResult]) -> list[Cell]:
                 instances=tuple(r.spec.instance for r in useful),
                 below_optimum=sum(r.below_optimum for r in useful),
                 dtype=first.spec.dtype,
+                instance_optima=tuple(sorted({r.spec.instance: r.optimal_value for r in trials}.items())),
             )
         )
     return cells

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from optbench.analysis.stats import Cell, wrong_optimum_note
 from optbench.api import TrialState
 from optbench.report.export import cell_rows, lane_of, summary
-from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, precision_of, without_result
+from optbench.report.terminal import fmt_evaluations, fmt_number, fmt_seconds, identity, precision_of, without_result
 
 if TYPE_CHECKING:
     from optbench.analysis.comparison import Comparison
@@ -173,9 +173,10 @@ def write_report(analysis: Comparison, out_dir: str | Path, *, title: str) -> Pa
     by_problem = analysis.by_problem
     for problem, group in by_problem.items():
         first = group[0]
-        facts = [first.problem_id, *filter(None, [precision_of(group)])]  # float32, where every row chose it
-        if first.optimal_value is not None:
-            facts.append(f"optimum {fmt_number(first.optimal_value)}, success at gap ≤ {fmt_number(first.target)}")
+        ids, optimum = identity(first)
+        facts = [*ids, *filter(None, [precision_of(group)])]  # float32, where every row chose it
+        if optimum is not None:
+            facts.append(f"{optimum}, success at gap ≤ {fmt_number(first.target)}")
         if first.blind_search_evaluations:
             facts.append(f"blind search ≈ {fmt_evaluations(first.blind_search_evaluations)} evaluations")
         problem_figs = []

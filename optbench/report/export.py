@@ -26,7 +26,7 @@ COLUMNS = (
     "optimal_value", "target", "score", "median", "q1", "q3", "min", "max", "mean", "mean_ci_low",
     "mean_ci_high", "nonfinite", "successes", "success_rate", "ert_evaluations", "ert_seconds",
     "blind_search_evaluations", "median_seconds", "median_evaluations", "test_metric_median", "best",
-    "tied_with_best", "outlier_seeds",
+    "tied_with_best", "outlier_seeds", "instance_optima",
 )
 
 
@@ -40,12 +40,13 @@ def cell_rows(cells: Sequence[Cell], tied: Collection[Key], best: Collection[Key
         score = c.score
         key = (c.problem, c.device, c.optimizer)
         row = {
-            "problem": c.problem, "problem_id": c.problem_id, "optimizer": c.optimizer, "device": c.bare_device,
+            "problem": c.problem, "problem_id": c.pooled_id, "optimizer": c.optimizer, "device": c.bare_device,
             "dtype": c.dtype or None,
             "trials": sum(c.states.values()), "with_result": c.with_result,
             "failed": sum(n for st, n in c.states.items() if TrialState(st).is_failure),
             "skipped": c.states.get("skipped", 0),
-            "optimal_value": c.optimal_value, "target": c.target,
+            # pooled instances with their own optima have no one optimum: see instance_optima
+            "optimal_value": c.shared_optimum, "target": c.target,
             "score": "gap" if c.gap is not None else "value",
             "median": score.median if score else None, "q1": score.q1 if score else None,
             "q3": score.q3 if score else None, "min": score.minimum if score else None,
@@ -62,6 +63,7 @@ def cell_rows(cells: Sequence[Cell], tied: Collection[Key], best: Collection[Key
             "test_metric_median": c.test_metric.median if c.test_metric else None,
             "best": key in best, "tied_with_best": key in tied,
             "outlier_seeds": " ".join(map(str, c.outlier_seeds)),
+            "instance_optima": " ".join(f"{i}:{'unknown' if v is None else repr(v)}" for i, v in c.instance_optima),
         }
         rows.append({k: to_jsonable(row[k], nonfinite="string") for k in COLUMNS})
     return rows

@@ -31,13 +31,43 @@ def precision_of(cells: Sequence[Cell]) -> str:
     return chosen.pop() if len(chosen) == 1 else ""
 
 
+def instance_span(instances: Sequence[int]) -> str:
+    """``instances 0–2`` for a run of consecutive instances, else ``instances 0, 3, 5``."""
+    ordered = sorted(instances)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"instances {ordered[0]}–{ordered[-1]}"
+    return "instances " + ", ".join(map(str, ordered))
+
+
+def identity(cell: Cell) -> tuple[list[str], str | None]:
+    """What a problem's header says of its id and its optimum: one instance's own, or, with instances
+    pooled, the id without the instance, which instances, and their optimum (one value where they share
+    it, else per instance: every gap is taken against its own instance's optimum)."""
+    optima = dict(cell.instance_optima)
+    if len(optima) <= 1:
+        known = cell.optimal_value is not None
+        return [cell.problem_id], f"optimum {fmt_number(cell.optimal_value)}" if known else None
+    ids = [cell.pooled_id, instance_span(list(optima))]
+    values = set(optima.values())
+    if values == {None}:
+        return ids, None
+    if len(values) == 1:
+        return ids, f"optimum {fmt_number(values.pop())} (every instance)"
+    if len(optima) <= 4:
+        each = ", ".join(f"{i}: {'unknown' if v is None else fmt_number(v)}" for i, v in optima.items())
+        return ids, f"optimum per instance ({each})"
+    known = [v for v in values if v is not None]
+    return ids, f"optimum per instance ({fmt_number(min(known))} to {fmt_number(max(known))})"
+
+
 def _title(cells: Sequence[Cell]) -> str:
     cell = cells[0]
-    parts = [cell.problem, cell.problem_id]
+    ids, optimum = identity(cell)
+    parts = [cell.problem, *ids]
     if precision_of(cells):
         parts.append(precision_of(cells))
-    if cell.optimal_value is not None:
-        parts.append(f"optimum {fmt_number(cell.optimal_value)}")
+    if optimum is not None:
+        parts.append(optimum)
     if cell.target is not None and cell.optimal_value is not None:
         parts.append(f"success: gap ≤ {fmt_number(cell.target)}")
     if cell.blind_search_evaluations is not None:
