@@ -94,6 +94,7 @@ def test_two_campaigns_on_one_store_share_the_work_without_duplicates(tmp_path):
     assert runs == 2
 
 
+@pytest.mark.slow  # most of half a minute; `make test-all` runs it
 def test_a_campaign_waits_for_another_and_takes_over_its_claims_when_it_dies(tmp_path):
     store = tmp_path / "w.sqlite"
     args = [*SLOW, "--seeds", "30", "--store", str(store), "--format", "json"]

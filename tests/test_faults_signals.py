@@ -110,6 +110,7 @@ def _worker(address: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+@pytest.mark.slow  # most of half a minute; `make test-all` runs it
 def test_every_dask_worker_lost_ends_the_campaign_after_the_stated_wait_with_claims_released(tmp_path, scheduler):
     store = tmp_path / "d.sqlite"
     env = {**ENV, "OPTBENCH_DASK_WORKER_TIMEOUT": "3"}

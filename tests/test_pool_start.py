@@ -25,7 +25,7 @@ def _finals(store) -> dict[str, float]:
     return {key: json.loads(result)["final_value"] for key, _, result in rows}
 
 
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", pytest.param("spawn", marks=pytest.mark.slow)])  # spawn: make test-all
 def test_two_jobs_give_the_results_of_one_job_whichever_start_method(tmp_path, method):
     inline = run("compare", *GRID, "--jobs", "1", "--store", str(tmp_path / "one.sqlite"))
     assert inline.returncode == 0, inline.stderr

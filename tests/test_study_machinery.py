@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections import Counter
 
+import pytest
 from clirun import ENV, OPTBENCH
 
 SEEDS = ["study", "seeds", "--problem", "digits(hidden=8)", "--epochs", "2", "--losses", "cross_entropy", "-q"]
@@ -30,6 +31,7 @@ def _study(*args: str) -> subprocess.CompletedProcess:
                           check=False)
 
 
+@pytest.mark.slow  # most of half a minute; `make test-all` runs it
 def test_a_process_pool_and_a_dask_cluster_run_the_tasks(tmp_path):
     pooled = _study("--seeds", "2", "--jobs", "2", "--store", str(tmp_path / "p.sqlite"), "--format", "json")
     assert pooled.returncode == 0, pooled.stderr

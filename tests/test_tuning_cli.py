@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import time
 
+import pytest
 from clirun import ENV, OPTBENCH, assert_one_line_exit_2, run
 
 GRID = ["compare", "--problems", "sphere(dim=3),linreg(n=60,d=4)", "--optimizers", "adam,cmaes,random",
@@ -70,6 +71,7 @@ def _stored(store: str) -> int:
         return 0
 
 
+@pytest.mark.slow  # most of half a minute; `make test-all` runs it
 def test_kill_minus_nine_mid_tuning_then_resume_stores_every_trial_once(tmp_path):
     store = str(tmp_path / "k.sqlite")
     grid = [*GRID, "--tuning", "random:6", "--store", store, "--budget", "400"]
