@@ -18,11 +18,14 @@ import json
 import logging
 import math
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from optbench.api import ConfigError, OptbenchError, TrialResult, TrialSpec, TrialState
 from optbench.runners.worker import (
@@ -45,6 +48,21 @@ class WorkersLostError(OptbenchError):
     """The Dask cluster had no worker for the stated time; the campaign stops (its claims given back)."""
 
     resumable = True  # every result saved so far is kept; rerunning with workers resumes
+
+
+@contextmanager
+def sigterm_deferred() -> Iterator[list[int]]:
+    """Hold SIGTERM back for the block (in the main thread, where handlers can be set): the list it gives
+    holds the signal when one came, for the caller to act on once the block is done."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def worker_timeout() -> float:
@@ -138,11 +156,17 @@ class DaskExecutor:
         else:
             # the local workers share the terminal's process group: a Ctrl-C is the coordinator's to
             # handle, so they ignore SIGINT (inherited at start, and set again in each restarted worker)
-            with sigint_ignored():
-                self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=40)
-            self._client = Client(self._cluster)
-            self._client.register_plugin(_sigint_plugin())
+            # a SIGTERM while the cluster starts waits until it has started (seconds), then stops it cleanly:
+            # interrupting distributed mid-start leaves workers starting and tracebacks from them and its exit hook
+            with sigterm_deferred() as received:
+                with sigint_ignored():
+                    self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                                 dashboard_address=None, silence_logs=40)
+                self._client = Client(self._cluster)
+                self._client.register_plugin(_sigint_plugin())
+            if received:
+                self.close()
+                raise KeyboardInterrupt
 
     def map(self, fn: TrialFunction, specs: Iterable[TrialSpec]) -> Iterator[TrialResult]:
         """Submit trials as the cluster has room for them (a campaign claims a trial when it is taken from

@@ -51,6 +51,21 @@ def output_error(exc: OSError, args: argparse.Namespace | None) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from optbench.cli.loop import INTERRUPTED, sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():  # SIGTERM before or after the campaign loop too: Ctrl-C's one line
+            return run_command(argv)
+    except KeyboardInterrupt:
+        from optbench.cli.common import stderr
+
+        stderr().print("optbench: interrupted; every trial that finished is in the store (none when it had not "
+                       "started); rerun the same command to resume", markup=False, soft_wrap=True)
+        return INTERRUPTED
+
+
+def run_command(argv: list[str]) -> int:
+    """The command ``argv``: exit code 2 and one line for a user's mistake or a user's file system error."""
     args: argparse.Namespace | None = None
     try:
         from optbench.kernels import switches
