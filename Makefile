@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # take the suite from 10 to under 6 minutes on two cores; benchmarks always run in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: install demo test test-all lint gate baseline bench bench-gpu gpu-check clean
+.PHONY: install demo test test-all lint gate baseline bench bench-gpu gpu-check docs docs-data clean
 
 install: $(VENV)/.installed
 
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[test,coco,ioh,optuna,evotorch,dashboard]"
+	$(BIN)/python -m pip install -q -e ".[test,docs,coco,ioh,optuna,evotorch,dashboard]"
 	# the dashboard's browser tests: Playwright drives the system's Chromium (no browser is downloaded);
 	# Chromium is installed when missing and this is root on Debian, else those tests skip and say why
 	$(BIN)/python -m pip install -q "playwright>=1.45"
@@ -31,11 +31,26 @@ demo: install
 	$(BIN)/optbench compare
 
 lint: install
-	$(BIN)/ruff check optbench problems runners tests
+	$(BIN)/ruff check optbench problems runners tests docs
 
 test: install lint
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow and not gpu" $(PYTEST_ARGS)
 	$(MAKE) gate
+	$(MAKE) docs
+
+# The documentation site: Sphinx with MyST, warnings as errors, every tutorial in docs/tutorials executed
+# (sphinx-gallery; about two minutes on 2 cores), from a clean environment each time (-E) so that every page
+# is read again. Open docs/_build/html/index.html.
+docs: install
+	rm -rf docs/auto_tutorials docs/sg_execution_times.rst
+	$(BIN)/python -m sphinx -W --keep-going -E -q -b html docs docs/_build/html
+
+# Rerun every measured table and figure of the docs from the shipped code (docs/generate.py): the quick
+# comparison and each study at its defaults and with --quick (about 25 minutes on 2 cores), each with the
+# machine it ran on. `make docs-data DOCS_DATA_ARGS=--quick-only` does only the quick runs (about 4 minutes).
+DOCS_DATA_ARGS ?=
+docs-data: install
+	$(BIN)/python docs/generate.py $(DOCS_DATA_ARGS)
 
 # The project's own regression gate: rerun the quick suite at the baseline's 8 seeds and compare.
 # Quality always; speed only on the machine the baseline came from, and only a slowdown whose whole
@@ -80,4 +95,4 @@ gpu-check:
 		$(GPU_PYTHON) -m pytest -q tests/benchmarks $(BENCH_ARGS) $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .benchmarks docs/_build docs/auto_tutorials

@@ -134,18 +134,18 @@ def test_the_plugin_runs_optbench_contract_checks_in_its_own_suite(example_site)
 
 
 def _readme_plugin_blocks() -> tuple[str, list[str]]:
-    """The TOML and Python code blocks of the README's "Writing a plugin" section, as they stand."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Writing a plugin", 1)[1].split("\n## ", 1)[0]
+    """The TOML and Python code blocks of the plugin guide (docs/howto/plugins.md), up to its first section."""
+    guide = (Path(__file__).parent.parent / "docs" / "howto" / "plugins.md").read_text(encoding="utf-8")
+    section = guide.split("\n## ", 1)[0]
     toml_blocks = re.findall(r"```toml\n(.*?)```", section, flags=re.DOTALL)
     python_blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert len(toml_blocks) == 1 and python_blocks, "the README's plugin section lost its example"
+    assert len(toml_blocks) == 1 and python_blocks, "the plugin guide lost its example"
     return toml_blocks[0], python_blocks
 
 
 @pytest.fixture
 def readme_plugin():
-    """The README's plugin registered as its entry point says; unregistered afterwards."""
+    """The plugin guide's example registered as its entry point says; unregistered afterwards."""
     import tomllib
 
     from optbench.plugins import LOCAL, register_problem
@@ -155,7 +155,7 @@ def readme_plugin():
     points = tomllib.loads(toml_text)["project"]["entry-points"]["optbench.problems"]
     namespace: dict = {"__name__": "optbench_readme_example"}
     for block in python_blocks:
-        exec(compile(block, "README.md", "exec"), namespace)  # the README's own example, as it stands
+        exec(compile(block, "docs/howto/plugins.md", "exec"), namespace)  # the guide's own example, as it stands
     names = []
     for name, target in points.items():
         cls = namespace[target.split(":", 1)[1]]

@@ -70,7 +70,7 @@ def build_parser(name: str | None = None) -> argparse.ArgumentParser:
                         help="also write the HTML/Markdown report into DIR (default: study-<name>-<run> next to "
                              "the store)")
     parser.add_argument("--format", choices=["table", "json", "markdown"], default="table",
-                        help="table (rich, default), json (the payload, schema in the README) or markdown")
+                        help="table (rich, default), json (the payload, schema in docs/reference/json.md) or markdown")
     parser.add_argument("--quick", action="store_true", help="a small setting that finishes in about a minute")
     parser.add_argument("--rerun", action="store_true", help="run every task again, even those in the store")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

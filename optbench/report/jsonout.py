@@ -2,7 +2,7 @@
 
 JSON has no ``inf`` or ``NaN``. Two policies exist, each kept where readers rely on it:
 
-* ``"null"`` (the default): ``null``, as a study's payload documents (README: "Non-finite numbers are
+* ``"null"`` (the default): ``null``, as a study's payload documents (docs/reference/json.md: "Non-finite numbers are
   ``null``");
 * ``"string"``: the strings ``"inf"``, ``"-inf"`` and ``"nan"``, as the comparison summary
   (``optbench.summary/1``: its rows and ``more_wild``) and the history view (``optbench.history-view/1``)
