@@ -247,8 +247,9 @@ def test_every_figure_gets_the_same_style_and_styles_stay_distinct():
 
 
 def test_report_uses_one_style_map_for_all_figures(tmp_path, monkeypatch):
-    from optbench.report import document, plots
+    from optbench.report import document, drawing, plots
 
+    monkeypatch.setenv(drawing.ENV, "1")  # figures drawn in this process, where the spies see them
     seen = []
     for name in ("ecdfs", "performance_profile", "convergence", "seed_spread"):
         original = getattr(plots, name)

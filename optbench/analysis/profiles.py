@@ -165,7 +165,7 @@ class Standing:
 
 def leaderboard(cells: Sequence[Cell], tied: AbstractSet[tuple[str, str, str]]) -> list[Standing]:
     """Average rank of each optimizer over the problems it ran, best first."""
-    from scipy.stats import rankdata
+    from optbench.analysis.ranks import average_ranks
 
     ranks: dict[str, list[float]] = defaultdict(list)
     groups: dict[tuple[str, str], list[Cell]] = defaultdict(list)
@@ -173,7 +173,7 @@ def leaderboard(cells: Sequence[Cell], tied: AbstractSet[tuple[str, str, str]]) 
         if c.with_result:
             groups[(c.problem, c.device)].append(c)
     for group in groups.values():
-        for c, rank in zip(group, rankdata([c.ranking_key for c in group], method="average"), strict=True):
+        for c, rank in zip(group, average_ranks([c.ranking_key for c in group]), strict=True):
             ranks[c.optimizer].append(float(rank))
     out = []
     for name, rs in ranks.items():

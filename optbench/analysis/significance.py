@@ -1,7 +1,8 @@
 """Is a difference real? Pairwise Mann–Whitney U tests per problem, Holm-corrected.
 
 Within one problem (and device) every pair of optimizers is compared on their final scores
-(gap, or value where the optimum is unknown) with scipy's two-sided Mann–Whitney U test; the
+(gap, or value where the optimum is unknown) with SciPy's two-sided Mann–Whitney U test (computed by
+:mod:`optbench.analysis.ranks`, which equals it without importing ``scipy.stats``); the
 p-values of the problem are corrected together with Holm's step-down method. An optimizer is
 *tied with the best* when its corrected test against the best is not significant.
 """
@@ -40,7 +41,7 @@ def _comparable(values: Sequence[float]) -> np.ndarray:
 
 def mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
     """Two-sided Mann–Whitney U p-value; 1.0 when either side has fewer than two values or all are equal."""
-    from scipy.stats import mannwhitneyu
+    from optbench.analysis.ranks import mann_whitney_p
 
     x, y = _comparable(a), _comparable(b)
     if x.size < 2 or y.size < 2:
@@ -51,7 +52,7 @@ def mann_whitney(a: Sequence[float], b: Sequence[float]) -> float:
     # infinities tie with each other and rank above every finite value, as ranks should
     finite_max = joined[np.isfinite(joined)].max(initial=0.0)
     x, y = (np.where(np.isinf(v), finite_max + 1.0, v) for v in (x, y))
-    return float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    return mann_whitney_p(x, y)
 
 
 def smallest_p_value(sizes: Sequence[int]) -> float | None:

@@ -139,6 +139,7 @@ def write_report(analysis: Comparison, out_dir: str | Path, *, title: str) -> Pa
     """
     from optbench.analysis.significance import ALPHA
     from optbench.report import morewild, plots
+    from optbench.report.drawing import Drawings
 
     root = Path(out_dir)
     (root / "plots").mkdir(parents=True, exist_ok=True)
@@ -150,27 +151,44 @@ def write_report(analysis: Comparison, out_dir: str | Path, *, title: str) -> Pa
     per_device = [f"{c.optimizer}@{c.device}" for c in cells if c.with_result] if several_devices else []
     style = plots.styles(optimizers + per_device)
 
-    figures: list[Figure] = []
+    # every figure is queued first and drawn at once (in parallel where that is safe: report.drawing)
+    drawings = Drawings()
+    queued: list[tuple[str, str, int]] = []  # the overview's figures: name, caption, index of its PNG
     standings = analysis.standings
     board_head = ("optimizer", "problems", "avg rank", "best or tied", "success")
     board = [(s.optimizer, str(s.problems), f"{s.average_rank:.2f}", f"{s.best_or_tied}/{s.problems}",
               f"{s.successes}/{s.trials}" if s.trials else "–") for s in standings]
     if runs:
-        figures.append(Figure("ecdf.png", "Runtime ECDFs", plots.ecdfs(*analysis.ecdfs, style=style)))
+        queued.append(("ecdf.png", "Runtime ECDFs", drawings.add(plots.ecdfs, *analysis.ecdfs, style=style)))
         profiles = analysis.performance
         if profiles[0].problems:
-            figures.append(Figure("performance_profiles.png", "Performance profiles",
-                                  plots.performance_profile(*profiles, style=style)))
-        # Moré–Wild data and performance profiles at each tolerance
-        more_wild_png = morewild.figure(analysis.more_wild, style=style)
-        if more_wild_png is not None:
-            figures.append(Figure("more_wild.png", "Moré–Wild data and performance profiles", more_wild_png))
+            queued.append(("performance_profiles.png", "Performance profiles",
+                           drawings.add(plots.performance_profile, *profiles, style=style)))
+        # Moré–Wild data and performance profiles at each tolerance (None: no problem to draw)
+        queued.append(("more_wild.png", "Moré–Wild data and performance profiles",
+                       drawings.add(morewild.figure, analysis.more_wild, style=style)))
+    by_problem = analysis.by_problem
+    queued_by_problem: dict[str, list[tuple[str, str, int]]] = {}
+    for problem, group in by_problem.items():
+        mine = queued_by_problem[problem] = []
+        problem_runs = [g for g in runs if g.problem == problem]
+        if problem_runs:
+            mine.append((safe_name(f"convergence-{problem}", ".png"), f"Convergence on {problem}",
+                         drawings.add(plots.convergence, problem_runs, problem, style=style)))
+        if any(c.samples for c in group):
+            mine.append((safe_name(f"seeds-{problem}", ".png"), f"Final score per seed on {problem}",
+                         drawings.add(plots.seed_spread, group, f"{problem}: final score per seed", style=style)))
+    pngs = drawings.draw()
+
+    def drawn(entries: list[tuple[str, str, int]]) -> list[Figure]:
+        return [Figure(name, caption, png) for name, caption, i in entries if (png := pngs[i]) is not None]
+
+    figures = drawn(queued)
     names, rates = list(analysis.win_names), analysis.win_rates
     win_rows = [(a, *("–" if math.isnan(rates[i, j]) else f"{rates[i, j]:.0%}" for j in range(len(names))))
                 for i, a in enumerate(names)]
 
     sections_html, sections_md = [], []
-    by_problem = analysis.by_problem
     for problem, group in by_problem.items():
         first = group[0]
         ids, optimum = identity(first)
@@ -179,14 +197,7 @@ def write_report(analysis: Comparison, out_dir: str | Path, *, title: str) -> Pa
             facts.append(f"{optimum}, success at gap ≤ {fmt_number(first.target)}")
         if first.blind_search_evaluations:
             facts.append(f"blind search ≈ {fmt_evaluations(first.blind_search_evaluations)} evaluations")
-        problem_figs = []
-        problem_runs = [g for g in runs if g.problem == problem]
-        if problem_runs:
-            problem_figs.append(Figure(safe_name(f"convergence-{problem}", ".png"), f"Convergence on {problem}",
-                                       plots.convergence(problem_runs, problem, style=style)))
-        if any(c.samples for c in group):
-            problem_figs.append(Figure(safe_name(f"seeds-{problem}", ".png"), f"Final score per seed on {problem}",
-                                       plots.seed_spread(group, f"{problem}: final score per seed", style=style)))
+        problem_figs = drawn(queued_by_problem[problem])
         figures += problem_figs
         missing = [f"{state}: {', '.join(names)}" + (f" ({reason})" if reason else "")
                    for state, reason, names in without_result(group, show_device=several_devices)]
