@@ -19,22 +19,36 @@ _NAME = re.compile(r"^[A-Za-z_][\w.\-]*(:[\w.\-]+)?$")
 
 
 def split_top_level(text: str) -> list[str]:
-    """Split ``"adam(lr=0.1, betas=(0.9, 0.99)), sgd"`` on commas outside parentheses."""
+    """Split ``"adam(lr=0.1, betas=(0.9, 0.99)), sgd"`` on commas outside parentheses and outside quoted strings
+    (``"f(name='a, b)')"`` is one item)."""
     parts: list[str] = []
     depth = 0
+    quote = ""  # the open string's quote character, "" outside strings
+    escaped = False
     current: list[str] = []
     for char in text:
-        if char in "([{":
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
             depth += 1
         elif char in ")]}":
             depth -= 1
             if depth < 0:
                 raise ConfigError(f"unbalanced ')' in {text!r}")
-        if char == "," and depth == 0:
+        if char == "," and depth == 0 and not quote:
             parts.append("".join(current).strip())
             current = []
         else:
             current.append(char)
+    if quote:
+        raise ConfigError(f"unterminated string in {text!r}; close the {quote} quote")
     if depth != 0:
         raise ConfigError(f"unbalanced '(' in {text!r}")
     parts.append("".join(current).strip())

@@ -77,6 +77,8 @@ class Case:
 
 
 CASES = [
+    Case("unterminated-string", ["compare", "--problems", "sphere", "--optimizers", "cmaes(name='x)", "--seeds", "1"],
+         "unterminated string"),
     # --- the store
     Case("store-is-a-folder", ["compare", *TINY, "--store", "results"], "is a folder", folder("results")),
     Case("store-under-a-file", ["compare", *TINY, "--store", "notes.txt/store.sqlite"], "is a file, not a folder",

@@ -43,8 +43,9 @@ def test_every_public_name_has_an_api_entry():
     page = (DOCS / "reference" / "api.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^\.\. auto(?:class|function|data|exception):: optbench\.(\w+)", page, flags=re.M))
     public = set(optbench.__all__) - {"__version__"}
-    assert not public - documented, f"public names without an entry in docs/reference/api.md: {sorted(public - documented)}"
-    assert not documented - public, f"docs/reference/api.md documents non-public names: {sorted(documented - public)}"
+    missing, extra = sorted(public - documented), sorted(documented - public)
+    assert not missing, f"public names without an entry in docs/reference/api.md: {missing}"
+    assert not extra, f"docs/reference/api.md documents non-public names: {extra}"
 
 
 def test_every_suite_key_is_documented():

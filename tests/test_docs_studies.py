@@ -62,7 +62,8 @@ def test_a_fresh_quick_run_reproduces_the_documented_rows(name, tmp_path):
     numbers = _same_machine(recorded["machine"]) and name not in TIMED_STUDIES
     for old, new in zip(recorded["tables"], fresh, strict=True):
         assert new["columns"] == old["columns"], f"{old['title']}: columns changed; rerun `make docs-data`"
-        assert len(new["rows"]) == len(old["rows"]), f"{old['title']}: {len(new['rows'])} rows, documented {len(old['rows'])}"
+        count = f"{old['title']}: {len(new['rows'])} rows, documented {len(old['rows'])}"
+        assert len(new["rows"]) == len(old["rows"]), count
         timed = [bool(TIMING.search(str(c))) for c in old["columns"]]
         for row_old, row_new in zip(old["rows"], new["rows"], strict=True):
             for column, was, now, is_timed in zip(old["columns"], row_old, row_new, timed, strict=True):

@@ -194,3 +194,10 @@ def test_parameters_off_their_defaults_are_distinct_trials_with_distinct_ids():
         ("trap", {}), ("trap", {"k": 5}), ("trap", {"n": 48}), ("rugged", {"amplitude": 1.0}), ("rugged", {})]}
     assert len(ids) == 8
     assert make_problem("onemax", {"n": 100}).id == "onemax_d100_i0"  # the dimension is not said twice
+
+
+def test_commas_and_parentheses_inside_quoted_values_do_not_split_a_list():
+    from optbench.params import split_top_level
+
+    assert split_top_level("a(s=')'), b(t='x, y'), c(u=\"(\")") == ["a(s=')')", "b(t='x, y')", 'c(u="(")']
+    assert split_top_level("a(s='it\\'s, fine'), b") == ["a(s='it\\'s, fine')", "b"]
