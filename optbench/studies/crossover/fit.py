@@ -38,12 +38,12 @@ def _points(records: Sequence[dict], method: str) -> tuple[np.ndarray, np.ndarra
         if method == "cholesky":
             if r["times"]:
                 features.append(make(r, 0.0))
-                times.append(min(r["times"].values()))
+                times.append(min(r["times"].values()))  # a closed form's one time, whatever the target
             continue
         if r["kappa"] < 1.5:
             continue
         for key, t in r["times"].items():
-            if t and t > 0:
+            if key != "stat" and t and t > 0:  # the statistical target has no fixed ln(1/eps)
                 features.append(make(r, math.log(1 / float(key))))
                 times.append(t)
     return np.asarray(features, dtype=np.float64), np.asarray(times, dtype=np.float64)

@@ -22,6 +22,11 @@ def draw(payload: Payload) -> list[Figure]:
                    "predicted by the fitted operation counts (lines, one per n)", image)] if image else []
 
 
+def _target(cell: dict[str, Any]) -> str:
+    """A cell's target key (schema-1 payloads have none: their eps)."""
+    return cell.get("target") or f"{cell['eps']:g}"
+
+
 def crossover_map(data: dict[str, Any]) -> bytes | None:
     """The map: per accuracy, the fastest family at each (d, kappa) of the dense CPU grid (marker per n),
     and the predicted GD = Cholesky and CG = Cholesky lines for each n."""
@@ -31,19 +36,21 @@ def crossover_map(data: dict[str, Any]) -> bytes | None:
     cells = [c for c in data["cells"] if c["kind"] == "dense" and c["device"] == "cpu" and c["winner"]]
     if not cells:
         return None
-    eps_values = sorted({c["eps"] for c in cells}, reverse=True)
+    # one panel per target: the fixed eps grid (loosest first), then the statistical accuracy (eps per system)
+    targets = sorted({_target(c) for c in cells}, key=lambda t: (t == "stat", -float(t) if t != "stat" else 0))
     ns = sorted({c["n"] for c in cells})
     markers = dict(zip(ns, "osD^v<>", strict=False))
-    fig, axes = plt.subplots(1, len(eps_values), figsize=(4.2 * len(eps_values), 4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 4), sharey=True, squeeze=False)
     d_all = np.array(sorted({c["d"] for c in cells}), dtype=np.float64)
     grid = np.geomspace(d_all.min() / 1.5, d_all.max() * 1.5, 50)
     kappa_max = max(c["kappa"] for c in cells)
-    for ax, eps in zip(axes[0], eps_values, strict=True):
-        for c in (c for c in cells if c["eps"] == eps):
+    for ax, target in zip(axes[0], targets, strict=True):
+        for c in (c for c in cells if _target(c) == target):
             jitter = 1.0 + 0.12 * (ns.index(c["n"]) - (len(ns) - 1) / 2)
             ax.scatter(c["d"] * jitter, max(c["kappa"], 1.0), marker=markers[c["n"]],
                        color=COLOURS[FAMILY[c["winner"]]], s=36, edgecolor="white", linewidth=0.5)
-        for n in ns:
+        for n in ns if target != "stat" else ():  # the stat target's eps differs per system: no single line
+            eps = float(target)
             for method, style in (("gd", "--"), ("cg", ":")):
                 kappa = predicted_kappa(data["fits"], method, n=n, d=grid, eps=eps)
                 if kappa is not None:
@@ -52,7 +59,7 @@ def crossover_map(data: dict[str, Any]) -> bytes | None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(0.5, kappa_max * 4)
-        ax.set_title(f"eps = {eps:g}", fontsize=10)
+        ax.set_title("eps = sigma^2 d/||r*||^2 (stat)" if target == "stat" else f"eps = {target}", fontsize=10)
         ax.set_xlabel("d (columns)")
     axes[0][0].set_ylabel("kappa = cond(X)^2")
     handles = [Line2D([], [], color=c, marker="o", ls="", label=f) for f, c in COLOURS.items()]

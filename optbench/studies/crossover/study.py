@@ -8,18 +8,25 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, freeze_params
-from optbench.studies.base import Payload, Study, payload, task_result
+from optbench.studies.base import Payload, Study, payload, positive_int, task_result
+from optbench.studies.crossover import methods as lm
 from optbench.studies.crossover.methods import METHODS, SPARSE_METHODS
+from optbench.studies.crossover.stats import interleaved
 
 if TYPE_CHECKING:
     from optbench.report.document import Figure
 
-DEFAULT = {"n": (1_000, 10_000, 100_000), "d": (10, 100, 1_000), "cond": (1.0, 3.0, 10.0, 100.0)}
+DEFAULT = {"n": (1_000, 10_000), "d": (10, 100, 1_000), "cond": (1.0, 10.0, 100.0)}
 QUICK = {"n": (1_000, 10_000), "d": (10, 100), "cond": (1.0, 100.0)}
 EPSILONS = (1e-2, 1e-6, 1e-12)
 MAX_ENTRIES = 10_000_000  # n * d of a dense system (80 MB in float64)
 SPARSE = {"density": 0.001, "n": 100_000, "d": 1_000, "cond": (10.0, 100.0)}
 SPARSE_QUICK = {"density": 0.01, "n": 10_000, "d": 100, "cond": (10.0,)}
+# SGD and Adam run to the cap in nearly every setting (they won none of the 90 of a one-repeat grid with n up to
+# 1e5): left out of the default so the repeats fit in it; --methods adds them
+DEFAULT_METHODS = tuple(m for m in METHODS if m not in ("sgd", "adam"))
+REPEATS, QUICK_REPEATS, MIN_REPEATS = 6, 5, 2  # 6: the first count whose [min, max] covers the median at >= 95 %
+SCHEMA = 2  # of the payload: 2 adds repeats (medians with intervals), estimated steps, the statistical target
 
 
 def _numbers(text: str | None, flag: str, default: Sequence[float], *, integer: bool) -> tuple:
@@ -54,16 +61,22 @@ class CrossoverStudy(Study):
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--n", metavar="LIST", help="rows, comma-separated (default 1000,10000,100000)")
+        parser.add_argument("--n", metavar="LIST", help="rows, comma-separated (default 1000,10000)")
         parser.add_argument("--d", metavar="LIST", help="columns (default 10,100,1000; kept to d <= n/10 and "
                             f"n*d <= {MAX_ENTRIES:.0e})")
-        parser.add_argument("--cond", metavar="LIST", help="condition numbers of X (default 1,3,10,100; "
+        parser.add_argument("--cond", metavar="LIST", help="condition numbers of X (default 1,10,100; "
                             "the Hessian's kappa is cond^2)")
         parser.add_argument("--eps", metavar="LIST", help="target relative suboptimalities (default 1e-2,1e-6,1e-12)")
-        parser.add_argument("--cap", type=float, help="seconds an iterative method may run per task (default 0.5; "
-                            "--quick 0.2)")
-        parser.add_argument("--methods", metavar="LIST", help=f"methods (default all: {','.join(METHODS)})")
+        parser.add_argument("--cap", type=float, help="seconds an iterative method may run per task (default 0.1; "
+                            "--quick 0.05; on dense systems at least 1.5 times an estimated Cholesky solve)")
+        parser.add_argument("--methods", metavar="LIST", help=f"methods (default {','.join(DEFAULT_METHODS)}; "
+                            f"all: {','.join(METHODS)})")
         parser.add_argument("--no-sparse", action="store_true", default=None, help="leave out the sparse systems")
+        parser.add_argument("--repeats", type=int, metavar="R", help=f"timings of every (system, method), interleaved "
+                            f"across methods (default {REPEATS}; --quick {QUICK_REPEATS}; at least {MIN_REPEATS})")
+        parser.add_argument("--power-iterations", type=int, metavar="P", help="power iterations that estimate L for "
+                            f"the estimated-step methods gd_est, nesterov_est (default {lm.POWER_ITERATIONS}; "
+                            "their time and products are counted)")
 
     def _grid(self) -> dict[str, Any]:
         base = QUICK if self.options.quick else DEFAULT
@@ -74,14 +87,17 @@ class CrossoverStudy(Study):
                 "eps": _numbers(o.get("eps"), "eps", EPSILONS, integer=False)}
         if any(c < 1 for c in grid["cond"]) or any(e >= 1 for e in grid["eps"]):
             raise ConfigError("--cond values must be >= 1 and --eps values below 1")
-        methods = tuple(m.strip() for m in (o.get("methods") or ",".join(METHODS)).split(",") if m.strip())
+        methods = tuple(m.strip() for m in (o.get("methods") or ",".join(DEFAULT_METHODS)).split(",") if m.strip())
         unknown = [m for m in methods if m not in METHODS]
         if unknown or not methods:
             raise ConfigError(f"unknown method(s) {', '.join(unknown) or '(none)'}; methods: {', '.join(METHODS)}")
-        cap = o.get("cap", 0.2 if o.quick else 0.5)
+        cap = o.get("cap", 0.05 if o.quick else 0.1)
         if not (isinstance(cap, float) and 0 < cap <= 600):
             raise ConfigError(f"--cap must be a number of seconds in (0, 600], got {cap!r}")
-        return {**grid, "methods": methods, "cap": cap}
+        repeats = positive_int(o.get("repeats", QUICK_REPEATS if o.quick else REPEATS), "repeats",
+                               minimum=MIN_REPEATS, maximum=1000)
+        power = positive_int(o.get("power_iterations", lm.POWER_ITERATIONS), "power_iterations", maximum=100_000)
+        return {**grid, "methods": methods, "cap": cap, "repeats": repeats, "power_iterations": power}
 
     def tasks(self) -> list[TrialSpec]:
         g = self._grid()
@@ -91,19 +107,22 @@ class CrossoverStudy(Study):
             raise ConfigError(f"no (n, d) in the grid has d <= n/10 and n*d <= {MAX_ENTRIES:.0e}; "
                               "use smaller --d or larger --n")
         specs = []
-        common = {"eps": g["eps"], "cap": g["cap"], "seed": 0}
+        common = {"eps": g["eps"], "cap": g["cap"], "seed": 0, "power_iterations": g["power_iterations"]}
+        # one system's repeats are consecutive (its matrix stays cached in the worker) and interleaved
+        # across methods: round r times every method once, starting from method r
+        dense = [m for m in g["methods"] if m != "lsqr" or device == "cpu"]  # SciPy's LSQR runs on the CPU only
         for n, d in shapes:
             for cond in g["cond"]:
-                for method in g["methods"]:
-                    if method == "lsqr" and device != "cpu":
-                        continue  # SciPy's LSQR runs on the CPU only
-                    specs.append(self._spec(device, kind="dense", n=n, d=d, cond=cond, method=method, **common))
-        if not self.options.get("no_sparse"):
+                for repeat, method in interleaved(dense, g["repeats"]):
+                    specs.append(self._spec(device, kind="dense", n=n, d=d, cond=cond, method=method, repeat=repeat,
+                                            **common))
+        sparse_methods = [m for m in g["methods"] if m in SPARSE_METHODS]
+        if not self.options.get("no_sparse") and sparse_methods:
             sparse = SPARSE_QUICK if self.options.quick else SPARSE
             for cond in sparse["cond"]:
-                for method in (m for m in g["methods"] if m in SPARSE_METHODS):
+                for repeat, method in interleaved(sparse_methods, g["repeats"]):
                     specs.append(self._spec("cpu", kind="sparse", n=sparse["n"], d=sparse["d"], cond=cond,
-                                            method=method, density=sparse["density"], **common))
+                                            method=method, density=sparse["density"], repeat=repeat, **common))
         return specs
 
     def _spec(self, device: str, **params: Any) -> TrialSpec:
@@ -122,10 +141,12 @@ class CrossoverStudy(Study):
         from optbench.studies.crossover.analysis import analyze
 
         g = self._grid()
-        data, tables, findings, failed = analyze(results, epsilons=g["eps"])
-        return payload(self.name, settings=self.settings(**{k: list(v) if isinstance(v, tuple) else v
-                                                            for k, v in g.items()}),
-                       tables=tables, findings=findings, data=data, failed=failed)
+        data, tables, findings, failed = analyze(results, epsilons=g["eps"], power_iterations=g["power_iterations"])
+        out = payload(self.name, settings=self.settings(**{k: list(v) if isinstance(v, tuple) else v
+                                                           for k, v in g.items()}),
+                      tables=tables, findings=findings, data=data, failed=failed)
+        out["schema"] = SCHEMA
+        return out
 
     @classmethod
     def figures(cls, payload: Payload) -> list[Figure]:
