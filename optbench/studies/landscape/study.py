@@ -22,6 +22,10 @@ QUICK_PROBLEMS = ("onemax(n=32)", "trap(n=20, k=4)", "nk(n=12, K=2)", "pow(k=8)"
 OPTIMIZERS = ("ga", "cmaes", "random")
 TRAINING_BUDGET = 500.0  # evaluations per trial on network problems, as in the default suite
 FEATURE_BUDGET = 1e12  # the probes' evaluations are counted, not limited
+POW_K, POW_K_QUICK = tuple(range(8, 25)), tuple(range(8, 17))  # difficulty bits of the blind-search scaling
+BLIND_RUNS, BLIND_RUNS_QUICK = 5, 10  # runs per k (the cost is about 2 * runs * 2^max(k) evaluations)
+SAMPLES, SAMPLES_QUICK = 5, 3  # independent feature samples per problem (seeds of every probe)
+SCHEMA = 2  # of the payload: 2 adds feature intervals, the budget grid of the advantage scores, the pow scaling
 
 
 class LandscapeStudy(Study):
@@ -52,6 +56,14 @@ class LandscapeStudy(Study):
                             "training problems at most 500)")
         parser.add_argument("--from-run", type=int, metavar="ID", help="take the optimizer results from this "
                             "`optbench compare` run of the same store instead of running GA/CMA-ES/random")
+        parser.add_argument("--samples", type=int, metavar="S", help="independent samples (probe seeds) per problem; "
+                            f"each feature is their mean with a 95%% interval (default {SAMPLES}; --quick "
+                            f"{SAMPLES_QUICK}; at least 2)")
+        parser.add_argument("--pow-k", metavar="LIST", help="difficulty bits k of the blind-search scaling on "
+                            f"pow(n=64, k) (default {POW_K[0]}..{POW_K[-1]}; --quick "
+                            f"{POW_K_QUICK[0]}..{POW_K_QUICK[-1]}; 'none' to leave it out)")
+        parser.add_argument("--blind-runs", type=int, metavar="R", help="blind-search runs per k (default "
+                            f"{BLIND_RUNS}; --quick {BLIND_RUNS_QUICK})")
 
     # ------------------------------------------------------------------ tasks
     def _problems(self) -> list[str]:
@@ -99,16 +111,47 @@ class LandscapeStudy(Study):
                                       seeds=list(range(self.options.seeds)), instances=[0],
                                       devices=[self.options.device], budget=Budget(evaluations=budget),
                                       budgets=training))
+        samples = positive_int(self.options.get("samples", SAMPLES_QUICK if self.options.quick else SAMPLES),
+                               "samples", minimum=2, maximum=1000)
         specs = []
         for text in texts:
             name, params = parse_call(text)
             canonical = freeze_params(canonical_params("problem", name, params))
-            specs.append(TrialSpec(problem=name, problem_params=canonical, optimizer="random",
-                                   budget=Budget(evaluations=FEATURE_BUDGET), seed=0, device=self.options.device,
-                                   task=self.name, task_params=freeze_params({"problem": text, "sample": sample,
-                                                                              "seed": 0, "step": step})))
+            for seed in range(samples):  # independent probes: every feature gets an interval over them
+                specs.append(TrialSpec(problem=name, problem_params=canonical, optimizer="random",
+                                       budget=Budget(evaluations=FEATURE_BUDGET), seed=seed, device=self.options.device,
+                                       task=self.name, task_params=freeze_params({
+                                           "role": "features", "problem": text, "sample": sample, "seed": seed,
+                                           "step": step})))
         wanted = {(s.problem, s.problem_params) for s in specs}
-        return specs + [t for t in trials if (t.problem, t.problem_params) in wanted]
+        return specs + [t for t in trials if (t.problem, t.problem_params) in wanted] + self._blind_specs()
+
+    def _blind_specs(self) -> list[TrialSpec]:
+        """Blind-search runs on pow(n=64, k) for each k: the round-robin over k keeps drift off the slope."""
+        from optbench.studies.landscape.blind import CAP_FACTOR
+
+        text = self.options.get("pow_k")
+        quick = self.options.quick
+        if text is not None and text.strip().lower() == "none":
+            return []
+        ks = POW_K_QUICK if quick else POW_K
+        if text is not None:
+            from optbench.studies.base import int_list
+
+            ks = tuple(int_list(text, "pow-k", minimum=1))
+            if ks[-1] > 40:
+                raise ConfigError(f"--pow-k: k = {ks[-1]} needs about 2^{ks[-1]} hashes per run; use k <= 40")
+        runs = positive_int(self.options.get("blind_runs", BLIND_RUNS_QUICK if quick else BLIND_RUNS), "blind_runs",
+                            maximum=10_000)
+        specs = []
+        for run in range(runs):
+            for k in ks:
+                specs.append(TrialSpec(problem="pow", problem_params=freeze_params({"n": 64, "k": k}),
+                                       optimizer="random",
+                                       budget=Budget(evaluations=CAP_FACTOR * 2.0**k + 2**16), seed=run,
+                                       device=self.options.device, task=self.name,
+                                       task_params=freeze_params({"role": "blind", "k": k, "run": run})))
+        return specs
 
     @classmethod
     def execute(cls, spec: TrialSpec) -> TrialResult:
@@ -120,9 +163,20 @@ class LandscapeStudy(Study):
         problem = make_problem(spec.problem, dict(spec.problem_params), instance=spec.instance, device=spec.device)
         evaluator = Evaluator(problem, spec.budget)
         start = time.perf_counter()
+        if params.get("role") == "blind":
+            from optbench.studies.landscape.blind import blind_run
+
+            # one seed per (k, run): independent streams, so the runs at different k are independent too
+            data = blind_run(problem, evaluator, seed=1_000_003 * int(params["run"]) + int(params["k"]))
+            data |= {"role": "blind", "k": int(params["k"]), "run": int(params["run"]),
+                     "expected": problem.blind_search_evaluations}
+            return task_result(spec, seconds=time.perf_counter() - start, data=data,
+                               evaluations=evaluator.evaluations, points=evaluator.points, problem_id=problem.id,
+                               device_name=str(problem.device))
         data = measure(problem, evaluator, sample=int(params["sample"]), seed=int(params["seed"]),
                        step=float(params["step"]))
         data["problem"] = params["problem"]
+        data["role"], data["seed"] = "features", int(params["seed"])
         data["evaluations"] = evaluator.evaluations
         return task_result(spec, seconds=time.perf_counter() - start, data=data, evaluations=evaluator.evaluations,
                            gradient_evaluations=evaluator.gradient_evaluations, points=evaluator.points,
@@ -133,9 +187,11 @@ class LandscapeStudy(Study):
         from optbench.studies.landscape.analysis import analyze
 
         data, tables, findings, failed = analyze(results, name=self.name)
-        return payload(self.name, settings=self.settings(problems=[p["problem"] for p in data["problems"]],
-                                                         from_run=self.options.get("from_run")),
-                       tables=tables, findings=findings, data=data, failed=failed)
+        out = payload(self.name, settings=self.settings(problems=[p["problem"] for p in data["problems"]],
+                                                        from_run=self.options.get("from_run")),
+                      tables=tables, findings=findings, data=data, failed=failed)
+        out["schema"] = SCHEMA
+        return out
 
     @classmethod
     def figures(cls, payload: Payload) -> list[Figure]:
