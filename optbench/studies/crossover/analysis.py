@@ -197,5 +197,8 @@ def findings(cells: list[dict], fits: dict[str, dict], power_iterations: int) ->
 
 
 def _settings(cells: list[dict]) -> str:
-    shown = [f"{c['kind'][0]} n={c['n']} d={c['d']} {_label(c['target'], c['eps'])}" for c in cells[:4]]
-    return "; ".join(shown) + (f"; {len(cells) - 4} more" if len(cells) > 4 else "")
+    """The systems of ``cells`` with their targets: ``dense 1000x10 (0.01, 1e-06, stat)``."""
+    shapes: dict[tuple, list[str]] = defaultdict(list)
+    for c in cells:
+        shapes[(c["kind"], c["n"], c["d"])].append(c["target"])
+    return "; ".join(f"{kind} {n}x{d} ({', '.join(targets)})" for (kind, n, d), targets in shapes.items())

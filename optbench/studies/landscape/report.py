@@ -78,7 +78,8 @@ def _blind(blind: dict[str, Any]) -> bytes:
     fit = blind["fit"]
     if fit["slope"] is not None:
         ax.plot(ks, fit["intercept"] + fit["slope"] * ks, color="tab:red", lw=1,
-                label=f"fit: slope {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}]")
+                label=f"fit per run: slope {fit['slope']:.3f} [{fit['ci'][0]:.3f}, {fit['ci'][1]:.3f}] "
+                      "(E log2 G = log2 mean - 0.83)")
     ax.set_xlabel("k (leading zero bits required)")
     ax.set_ylabel("log2 evaluations to the first success")
     ax.legend(fontsize=8)
