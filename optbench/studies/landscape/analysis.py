@@ -241,14 +241,18 @@ def findings(problems: list[dict[str, Any]], correlations: dict[str, dict[str, A
         known = {k: v for k, v in correlations.get(opt, {}).items() if v["rho"] is not None}
         if not known:
             continue
+        # the headline feature is one defined on enough problems (neutrality exists on bit strings only)
+        need = min(MIN_PROBLEMS, max(v["n"] for v in known.values()))
+        known = {k: v for k, v in known.items() if v["n"] >= need}
         key = max(known, key=lambda k: abs(known[k]["rho"]))
         c, pick = known[key], chosen[opt]
         ci = f" [{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}]" if c["ci"] else ""
+        zero = "; the interval contains 0" if c["ci"] and c["ci"][0] <= 0 <= c["ci"][1] else ""
         whole = full.get(opt, {})
         out.append(f"{label}: at {pick['budget']:g} evaluations, where {pick['not_saturated']} of {pick['scored']} "
                    f"problems are not saturated (0 < A < 1), the feature that best ranks the advantage over random "
-                   f"search is {labels[key]} (Spearman {c['rho']:+.2f}{ci}, {c['n']} problems); at the full budget "
-                   f"only {whole.get('_not_saturated')} of {whole.get('_scored')} are not saturated.")
+                   f"search is {labels[key]} (Spearman {c['rho']:+.2f}{ci}, {c['n']} problems{zero}); at the full "
+                   f"budget only {whole.get('_not_saturated')} of {whole.get('_scored')} are not saturated.")
     blind_problems = [p["problem"] for p in problems
                       if all((p["optimizers"].get(o, {}).get("vs_random") or 0.5) <= 0.6 for o, _ in OPTS)
                       and any(p["optimizers"].get(o, {}).get("vs_random") is not None for o, _ in OPTS)]
