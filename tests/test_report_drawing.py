@@ -28,12 +28,20 @@ def test_parallel_and_serial_reports_have_byte_identical_figures_and_a_quiet_std
 
 
 def test_drawing_stays_in_process_where_forking_is_unsafe_or_useless(monkeypatch):
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        assert drawing.workers_for(8) == 1
+        return
+    real_count = threading.active_count
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # as in the CLI (pytest-xdist runs its own threads)
     monkeypatch.setenv(drawing.ENV, "4")
     assert drawing.workers_for(8) == 4
     assert drawing.workers_for(2) == 1  # too few figures to pay for the workers
     monkeypatch.setenv(drawing.ENV, "1")
     assert drawing.workers_for(8) == 1
     monkeypatch.setenv(drawing.ENV, "4")
+    monkeypatch.setattr(threading, "active_count", real_count)
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
