@@ -82,12 +82,12 @@ def test_api_mistakes_are_config_errors_before_anything_runs(tmp_path):
 
 def test_study_equals_the_cli_json(tmp_path):
     store = tmp_path / "study.sqlite"
-    # seeds: the quickest study (about 12 s); what is checked is the API's path, the same for every study
-    result = optbench.study("seeds", quick=True, store=store)
+    # landscape: the quickest study (about 6 s); what is checked is the API's path, the same for every study
+    result = optbench.study("landscape", quick=True, store=store)
     assert isinstance(result, optbench.StudyResult)
-    assert result.payload["study"] == "seeds" and result.tables and result.findings
+    assert result.payload["study"] == "landscape" and result.tables and result.findings
     assert len(result.records()) == len(result.results) > 0
-    done = run("study", "seeds", "--quick", "--store", str(store), "--format", "json", "-q")
+    done = run("study", "landscape", "--quick", "--store", str(store), "--format", "json", "-q")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == json.loads(result.to_json())
 

@@ -11,7 +11,8 @@ same run as Markdown. Here the study runs again through the CLI and its tables a
 - timings are never compared (columns measured in seconds, and the crossover study, whose tables are timings);
   another CPU or BLAS gives other rounding, and training amplifies it, so elsewhere the numbers are not compared.
 
-The seeds study runs in CI; the four others take 20-60 s each and are marked slow (``make test-all``).
+The seeds and landscape studies run in CI; the three others take 15-60 s each and are marked slow
+(``make test-all``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _close(a: object, b: object) -> bool:
     "seeds",
     pytest.param("connectivity", marks=pytest.mark.slow),
     pytest.param("lottery", marks=pytest.mark.slow),
-    pytest.param("landscape", marks=pytest.mark.slow),
+    "landscape",
     pytest.param("crossover", marks=pytest.mark.slow),
 ])
 def test_a_fresh_quick_run_reproduces_the_documented_rows(name, tmp_path):
