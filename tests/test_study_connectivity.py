@@ -111,6 +111,10 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path, problem: list[str]) ->
     assert all(len(e["paths"]) == out["settings"]["seeds"] for e in data["spawn"])
     plots = {p.name for p in (tmp_path / "rep" / "plots").iterdir()}
     assert plots == {"connectivity-paths.png", "connectivity-width.png", "connectivity-spawn.png"}
+    assert out["schema"] == 2
+    assert any(t["title"].startswith("Barriers of the loss and the error") for t in out["tables"])
+    for w in data["widths"]:  # intervals over networks for every barrier, train and test
+        assert set(w["barriers"]["aligned"]) == {"train_loss", "test_loss", "train_error", "test_error"}
     redraw = run("report", "--store", str(store), "-o", str(tmp_path / "again"), cwd=tmp_path)
     assert redraw.returncode == 0, redraw.stderr
     assert (tmp_path / "again" / "report.html").is_file()
@@ -143,7 +147,8 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_barrier_intervals_are_over_networks_not_pairs() -> None:
     """One network far from the others makes every pair with it large: the interval over networks is wider than
     one that treats the pairs as independent, and the stability verdict says "cannot tell" when its CI straddles."""
-    from optbench.studies.connectivity.analysis import mean_ci, network_ci, stable_verdict
+    from optbench.studies.connectivity.analysis import mean_ci, network_ci
+    from optbench.studies.connectivity.findings import stable_verdict
 
     pairs = [{"seeds": [a, b], "v": 1.0 + (3.0 if 0 in (a, b) else 0.0) + 0.01 * (a + b)}
              for a in range(5) for b in range(a + 1, 5)]
@@ -153,3 +158,37 @@ def test_barrier_intervals_are_over_networks_not_pairs() -> None:
     assert stable_verdict({"metric_barrier_mean": 0.01, "metric_barrier_ci": [0.0, 0.05]}, 0.02) == "cannot tell"
     assert stable_verdict({"metric_barrier_mean": 0.01, "metric_barrier_ci": [0.0, 0.015]}, 0.02) is True
     assert stable_verdict({"metric_barrier_mean": 0.1, "metric_barrier_ci": [0.05, 0.15]}, 0.02) is False
+
+
+def test_matching_recovers_a_permutation_planted_at_every_hidden_layer_of_the_deep_mlp() -> None:
+    """MNIST-1D's MLP with 3 hidden layers (tiny widths): every layer shuffled, all recovered, distance 0."""
+    from optbench.studies.connectivity.permutation import align, layer_distances, mlp_layers
+    from optbench.studies.measures import relative_distance
+
+    problem = make_problem("mnist1d", {"hidden": 6, "layers": 3, "train": 40, "test": 20})
+    assert len(mlp_layers(problem)) == 4  # 3 hidden layers and the output
+    x = problem.initial_point(stream(5, "init"))
+    gen = torch.Generator().manual_seed(2)
+    planted = [torch.randperm(6, generator=gen) for _ in range(3)]
+    assert all(not torch.equal(p, torch.arange(6)) for p in planted)
+    shuffled = permute(problem, x, planted)
+    assert relative_distance(x, shuffled) > 0
+    aligned, perms, _ = align(problem, x, shuffled, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(aligned, x) and relative_distance(x, aligned) == 0.0
+    assert all(d == 0.0 for d in layer_distances(problem, x, aligned))
+    assert all(torch.equal(p[q], torch.arange(6)) for p, q in zip(planted, perms, strict=True))
+
+
+def test_the_four_barriers_of_two_identical_copies_are_zero_and_aligned_distance_is_no_larger() -> None:
+    from optbench.studies.connectivity.permutation import align
+    from optbench.studies.measures import relative_distance
+
+    problem = make_problem("digits", {"hidden": 8})
+    xa, xb = _trained(problem, 0, epochs=1), _trained(problem, 1, epochs=1)
+    same = linear_path(problem, xa, xa.clone(), points=7)
+    assert all(v == 0.0 for v in same.barriers().values())  # stability of two identical copies: exactly 0
+    path = linear_path(problem, xa, xb, points=7)
+    assert set(path.barriers()) == {"train_loss", "test_loss", "train_error", "test_error"}
+    assert all(v is not None and v >= 0 for v in path.barriers().values())
+    aligned, _, _ = align(problem, xa, xb)
+    assert relative_distance(xa, aligned) <= relative_distance(xa, xb)

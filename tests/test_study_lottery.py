@@ -121,7 +121,11 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path, problem: list[str]) ->
             assert len(level[kind]["final"]) == settings["seeds"]
     assert {"mean", "sd", "final", "steps_to_dense"} <= set(data["dense"])
     plots = {p.name for p in (tmp_path / "rep" / "plots").iterdir()}
-    assert plots == {"lottery-sparsity.png", "lottery-curves.png"}
+    assert plots == {"lottery-sparsity.png", "lottery-curves.png", "lottery-stability.png"}
+    assert out["schema"] == 2 and data["dense"]["stability"]["n"] == settings["seeds"]
+    for level in levels:  # the ticket's stability at its rewind step, measured in the same chains
+        assert level["stability"]["test_error"]["mean"] >= 0 and level["stability"]["stable"] in (True, False,
+                                                                                                   "cannot tell")
     redraw = run("report", "--store", str(store), "-o", str(tmp_path / "again"), cwd=tmp_path)
     assert redraw.returncode == 0, redraw.stderr
     assert {p.name for p in (tmp_path / "again" / "plots").iterdir()} == plots
@@ -132,6 +136,7 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path, problem: list[str]) ->
     (["--prune-rate", "0.001", "--target-sparsity", "0.99"], "--target-sparsity"),
     (["--rewind-step", "100000"], "--rewind-step"),
     (["--scope", "row"], "--scope"),
+    (["--points", "2"], "--points"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[str], words: str) -> None:
     from optbench.cli.study import main

@@ -46,7 +46,11 @@ def test_the_cli_runs_the_quick_study_as_stored_trials_and_reports_json(tmp_path
     nested = next(t for t in data["tables"] if t["title"].startswith("Crossed design"))
     assert nested["rows"][0][1] == "3 x 2" and nested["rows"][0][3] is not None
     assert spread_table["columns"][6] == "test-set SE" and all(r[6] > 0 for r in spread_table["rows"])
-    assert (report / "report.html").is_file() and len(list((report / "plots").glob("*.png"))) == 3
+    assert (report / "report.html").is_file() and len(list((report / "plots").glob("*.png"))) == 4
+    align = next(t for t in data["tables"] if t["title"].startswith("Weight distance modulo permutations"))
+    assert [r[1] for r in align["rows"]] == ["init", "data order", "init + order"]
+    for row in align["rows"]:  # aligned <= raw for every source; pairs of 3 networks
+        assert row[2] == 3 and row[3] == 3 and row[6] <= row[4]
     with Store(store) as s:  # every task is a stored trial, and the analysis is stored with the run
         assert s.count() == 18  # 4 sources x 3 seeds, and the crossed design's 3 inits x 2 orders
         study, stored = s.analysis(s.run()[0])
@@ -132,3 +136,22 @@ def test_the_crossed_design_intervals_cover_the_true_ratio():
         lo, hi = components(grid)["ratio_init_ci"]
         hits += lo <= 0.5 <= hi
     assert hits / 500 >= 0.93
+
+
+def test_aligned_distances_are_no_larger_than_raw_and_intervals_are_over_networks():
+    from optbench.registry import make_problem
+    from optbench.studies.seeds.alignment import pair_distances, summarize
+
+    problem = make_problem("digits", {"hidden": 6})
+    weights = [problem.initial_point(training.stream(s, "init")) * (1 + 0.1 * s) for s in range(4)]
+    pairs = pair_distances(problem, [0, 1, 2, 3], weights, weights)
+    assert len(pairs) == 6
+    assert all(q["aligned"] <= q["raw"] + 1e-12 and q["aligned_init"] <= q["raw_init"] + 1e-12 for q in pairs)
+    summary = summarize(pairs)
+    assert summary["networks"] == 4 and summary["pairs"] == 6
+    # 4 networks: the jackknife interval over networks (3 df), not a t interval over 6 pairs
+    from optbench.studies.intervals import pairs_mean_ci
+
+    assert summary["raw_ci"] == pairs_mean_ci([(*q["seeds"], q["raw"]) for q in pairs])[1]
+    same = pair_distances(problem, [0, 1], [weights[0], weights[0].clone()], None)
+    assert same[0]["raw"] == 0.0 and same[0]["aligned"] == 0.0

@@ -138,9 +138,10 @@ class Study(ABC):
 
 
 def payload(study: str, *, settings: Mapping[str, Any], tables: Sequence[Table], findings: Sequence[str] = (),
-            data: Mapping[str, Any] | None = None, failed: int = 0) -> Payload:
-    """Assemble a study's payload (the JSON schema documented in the README)."""
-    return {"study": study, "schema": 1, "settings": dict(settings), "tables": [t.to_json() for t in tables],
+            data: Mapping[str, Any] | None = None, failed: int = 0, schema: int = 1) -> Payload:
+    """Assemble a study's payload (the JSON schema documented in the README); ``schema`` is the study's own
+    version of its ``data`` and tables, raised when their shape changes (figures read every version stored)."""
+    return {"study": study, "schema": schema, "settings": dict(settings), "tables": [t.to_json() for t in tables],
             "findings": list(findings), "data": dict(data or {}), "failed_tasks": failed}
 
 

@@ -119,6 +119,35 @@ def weight_matching(problem: Any, xa: torch.Tensor, xb: torch.Tensor, *, max_swe
     return perms, sweeps
 
 
+def align(problem: Any, xa: torch.Tensor, xb: torch.Tensor, *, generator: torch.Generator | None = None
+          ) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+    """B's weights with every hidden layer's units matched to A's: ``(xb_aligned (d,), perms, sweeps)``."""
+    perms, sweeps = weight_matching(problem, xa, xb, generator=generator)
+    return permute(problem, xb.to(xa.device), perms), perms, sweeps
+
+
+def layer_slices(problem: Any) -> list[tuple[str, list[slice]]]:
+    """Each linear layer's name and the slices of its weight and bias in the flat vector, in order."""
+    offsets, start = {}, 0
+    for name, size in zip(problem.shapes, problem.sizes, strict=True):
+        offsets[name] = slice(start, start + size)
+        start += size
+    return [(layer.weight.rsplit(".", 1)[0], [offsets[layer.weight]] + ([offsets[layer.bias]] if layer.bias else []))
+            for layer in mlp_layers(problem)]
+
+
+def layer_distances(problem: Any, xa: torch.Tensor, xb: torch.Tensor) -> list[float]:
+    """Per linear layer (weight and bias together), ``||a - b|| / mean(||a||, ||b||)`` of two weight vectors."""
+    from optbench.studies.measures import relative_distance
+
+    out = []
+    for _, slices in layer_slices(problem):
+        a = torch.cat([xa[s] for s in slices])
+        b = torch.cat([xb[s] for s in slices])
+        out.append(relative_distance(a, b))
+    return out
+
+
 @dataclass(frozen=True)
 class FunctionCheck:
     """How far a permuted network's outputs are from the original's, against what rounding allows.

@@ -8,7 +8,7 @@ from typing import Any
 from optbench.report.document import Figure
 from optbench.report.plots import png, pyplot
 from optbench.studies.base import Payload
-from optbench.studies.connectivity.analysis import metric_label
+from optbench.studies.connectivity.findings import metric_label
 
 
 def _errorbar(ax: Any, xs: Sequence[float], means: Sequence[float | None], cis: Sequence[Any], **kw: Any) -> None:
@@ -56,17 +56,25 @@ def draw(payload: Payload) -> list[Figure]:
             ax.set_xticks(ws, [str(w) for w in ws])
             ax.legend(fontsize=8)
         figures.append(Figure("connectivity-width.png", "Barrier between independent solutions vs width, before "
-                                                        "and after alignment (mean, 95% bootstrap CI)", png(fig)))
+                                                        "and after alignment (mean, 95% CI over networks)", png(fig)))
     if spawn:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="tight")
         ks = [e["k"] for e in spawn]
         for ax, key, name in ((axes[0], "loss_barrier", "loss barrier"), (axes[1], "metric_barrier", label)):
-            _errorbar(ax, ks, [e[f"{key}_mean"] for e in spawn], [e[f"{key}_ci"] for e in spawn])
+            _errorbar(ax, ks, [e[f"{key}_mean"] for e in spawn], [e[f"{key}_ci"] for e in spawn], label="test"
+                      if key == "metric_barrier" else "train")
+            other = "train_error" if key == "metric_barrier" else "test_loss"  # the other split (schema 2 on)
+            if all(e.get("barriers") for e in spawn):
+                _errorbar(ax, ks, [e["barriers"][other]["mean"] for e in spawn],
+                          [e["barriers"][other]["ci"] for e in spawn], linestyle="--",
+                          label="train" if key == "metric_barrier" else "test")
+                ax.legend(fontsize=8)
             ax.set_xscale("symlog", linthresh=max(1, min([k for k in ks if k > 0], default=1)))
             ax.set(xlabel="spawn step k", ylabel=name, title=f"{name} vs spawn step")
             if key == "metric_barrier" and data["stable_threshold"] is not None:
                 ax.axhline(data["stable_threshold"], color="grey", linestyle=":", label="2 % (Frankle et al.)")
                 ax.legend(fontsize=8)
         figures.append(Figure("connectivity-spawn.png", "Barrier between two copies spawned at step k and trained "
-                                                        "on different data orders (mean, 95% bootstrap CI)", png(fig)))
+                                                        "on different data orders (mean, 95% t CI over parents)",
+                              png(fig)))
     return figures

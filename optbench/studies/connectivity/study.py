@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from optbench.report.document import Figure
 
 
+SCHEMA = 2  # 2: barriers of the loss and the error on train and test data, matching per layer
+
+
 class ConnectivityStudy(Study):
     name: ClassVar[str] = "connectivity"
     summary: ClassVar[str] = "paths between solutions: loss barriers, permutation alignment, spawning"
@@ -110,7 +113,8 @@ class ConnectivityStudy(Study):
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, results: Sequence[TrialResult]) -> Payload:
-        from optbench.studies.connectivity.analysis import analyze, findings, tables
+        from optbench.studies.connectivity.analysis import analyze
+        from optbench.studies.connectivity.findings import findings, tables
         from optbench.studies.training import torch_threads
 
         s = self._settings()
@@ -119,7 +123,7 @@ class ConnectivityStudy(Study):
         with torch_threads(1 if str(self.options.device).startswith("cpu") else None):
             data = analyze(done, points=s["points"])
         return payload(self.name, settings=self.settings(**s), tables=tables(data), findings=findings(data),
-                       data=data, failed=failed)
+                       data=data, failed=failed, schema=SCHEMA)
 
     @classmethod
     def figures(cls, payload: Payload) -> list[Figure]:

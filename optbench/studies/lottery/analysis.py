@@ -75,9 +75,11 @@ def highest(levels: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
     return best
 
 
-def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: float, margin: float = 0.01
-              ) -> tuple[dict[str, Any], list[Table], list[str]]:
+def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: float, margin: float = 0.01,
+              rewind_step: int = 0) -> tuple[dict[str, Any], list[Table], list[str]]:
     """``(data, tables, findings)`` from each seed's chain (task data)."""
+    from optbench.studies.lottery import stability
+
     seeds = sorted(chains)
     if not seeds:
         return {"seeds": [], "levels": []}, [], ["No task completed."]
@@ -89,7 +91,8 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
     # "reaching the dense network": its seed spread's near edge (mean - sd of the final metric when higher is
     # better), the level the match criterion uses; a single seed's final value is often its own maximum
     target = statistics.fmean(dense_final) - sd if higher else statistics.fmean(dense_final) + sd
-    dense = {**_summary(dense_runs, steps, target, higher=higher, threshold=threshold), "sd": sd, "target": target}
+    dense = {**_summary(dense_runs, steps, target, higher=higher, threshold=threshold), "sd": sd, "target": target,
+             "stability": stability.summarize([r.get("stability") for r in dense_runs])}
     levels = []
     n_rounds = min(len(chains[s]["rounds"]) for s in seeds)
     for i in range(n_rounds):
@@ -104,12 +107,15 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
         diffs = [t - r for t, r in zip(level["ticket"]["final"], level["reinit"]["final"], strict=True)]
         level["ticket_minus_reinit"] = _mean_ci(diffs)
         level["ticket_grokked_all"] = level["ticket"]["grokked"] == len(seeds)
+        level["stability"] = stability.summarize([r["ticket"].get("stability") for r in rounds])
         levels.append(level)
     data = {"seeds": seeds, "metric": first["metric_name"], "higher_is_better": higher, "steps": steps,
             "steps_per_epoch": first["steps_per_epoch"], "grokking": grokking, "grok_threshold": threshold,
-            "dense": dense, "levels": levels, "margin": margin,
+            "dense": dense, "levels": levels, "margin": margin, "rewind_step": rewind_step,
             "highest_match": {k: (lambda lv: lv and lv["sparsity"])(highest(levels, f"{k}_matches")) for k in KINDS}}
-    return data, _tables(data), _findings(data)
+    stability_table = stability.table(data)
+    tables = _tables(data) + ([stability_table] if stability_table else [])
+    return data, tables, _findings(data) + stability.findings(data)
 
 
 def _tables(data: dict[str, Any]) -> list[Table]:

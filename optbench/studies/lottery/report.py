@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from optbench.report.document import Figure
 from optbench.report.plots import png, pyplot
 from optbench.studies.base import Payload
@@ -67,4 +69,37 @@ def draw(payload: Payload) -> list[Figure]:
     figures.append(Figure("lottery-curves.png", f"Training curves (mean over seeds): dense network and, at "
                                                 f"{100 * ref['sparsity']:.1f} % sparsity, ticket and controls",
                           png(fig)))
+    stable = [lv for lv in levels if lv.get("stability")]  # schema 2 on: the copies at the rewind step
+    if stable and dense.get("stability"):
+        figures.append(_stability_figure(plt, data, stable))
     return figures
+
+
+def _stability_figure(plt: Any, data: dict[str, Any], levels: list[dict[str, Any]]) -> Figure:
+    """The ticket's test metric and its test error barrier at the rewind step, vs the weights left."""
+    from optbench.studies.paths import STABLE_ERROR
+
+    dense = data["dense"]
+    left = [100.0] + [100 * (1 - lv["sparsity"]) for lv in levels]
+    fig, (acc, bar) = plt.subplots(1, 2, figsize=(10, 3.8), layout="tight")
+    summaries = [dense] + [lv["ticket"] for lv in levels]
+    stabs = [dense["stability"]] + [lv["stability"] for lv in levels]
+    for ax, values, cis, name in (
+            (acc, [s["mean"] for s in summaries], [s["ci"] for s in summaries], f"final {data['metric']}"),
+            (bar, [s["test_error"]["mean"] for s in stabs], [s["test_error"]["ci"] for s in stabs],
+             "test error barrier between two copies")):
+        low = [v - c[0] if c else 0 for v, c in zip(values, cis, strict=True)]
+        high = [c[1] - v if c else 0 for v, c in zip(values, cis, strict=True)]
+        ax.errorbar(left, values, yerr=[low, high], marker="o", ms=3, capsize=2, color=COLORS["ticket"],
+                    label="ticket (100 %: dense)")
+        ax.set(ylabel=name, title=f"{name} (mean, 95% CI)")
+    bar.plot(left, [s["train_error"]["mean"] for s in stabs], "--", marker="o", ms=3, color=COLORS["ticket"],
+             label="train error barrier")
+    bar.axhline(STABLE_ERROR, color="grey", linestyle=":", label="2 % (Frankle et al.)")
+    for ax in (acc, bar):
+        ax.set_xscale("log")
+        ax.set_xlim(105, 0.85 * min(left))
+        ax.set_xlabel("weights left (%)")
+        ax.legend(fontsize=7)
+    return Figure("lottery-stability.png", f"Tickets' stability to SGD noise at the rewind step k = "
+                                           f"{data.get('rewind_step', 0)} next to their accuracy", png(fig))

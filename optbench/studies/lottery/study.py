@@ -18,6 +18,7 @@ GROK_PROBLEM = {"hidden": 128, "train_fraction": 0.8}  # modadd settings that gr
 GROK_OPTIMIZER = "torch:AdamW(lr=0.03, weight_decay=1.0, batch_size=None)"  # full batch, strong weight decay
 MODADD_REWIND = 100  # steps: modadd memorizes by about step 20 and generalizes around step 450 with these settings
 MAX_ROUNDS = 100
+SCHEMA = 2  # 2: the tickets' and the dense network's stability to SGD noise at the rewind step
 
 
 def _float(value: Any, flag: str, low: float, high: float, *, closed_high: bool = False) -> float:
@@ -53,6 +54,9 @@ class LotteryStudy(Study):
                                                        "left (default 20, --quick 8; modadd: 600, --quick 300)")
         parser.add_argument("--margin", type=float, help="non-inferiority margin of 'matches dense', in the "
                                                          "metric's units (default 0.01: one point of accuracy)")
+        parser.add_argument("--points", type=int, help="values of alpha on the path between two copies of each "
+                                                       "ticket, for its stability at the rewind step (default 13; "
+                                                       "0: not measured, one training run less per round)")
         parser.add_argument("--grok-threshold", type=float, help="test accuracy that counts as generalized (grokked), "
                                                                  "default 0.9; the grokking table is shown on modadd "
                                                                  "or when this is given")
@@ -83,11 +87,15 @@ class LotteryStudy(Study):
         rewind = positive_int(o.get("rewind_step", MODADD_REWIND if modadd else 0), "rewind_step", minimum=0)
         threshold = _float(o.get("grok_threshold", 0.9), "grok-threshold", 0.0, 1.0, closed_high=True)
         margin = _float(o.get("margin", 0.01), "margin", 0.0, math.inf)
+        points = o.get("points", 13)
+        if isinstance(points, bool) or not isinstance(points, int) or not (points == 0 or 3 <= points <= 10_000):
+            raise ConfigError(f"--points must be 0 (stability not measured) or an integer between 3 and 10000, "
+                              f"got {points!r}")
         if o.seeds < 2:
             raise ConfigError("lottery needs --seeds >= 2 (the ticket is compared within the seed spread)")
         return {"problem": problem, "optimizer": optimizer, "prune_rate": rate, "scope": o.get("scope", "global"),
                 "target_sparsity": target, "epochs": epochs, "rewind_step": rewind, "grokking": bool(grokking),
-                "grok_threshold": threshold, "margin": margin}
+                "grok_threshold": threshold, "margin": margin, "points": points}
 
     def tasks(self) -> list[TrialSpec]:
         from optbench.registry import make_problem
@@ -121,9 +129,10 @@ class LotteryStudy(Study):
 
         specs = []
         for seed in range(self.options.seeds):
-            spec = self.spec(seed=seed, budget=float((3 * rounds + 1) * s["epochs"]), rounds=rounds,
+            runs = (4 * rounds + 2) if s["points"] else (3 * rounds + 1)  # the copies for stability, when measured
+            spec = self.spec(seed=seed, budget=float(runs * s["epochs"]), rounds=rounds,
                              prune_rate=s["prune_rate"], scope=s["scope"], rewind_step=s["rewind_step"],
-                             epochs=s["epochs"])
+                             epochs=s["epochs"], points=s["points"])
             specs.append(replace(spec, problem=p_name, problem_params=freeze_params(p_params), optimizer=o_name,
                                  optimizer_params=freeze_params(o_params)))
         return specs
@@ -146,9 +155,10 @@ class LotteryStudy(Study):
         done, failed = completed(results)
         chains = {r.spec.seed: task_data(r) for r in done}
         data, tables, findings = summarize(chains, grokking=s["grokking"], threshold=s["grok_threshold"],
-                                           margin=s["margin"])
+                                           margin=s["margin"], rewind_step=s["rewind_step"])
         settings = {**self.settings(**s), "problem": s["problem"], "optimizer": s["optimizer"]}
-        return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed)
+        return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed,
+                       schema=SCHEMA)
 
     @classmethod
     def figures(cls, payload: Payload) -> list[Figure]:

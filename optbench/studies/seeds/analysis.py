@@ -35,9 +35,13 @@ def _weights(group: Group) -> list[Any]:
     return [decode_tensor(d["weights"]) for _, d in group]
 
 
-def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[int],
-            device: str) -> tuple[list[Table], list[str], dict[str, Any]]:
-    """Tables, findings and figure data of the seeds study."""
+def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[int], device: str, *,
+            problems: Mapping[str, Any] | None = None) -> tuple[list[Table], list[str], dict[str, Any]]:
+    """Tables, findings and figure data of the seeds study.
+
+    ``problems`` maps each loss to its network problem (on the CPU), for the distances after permutation
+    alignment; without it (or for a network that is not a plain MLP) they are left out.
+    """
     final = checkpoints[-1]
     keys = sorted(groups, key=lambda k: (k[0], ORDER.index(k[1]) if k[1] in ORDER else 9, str(k[2])))
     any_data = next((d for g in groups.values() for _, d in g), None)
@@ -47,6 +51,7 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
     if any_data and not n_test:  # stored before n_test was: the length of the stored test outputs
         n_test = int(decode_tensor(any_data["at"][str(final)]["outputs"]).shape[0])
     spread_rows, agree_rows, length_rows, audit_rows, nested_rows = [], [], [], [], []
+    alignments: list[dict[str, Any]] = []
     data: dict[str, Any] = {"metric": metric, "classifier": classifier, "checkpoints": list(checkpoints),
                             "groups": []}
     stats: dict[tuple[str, str, Any], dict[str, Any]] = {}
@@ -76,6 +81,12 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
         agree_rows.append([loss, SOURCE_TEXT.get(source, source), error, dis,
                            (dis / error) if (dis is not None and error) else None, mean_or_none(weight_d), corr])
         stats[key].update(error=error, disagreement=dis)
+        problem = (problems or {}).get(loss)
+        if problem is not None and source != "none" and len(group) >= 2:
+            aligned = _alignment(problem, group, source, function_d, loss)
+            if aligned is not None:
+                alignments.append(aligned)
+                stats[key]["alignment"] = aligned
         for epoch in checkpoints:
             es = spread(by_epoch[epoch], seeds)
             ed = _function_distances(group, epoch, classifier)
@@ -107,6 +118,9 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
         Table("Spread vs training length", ["loss", "varied", "epoch", "mean", "std", "best–worst", function_name],
               length_rows),
     ]
+    if alignments:
+        tables.extend(_alignment_tables(alignments, final))
+        data["alignment"] = alignments
     if nested_rows:
         tables.append(Table(f"Crossed design: initialisations x data orders, {metric} after {final} epochs", [
             "loss", "inits x orders", "mean", "sd init", "sd order", "sd residual", "p (no init effect)",
@@ -121,7 +135,106 @@ def analyze(groups: Mapping[tuple[str, str, Any], Group], checkpoints: Sequence[
         tables.append(Table(f"Determinism audit on {device}: the same seeds trained again",
                             ["loss", "deterministic algorithms", "runs", "bit-identical", "distinct results",
                              "max |Δw|"], audit_rows))
-    return tables, _findings(stats, checkpoints, classifier, device, audit_rows) + _nested_findings(nested_rows), data
+    found = _findings(stats, checkpoints, classifier, device, audit_rows)
+    return tables, found + alignment_findings(alignments) + _nested_findings(nested_rows), data
+
+
+def _alignment(problem: Any, group: Group, source: str, function_d: Sequence[float], loss: str
+               ) -> dict[str, Any] | None:
+    """The group's distances before and after alignment, with Spearman(aligned distance, function distance)."""
+    import itertools
+
+    from optbench.studies.seeds.alignment import group_alignment
+
+    out = group_alignment(problem, group, source=source)
+    if out is None:
+        return None
+    seeds = [seed for seed, _ in group]
+    by_pair = {(a, b): v for (a, b), v in zip(itertools.combinations(seeds, 2), function_d, strict=True)}
+    pairs = out["pair_values"]
+    function = [by_pair[(q["seeds"][0], q["seeds"][1])] for q in pairs]
+    out.update(loss=loss, spearman_raw=_spearman([q["raw"] for q in pairs], function),
+               spearman_aligned=_spearman([q["aligned"] for q in pairs], function))
+    return out
+
+
+def _alignment_tables(alignments: Sequence[dict[str, Any]], final: int) -> list[Table]:
+    rows = [[a["loss"], SOURCE_TEXT.get(a["source"], a["source"]), a["pairs"], a["networks"], a["raw"], a["raw_ci"],
+             a["aligned"], a["aligned_ci"], a["removed"], a["removed_ci"], a["raw_init"], a["aligned_init"],
+             a["removed_init"], a["removed_init_ci"], a["spearman_raw"], a["spearman_aligned"]] for a in alignments]
+    layer_rows = [[a["loss"], SOURCE_TEXT.get(a["source"], a["source"]), k + 1, raw, aligned,
+                   1 - aligned / raw if raw > 0 else None]
+                  for a in alignments for k, (raw, aligned) in enumerate(zip(a["layers_raw"], a["layers_aligned"],
+                                                                             strict=True))]
+    return [
+        Table(f"Weight distance modulo permutations of the hidden units, after {final} epochs", [
+            "loss", "varied", "pairs", "networks", "raw distance", "95% CI", "aligned distance", "95% CI",
+            "removed by alignment", "95% CI", "init: raw", "init: aligned", "init: removed", "95% CI",
+            "Spearman(raw, function)", "Spearman(aligned, function)"], rows,
+            notes=["distance: ||a−b|| / mean(||a||, ||b||) of the whole weight vector; aligned: B's hidden units "
+                   "permuted, layer by layer, to match A's by weight matching (Ainsworth et al. 2023; the "
+                   "connectivity study's), which leaves B's function unchanged; removed: mean over pairs of "
+                   "1 − aligned / raw. init: the same for the pair's two initial points, the reference (alignment "
+                   "also shrinks the distance between two random vectors). Means over every pair of seeds; 95% CI "
+                   "over networks (leave-one-network-out jackknife, t with networks − 1 df): pairs that share a "
+                   "network are not independent."]),
+        Table("Weight distance per layer, before and after alignment (mean over pairs)", [
+            "loss", "varied", "layer", "raw distance", "aligned distance", "removed"], layer_rows,
+            notes=["layer k: the k-th linear layer's weight and bias; its incoming units are permuted by the "
+                   "previous layer's matching and its own units by its own, so the last layer only follows."]),
+    ]
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f} %"
+
+
+def _pct_ci(ci: Sequence[float] | None) -> str:
+    return "[–]" if not ci else f"[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}] %"
+
+
+def alignment_findings(alignments: Sequence[dict[str, Any]]) -> list[str]:
+    """Sentences computed from the distances before and after alignment."""
+    out = []
+    for loss in sorted({a["loss"] for a in alignments}):
+        by_source = {a["source"]: a for a in alignments if a["loss"] == loss}
+        a = by_source.get("both") or by_source.get("init")
+        if a is None or a["removed"] is None:
+            continue
+        text = (f"{loss}, {SOURCE_TEXT[a['source']]}: weight matching removes {_pct(a['removed'])} "
+                f"{_pct_ci(a['removed_ci'])} of the distance between two trained networks (raw {a['raw']:.3g}, "
+                f"aligned {a['aligned']:.3g}; 95% CI over {a['networks']} networks)")
+        if a["removed_init"] is not None:
+            text += (f", against {_pct(a['removed_init'])} {_pct_ci(a['removed_init_ci'])} between their random "
+                     "initial points")
+            low, high = a["removed_ci"], a["removed_init_ci"]
+            if low and high and low[0] > high[1]:
+                text += ": training leaves the networks closer modulo permutation than chance alignment does"
+            elif low and high and low[1] < high[0]:
+                text += ": trained networks align less well than their random starts"
+            else:
+                text += ": these seeds cannot tell trained networks from random starts on this measure"
+        out.append(text + ".")
+        order = by_source.get("order")
+        if order is not None and order["raw"] is not None:
+            mine, theirs = a["aligned_ci"], order["raw_ci"]
+            verdict = ("farther apart" if mine and theirs and mine[0] > theirs[1]
+                       else "closer" if mine and theirs and mine[1] < theirs[0] else "about as far apart")
+            out.append(f"{loss}: after alignment, networks from different initial points stay {verdict} "
+                       f"({a['aligned']:.3g}) than networks from one initial point trained on different data "
+                       f"orders ({order['raw']:.3g}, which alignment changes by {_pct(order['removed'])}): "
+                       + ("the minimizer is not unique modulo permutations; the initialization picks it beyond a "
+                          "relabelling of hidden units." if verdict == "farther apart" else
+                          "modulo permutations, the initialization moves the minimizer no more than the data "
+                          "order does." if verdict != "closer" else
+                          "modulo permutations, the data order moves the minimizer more than the initialization."))
+        layers = [(k + 1, 1 - al / raw) for k, (raw, al) in enumerate(zip(a["layers_raw"], a["layers_aligned"],
+                                                                          strict=True)) if raw > 0]
+        if len(layers) > 1:
+            most, least = max(layers, key=lambda t: t[1]), min(layers, key=lambda t: t[1])
+            out.append(f"{loss}, {SOURCE_TEXT[a['source']]}: per layer, alignment removes most in layer {most[0]} "
+                       f"({_pct(most[1])}) and least in layer {least[0]} ({_pct(least[1])}).")
+    return out
 
 
 def _nested_row(loss: str, group: Group, epoch: int) -> list[Any]:

@@ -51,4 +51,39 @@ def figures(data: Mapping[str, Any]) -> list[Figure]:
            title="weight space vs function space, pairs of seeds")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     scatter = Figure("seeds-weight-vs-function.png", "weight-space vs function-space distance", png(fig))
-    return [curves, strip, scatter]
+    alignment = data["data"].get("alignment")  # schema 2 on; a run stored before it has none
+    return [curves, strip, scatter] + ([_alignment_figure(plt, alignment)] if alignment else [])
+
+
+def _alignment_figure(plt: Any, alignment: list[dict[str, Any]]) -> Figure:
+    """Raw and aligned distances per source (trained and initial points, 95% CI over networks); per layer."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.4, 3.8), layout="tight")
+    bars = [("raw", "trained, raw", "#9ecae1"), ("aligned", "trained, aligned", "#1f77b4"),
+            ("raw_init", "init, raw", "#fdd0a2"), ("aligned_init", "init, aligned", "#ff7f0e")]
+    width = 0.8 / len(bars)
+    for b, (key, label, color) in enumerate(bars):
+        xs, means, errs = [], [], [[], []]
+        for i, a in enumerate(alignment):
+            if a.get(key) is None:
+                continue
+            ci = a.get(f"{key}_ci")
+            xs.append(i + (b - 1.5) * width)
+            means.append(a[key])
+            errs[0].append(a[key] - ci[0] if ci else 0.0)
+            errs[1].append(ci[1] - a[key] if ci else 0.0)
+        left.bar(xs, means, width, yerr=errs, capsize=2, color=color, label=label)
+    left.set_xticks(range(len(alignment)), [f"{a['loss'][:5]}\n{SOURCE_TEXT.get(a['source'])}" for a in alignment],
+                    fontsize=7)
+    left.set(ylabel="relative weight distance", title="pairs of seeds, before and after alignment")
+    left.legend(fontsize=7)
+    for a in alignment:
+        layers = range(1, len(a["layers_raw"]) + 1)
+        c = {"init": "#1f77b4", "order": "#ff7f0e", "both": "#2ca02c"}.get(a["source"], "#7f7f7f")
+        right.plot(layers, a["layers_raw"], "--o", color=c, ms=3, label=f"{SOURCE_TEXT.get(a['source'])}, raw")
+        right.plot(layers, a["layers_aligned"], "-o", color=c, ms=3, label=f"{SOURCE_TEXT.get(a['source'])}, aligned")
+    right.set(xlabel="linear layer", ylabel="relative distance", title="per layer (trained networks)")
+    right.set_xticks(list(range(1, len(alignment[0]["layers_raw"]) + 1)))
+    right.legend(fontsize=7)
+    return Figure("seeds-alignment.png", "weight distance between seeds before and after permutation alignment "
+                                         "(mean, 95% CI over networks), with the initial points as reference",
+                  png(fig))

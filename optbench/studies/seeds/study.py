@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 SOURCES = ("init", "order", "both", "none", "nested")
 AUDIT_RUNS = 4  # "none": the same seeds trained again, a few times
+SCHEMA = 2  # 2: distances after permutation alignment (data["alignment"], two tables)
 
 
 class SeedsStudy(Study):
@@ -169,19 +170,26 @@ class SeedsStudy(Study):
 
     # ------------------------------------------------------------------ analysis
     def analyze(self, results: Sequence[TrialResult]) -> Payload:
+        from optbench.registry import make_problem
         from optbench.studies.seeds.analysis import analyze
+        from optbench.studies.training import torch_threads
 
         done, failed = completed(results)
         s = self._settings()
         groups: dict[tuple[str, str, Any], list[tuple[int, dict]]] = defaultdict(list)
+        problems: dict[str, Any] = {}
         for r in done:
             p = dict(r.spec.task_params)
-            loss = dict(r.spec.problem_params).get("loss") or "-"
-            groups[(str(loss), p["source"], p.get("deterministic"))].append((r.spec.seed, task_data(r)))
-        tables, findings, data = analyze(groups, s["checkpoints"], self.options.device)
+            loss = str(dict(r.spec.problem_params).get("loss") or "-")
+            groups[(loss, p["source"], p.get("deterministic"))].append((r.spec.seed, task_data(r)))
+            if loss not in problems:  # the network, on the CPU, for the permutation alignment of its weights
+                problems[loss] = make_problem(r.spec.problem, dict(r.spec.problem_params), instance=r.spec.instance)
+        with torch_threads(1):  # small matrices: threads only add overhead (as in the tasks)
+            tables, findings, data = analyze(groups, s["checkpoints"], self.options.device, problems=problems)
         settings = self.settings(epochs=s["epochs"], checkpoints=s["checkpoints"], sources=s["sources"],
                                  losses=[loss or "-" for loss in s["losses"]], inits=s["inits"], orders=s["orders"])
-        return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed)
+        return payload(self.name, settings=settings, tables=tables, findings=findings, data=data, failed=failed,
+                       schema=SCHEMA)
 
     @classmethod
     def figures(cls, payload: Payload) -> list[Figure]:
