@@ -30,7 +30,7 @@ import torch
 
 from optbench.api import BudgetExhausted, ConfigError, Optimizer, Space, SpaceKind
 from optbench.evaluator import Evaluator
-from optbench.kernels import switches
+from optbench.kernels import ga_native, switches
 from optbench.optimizers.random_search import sample
 from optbench.seeding import torch_generator
 from optbench.tuning.space import Range, choice, int_loguniform, loguniform, uniform
@@ -59,12 +59,19 @@ def _bernoulli_sites(n: int, rate: float, gen: torch.Generator, device: torch.de
     ``n`` rather than being dropped, so no host sync is needed; callers mask them or give
     index ``n`` a spare slot.
     """
-    if rate <= 0:
+    gaps = _geometric_gaps(n, rate, gen, device)
+    if gaps is None:
         return torch.empty(0, dtype=torch.long, device=device)
+    return gaps.cumsum_(0).sub_(1).clamp_(max=n)
+
+
+def _geometric_gaps(n: int, rate: float, gen: torch.Generator, device: torch.device) -> torch.Tensor | None:
+    """The Geometric(``rate``) gaps behind :func:`_bernoulli_sites` (``None``, and nothing drawn, at rate 0)."""
+    if rate <= 0:
+        return None
     expected = n * rate
     draws = min(int(expected + 8 * math.sqrt(expected) + 32), n)
-    gaps = torch.empty(draws, dtype=torch.long, device=device).geometric_(rate, generator=gen)  # on 1, 2, ...
-    return gaps.cumsum_(0).sub_(1).clamp_(max=n)
+    return torch.empty(draws, dtype=torch.long, device=device).geometric_(rate, generator=gen)  # on 1, 2, ...
 
 
 def _random_fields(n: int, dtype: torch.dtype, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -290,6 +297,36 @@ class GeneticAlgorithm(Optimizer):
         buffer[: e * d].view(e, d).copy_(elites)
         return fitness.index_select(0, elite)
 
+    def _breed_native(self, fn: Callable[..., int], population: torch.Tensor, fitness: torch.Tensor,
+                      buffer: torch.Tensor, space: Space, mutation: _Mutation, gen: torch.Generator) -> torch.Tensor:
+        """:meth:`_breed` with the arithmetic in one C pass (:mod:`optbench.kernels.ga_native`); CPU only.
+
+        The same draws from ``gen`` in the same order as :meth:`_breed` (tournament ranks, crossover
+        uniforms, mutation gaps, crossover fields, noise), so the same next population bit for bit;
+        ``buffer`` must not hold ``population`` (the pass reads parents while it writes children).
+        """
+        e, d = self.elites, population.shape[1]
+        order = torch.argsort(fitness)  # as _breed: NaN sorts last
+        rows = (buffer.numel() - 1) // d - e
+        m = rows // 2
+        ranks = torch.randint(0, order.shape[0], (self.tournament, rows), generator=gen)
+        real = population.dtype if population.is_floating_point() else torch.float32
+        crossed = torch.rand(m, generator=gen, dtype=real)  # the draws of _offspring's (m, 1)
+        rate = float(torch.tensor(self.crossover_rate, dtype=real))  # lt_ compares in that dtype
+        gaps = _geometric_gaps(rows * d, mutation.rate, gen, population.device)
+        noise = None
+        if space.kind is SpaceKind.BITS:
+            fields = _random_fields(m * d, torch.uint8, gen, population.device)
+        else:
+            fields = _random_fields(m * d, torch.int16, gen, population.device)
+            if gaps is not None:
+                noise = torch.empty(gaps.shape, dtype=population.dtype)
+                noise.normal_(0.0, mutation.step, generator=gen) if mutation.steps is None \
+                    else noise.normal_(generator=gen)
+        ga_native.offspring(fn, population, order, ranks, crossed, rate, fields, gaps, noise, elites=e,
+                            steps=mutation.steps, bounds=mutation.bounds, out=buffer)
+        return fitness.index_select(0, order[:e])
+
     def minimize(self, evaluator: Evaluator, *, rng: np.random.Generator) -> torch.Tensor:
         gen = torch_generator(rng, evaluator.device)
         space, device, dtype = evaluator.space, evaluator.device, evaluator.dtype
@@ -304,6 +341,11 @@ class GeneticAlgorithm(Optimizer):
         # children below them, and one spare entry at the end for mutation sites drawn past the last child
         buffer = torch.empty((e + 2 * m) * d + 1, dtype=population.dtype, device=device)
         following = buffer[:-1].view(e + 2 * m, d)[: self.popsize]
+        # on the CPU, one C pass per generation where it is built (same draws, same populations); it
+        # reads the parents while writing the children, so generations alternate between two buffers
+        fn = ga_native.kernel(population.dtype, device)
+        buffers = (buffer, torch.empty_like(buffer)) if fn is not None else (buffer,)
+        population = population.contiguous() if fn is not None else population
         graph: _GenerationGraph | None = None
         try:
             fitness = evaluator.evaluate(population)
@@ -323,6 +365,10 @@ class GeneticAlgorithm(Optimizer):
                         graph = None
                 if graph is not None:
                     elite_fitness = graph.replay()
+                elif fn is not None:
+                    target = buffers[1] if population.data_ptr() == buffers[0].data_ptr() else buffers[0]
+                    elite_fitness = self._breed_native(fn, population, fitness, target, space, mutation, gen)
+                    following = target[:-1].view(e + 2 * m, d)[: self.popsize]
                 else:
                     elite_fitness = self._breed(population, fitness, buffer, space, mutation, gen)
                 population = following

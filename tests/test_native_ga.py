@@ -1,0 +1,150 @@
+"""The GA's C offspring pass gives the torch path's populations bit for bit, and the torch path stays the fallback.
+
+Each run records every population the GA evaluates; the native run (the default on the CPU where a C
+compiler exists) and the torch run (``OPTBENCH_KERNELS=eager``) must agree in every byte, over seeds,
+float32 and float64, bounded and unbounded spaces, per-coordinate steps, and bit strings.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from optbench.api import Budget
+from optbench.evaluator import Evaluator
+from optbench.kernels import ga_native, native
+from optbench.optimizers import ga
+from optbench.optimizers.ga import GeneticAlgorithm
+from optbench.registry import problem_class
+
+NATIVE = pytest.mark.skipif(native.compiler() is None, reason="no C compiler")
+
+
+class _Recording(Evaluator):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[torch.Tensor] = []
+
+    def evaluate(self, X: torch.Tensor) -> torch.Tensor:
+        self.batches.append(X.clone())
+        return super().evaluate(X)
+
+
+def _run(problem: Any, optimizer: GeneticAlgorithm, seed: int, generations: int = 12) -> _Recording:
+    evaluator = _Recording(problem, Budget(evaluations=optimizer.popsize * generations))
+    optimizer.minimize(evaluator, rng=np.random.default_rng(seed))
+    return evaluator
+
+
+def _bytes(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous().view(torch.uint8)
+
+
+def _assert_identical(a: _Recording, b: _Recording) -> None:
+    assert len(a.batches) == len(b.batches) > 3
+    for generation, (x, y) in enumerate(zip(a.batches, b.batches, strict=True)):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert torch.equal(_bytes(x), _bytes(y)), f"populations differ at generation {generation}"
+    assert a.best_value == b.best_value and torch.equal(a.best_x, b.best_x)
+
+
+CASES = [
+    ("rastrigin", {"dim": 100, "dtype": torch.float32}, {"popsize": 200}),
+    ("rastrigin", {"dim": 7, "dtype": torch.float64}, {"popsize": 25, "elites": 0}),
+    ("rastrigin", {"dim": 33, "dtype": torch.float32}, {"popsize": 41, "mutation_rate": 0.3, "crossover_rate": 0.6,
+                                                        "tournament": 5}),
+    ("rosenbrock", {"dim": 10, "dtype": torch.float64}, {"popsize": 30, "mutation_rate": 0.0}),
+    ("onemax", {"n": 37}, {"popsize": 24}),
+    ("leadingones", {"n": 64}, {"popsize": 31, "mutation_rate": 0.2, "elites": 1}),
+]
+
+
+@NATIVE
+@pytest.mark.parametrize(("family", "params", "settings"), CASES,
+                         ids=[f"{c[0]}-{c[1].get('dtype', 'bits')}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_native_pass_gives_the_torch_populations(monkeypatch, family, params, settings, seed):
+    problem = problem_class(family)(instance=1, **params)
+    optimizer = GeneticAlgorithm(**settings)
+    dtype = torch.uint8 if problem.space.kind.name == "BITS" else problem.dtype
+    assert ga_native.kernel(dtype, torch.device("cpu")) is not None  # the native path is really taken
+    native_run = _run(problem, optimizer, seed)
+    monkeypatch.setenv("OPTBENCH_KERNELS", "eager")
+    assert ga_native.kernel(dtype, torch.device("cpu")) is None
+    _assert_identical(_run(problem, optimizer, seed), native_run)
+
+
+@NATIVE
+@pytest.mark.parametrize("threads", [1, 2])
+def test_native_pass_matches_torch_with_per_coordinate_steps_and_no_box(monkeypatch, threads):
+    """An unbounded space with unequal box widths: noise times steps[site % d], no clamping; torch on 1 and 2
+    threads (its kernels split large tensors between threads, each chunk with its own scalar tail)."""
+    problem = problem_class("rastrigin")(dim=50, instance=2, dtype=torch.float32)
+    lower = torch.linspace(-5.0, -1.0, 50, dtype=torch.float32)
+    upper = torch.linspace(1.0, 7.0, 50, dtype=torch.float32)
+    monkeypatch.setattr(type(problem.space), "is_bounded", property(lambda self: False))
+    monkeypatch.setattr(type(problem.space), "bounds", lambda self, device=None, dtype=None: (
+        lower.to(device=device, dtype=dtype), upper.to(device=device, dtype=dtype)))
+    optimizer = GeneticAlgorithm(popsize=700, mutation_rate=0.05)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        native_run = _run(problem, optimizer, 5, generations=6)
+        monkeypatch.setenv("OPTBENCH_KERNELS", "eager")
+        torch_run = _run(problem, optimizer, 5, generations=6)
+    finally:
+        torch.set_num_threads(previous)
+    _assert_identical(torch_run, native_run)
+    assert float(native_run.batches[-1].abs().max()) > 0
+
+
+def test_without_a_compiler_the_torch_path_runs_and_says_so_once(monkeypatch, tmp_path, caplog):
+    problem = problem_class("rastrigin")(dim=12, instance=1, dtype=torch.float64)
+    optimizer = GeneticAlgorithm(popsize=20)
+    monkeypatch.setenv("OPTBENCH_KERNELS", "eager")
+    reference = _run(problem, optimizer, 3)
+    monkeypatch.setenv("OPTBENCH_KERNELS", "auto")
+    monkeypatch.setenv(native.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv(native.CC_ENV, str(tmp_path / "no-such-cc"))
+    calls = []
+    monkeypatch.setattr(ga.GeneticAlgorithm, "_breed_native", lambda *a, **k: calls.append(a))
+    with caplog.at_level(logging.DEBUG, logger="optbench.kernels.native"):
+        fallback = _run(problem, optimizer, 3)
+        _run(problem, optimizer, 3)
+    assert not calls and not (tmp_path / "cache").exists()
+    assert caplog.text.count("no C compiler") == 1
+    _assert_identical(reference, fallback)
+
+
+@NATIVE
+def test_a_failed_compilation_falls_back(monkeypatch, tmp_path, caplog):
+    """A compiler that exits non-zero (here: ``false``) leaves no library behind and the torch path running."""
+    monkeypatch.setenv(native.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(native.CC_ENV, "false")
+    with caplog.at_level(logging.DEBUG, logger="optbench.kernels.native"):
+        assert ga_native.kernel(torch.float32, torch.device("cpu")) is None
+    assert "failed" in caplog.text and list(tmp_path.iterdir()) == []
+
+
+@NATIVE
+def test_the_library_is_cached_under_a_key_of_source_and_flags(monkeypatch, tmp_path):
+    monkeypatch.setenv(native.CACHE_ENV, str(tmp_path))
+    assert native.library("ga_pass") is not None
+    built = [p.name for p in tmp_path.iterdir()]
+    assert len(built) == 1 and built[0].startswith("ga_pass-") and built[0].endswith(".so")
+    monkeypatch.setattr(native, "BASE_FLAGS", (*native.BASE_FLAGS, "-DOPTBENCH_TEST_FLAG"))
+    assert native.library("ga_pass") is not None
+    assert len(list(tmp_path.iterdir())) == 2  # other flags, another library; no temporary left behind
+
+
+def test_eager_switch_turns_native_kernels_off(monkeypatch):
+    monkeypatch.setenv("OPTBENCH_KERNELS", "eager")
+    assert not native.enabled()
+    assert ga_native.kernel(torch.float32, torch.device("cpu")) is None
+    monkeypatch.setenv("OPTBENCH_KERNELS", "auto")
+    assert native.enabled()
+    assert ga_native.kernel(torch.float16, torch.device("cpu")) is None  # dtypes without a C pass stay on torch
