@@ -1,6 +1,7 @@
 """Cryptographic-style problems: landscapes where nothing beats blind search, or gradients carry no signal.
 
-* ``pow``: SHA-256 proof-of-work partial preimage: hashlib on the CPU, a Triton kernel on CUDA (the
+* ``pow``: SHA-256 proof-of-work partial preimage: a C kernel on the CPU (hashlib where it cannot be
+  built, :mod:`optbench.kernels.sha256_native`), a Triton kernel on CUDA (the
   batched torch rounds where Triton is missing), all bit-exact with hashlib; on CUDA it also draws and
   hashes uniform candidates in one kernel (``Capability.UNIFORM_KERNEL``);
 * ``parity``: find the hidden subset of a noisy sparse parity, searched as a bit mask;

@@ -3,7 +3,9 @@
 Each generation is a handful of tensor operations: tournament selection, crossover suited to
 the space (blend crossover for reals, uniform crossover for bits), mutation (Gaussian relative
 to the box width for reals, independent bit flips for bits) and elitism; then one batched
-evaluation of the offspring.
+evaluation of the offspring. On the CPU the arithmetic after torch's draws (selection, crossover,
+mutation, the box) is one C pass (:mod:`optbench.kernels.ga_native`) with the same populations bit
+for bit; the torch operations remain where it is not built and under ``OPTBENCH_KERNELS=eager``.
 
 On CUDA a generation is ~20 small kernels, each a launch of 5 to 10 µs, where evaluating a
 population of 1,000 takes ~20 µs; so there the making of offspring (everything between the
