@@ -102,6 +102,34 @@ def test_native_pass_matches_torch_with_per_coordinate_steps_and_no_box(monkeypa
     assert float(native_run.batches[-1].abs().max()) > 0
 
 
+@NATIVE
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_pair_at_the_crossover_rate_is_copied_as_torch_compares(dtype):
+    """A crossover uniform equal to the rate rounded to the dtype (the rate itself a hair above it): torch's
+    ``lt_`` compares in the uniforms' dtype, so the pair is not crossed; the C pass must agree."""
+    problem = problem_class("rastrigin")(dim=10, instance=1, dtype=dtype)
+    population = torch.rand(20, 10, generator=torch.Generator().manual_seed(3), dtype=dtype) * 10 - 5
+    fitness = problem.evaluate(population)
+    gen = torch.Generator().manual_seed(7)
+    probe = torch.Generator()
+    probe.set_state(gen.get_state())
+    torch.randint(0, 20, (3, 18), generator=probe)  # the tournament's draw comes first
+    uniforms = torch.rand(9, generator=probe, dtype=dtype)
+    rate = float(uniforms[3]) * (1 + 1e-9) if dtype == torch.float32 else float(uniforms[3])
+    assert float(torch.tensor(rate, dtype=dtype)) == float(uniforms[3])
+    optimizer = GeneticAlgorithm(popsize=20, crossover_rate=rate, mutation_rate=0.0)
+    mutation = ga._Mutation.of(optimizer, problem.space, problem.space.bounds(dtype=dtype))
+    buffers = [torch.zeros(20 * 10 + 1, dtype=dtype) for _ in range(2)]
+    streams = [torch.Generator(), torch.Generator()]
+    for stream in streams:
+        stream.set_state(gen.get_state())
+    optimizer._breed(population, fitness, buffers[0], problem.space, mutation, streams[0])
+    fn = ga_native.kernel(dtype, torch.device("cpu"))
+    optimizer._breed_native(fn, population, fitness, buffers[1], problem.space, mutation, streams[1])
+    assert torch.equal(_bytes(buffers[0]), _bytes(buffers[1]))
+    assert torch.equal(streams[0].get_state(), streams[1].get_state())  # the same draws were made
+
+
 def test_without_a_compiler_the_torch_path_runs_and_says_so_once(monkeypatch, tmp_path, caplog):
     problem = problem_class("rastrigin")(dim=12, instance=1, dtype=torch.float64)
     optimizer = GeneticAlgorithm(popsize=20)
@@ -139,6 +167,19 @@ def test_the_library_is_cached_under_a_key_of_source_and_flags(monkeypatch, tmp_
     monkeypatch.setattr(native, "BASE_FLAGS", (*native.BASE_FLAGS, "-DOPTBENCH_TEST_FLAG"))
     assert native.library("ga_pass") is not None
     assert len(list(tmp_path.iterdir())) == 2  # other flags, another library; no temporary left behind
+
+
+@NATIVE
+def test_builds_racing_for_one_library_each_load_a_complete_one(tmp_path):
+    """Two builds of the same library into an empty cache at once (as two processes would): both load it, and
+    the cache ends with the one library and no temporaries (each compiles to its own file, then renames)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cc, options = native.compiler(), native.flags()
+    with ThreadPoolExecutor(2) as pool:
+        libraries = list(pool.map(lambda _: native._build("ga_pass", cc, tmp_path, options), range(2)))
+    assert all(lib is not None and hasattr(lib, "ga_real_f32") for lib in libraries)
+    assert [p.name.startswith("ga_pass-") and p.suffix == ".so" for p in tmp_path.iterdir()] == [True]
 
 
 def test_eager_switch_turns_native_kernels_off(monkeypatch):

@@ -314,7 +314,8 @@ class GeneticAlgorithm(Optimizer):
         ranks = torch.randint(0, order.shape[0], (self.tournament, rows), generator=gen)
         real = population.dtype if population.is_floating_point() else torch.float32
         crossed = torch.rand(m, generator=gen, dtype=real)  # the draws of _offspring's (m, 1)
-        rate = float(torch.tensor(self.crossover_rate, dtype=real))  # lt_ compares in that dtype
+        # lt_ compares with the rate rounded to the uniforms' dtype
+        rate = float(np.float32(self.crossover_rate)) if real == torch.float32 else float(self.crossover_rate)
         gaps = _geometric_gaps(rows * d, mutation.rate, gen, population.device)
         noise = None
         if space.kind is SpaceKind.BITS:
