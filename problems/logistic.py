@@ -129,12 +129,12 @@ class BreastCancer(LogisticRegression):
 
     def __init__(self, *, l2: float = 1e-3, instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
         Problem.__init__(self, instance=instance, device=device, dtype=dtype)
-        from sklearn.datasets import load_breast_cancer
+        from optbench.problems.datasets import breast_cancer
 
-        features, labels = load_breast_cancer(return_X_y=True)
-        X = torch.as_tensor(features, dtype=torch.float64)
+        features, labels = breast_cancer()
+        X = torch.tensor(features, dtype=torch.float64)
         X = torch.cat([(X - X.mean(0)) / X.std(0), torch.ones(X.shape[0], 1, dtype=torch.float64)], dim=1)
-        y = torch.as_tensor(labels, dtype=torch.float64) * 2 - 1
+        y = torch.tensor(labels, dtype=torch.float64) * 2 - 1
         order = torch.randperm(X.shape[0], generator=instance_generator(self.family, instance))
         cut = int(0.7 * X.shape[0])
         self.n, self.d = cut, X.shape[1]

@@ -204,13 +204,13 @@ class DigitsMLP(Classifier):
     def __init__(self, *, hidden: int = 32, loss: str = "cross_entropy", instance: int = 0, device: Any = "cpu",
                  dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
-        from sklearn.datasets import load_digits
+        from optbench.problems.datasets import digits
 
         self.hidden = hidden_units(self.family, hidden)
         self.loss_name = check_loss(self.family, loss)
-        images, labels = load_digits(return_X_y=True)
-        X = torch.as_tensor(images, dtype=torch.float64) / 16.0
-        y = torch.as_tensor(labels, dtype=torch.int64)
+        images, labels = digits()
+        X = torch.tensor(images, dtype=torch.float64) / 16.0
+        y = torch.tensor(labels, dtype=torch.int64)
         order = torch.randperm(X.shape[0], generator=instance_generator(self.family, instance))
         cut = int(0.7 * X.shape[0])
         self._finish(mlp([64, self.hidden, 10]), X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]])

@@ -68,7 +68,8 @@ def test_history_html_into_a_file_or_proc_is_one_line(tmp_path):
 
 def test_exporting_a_study_run_is_refused(tmp_path):
     store = str(tmp_path / "s.sqlite")
-    study = run("study", "crossover", "--quick", "--store", store, "-q")
+    study = run("study", "crossover", "--quick", "--store", store, "-q", "--n", "1000", "--d", "10", "--cond", "1",
+                "--eps", "1e-2", "--methods", "cholesky", "--no-sparse", "--repeats", "2")  # two tasks
     assert study.returncode == 0, study.stderr
     out = tmp_path / "export"
     assert_one_line_exit_2(run("export", str(out), "--format", "coco", "--store", store), "is a study")

@@ -87,6 +87,7 @@ def _diagonal_cma_es(tmp_path, dim: int, budget: int, options: str = "") -> tupl
     return err, usage.ru_maxrss * 1024.0  # Linux reports kilobytes
 
 
+@pytest.mark.slow  # a third of a minute; the million-dimensional random search and the refusal stay in CI
 def test_diagonal_cma_es_runs_a_hundred_thousand_dimensional_sphere(tmp_path):
     _diagonal_cma_es(tmp_path, 100_000, 3 * 8, ", popsize=8")  # three generations of 8, to stay fast
 
