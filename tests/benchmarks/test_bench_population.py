@@ -5,13 +5,17 @@ The reference is the raw batched evaluation of one population (``problem.evaluat
 (it also draws the points); one GA generation must cost at most three raw evaluations; and the
 same random search through Nevergrad's ask/tell at equal budget is the thousand-times-slower
 alternative. Each optbench run is checked against the same algorithm driven without the
-evaluator (same seed, same final best value, exactly) before it is timed.
+evaluator (same seed, same final best value, exactly) before it is timed. The GA's rows time the
+run, the bare loop, the run's raw evaluations and (on the CPU) its torch path (``OPTBENCH_KERNELS=eager``,
+where the default uses the C pass) in the same rounds, so a shared machine's load weighs on all alike.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import statistics
+import time
 import warnings
 from typing import Any
 
@@ -21,6 +25,7 @@ import torch
 
 from optbench.api import Budget, BudgetExhausted, Problem
 from optbench.evaluator import Evaluator
+from optbench.kernels.switches import KERNELS as KERNELS_ENV
 from optbench.optimizers.ga import GRAPHS_ENV, GeneticAlgorithm, _bernoulli_sites, _random_fields, graphs_wanted
 from optbench.optimizers.random_search import RandomSearch
 from optbench.registry import problem_class
@@ -169,6 +174,37 @@ def _with_graphs(setting: str | None, run: Any) -> Any:
     return wrapped
 
 
+def _with_kernels(mode: str, run: Any) -> Any:
+    """``run`` made to run with ``OPTBENCH_KERNELS`` set to ``mode``."""
+    def wrapped() -> Any:
+        previous = os.environ.get(KERNELS_ENV)
+        os.environ[KERNELS_ENV] = mode
+        try:
+            return run()
+        finally:
+            if previous is None:
+                os.environ.pop(KERNELS_ENV, None)
+            else:
+                os.environ[KERNELS_ENV] = previous
+    return wrapped
+
+
+def _interleaved(fns: list[Any], *, rounds: int, sync: Any) -> list[float]:
+    """Median wall time of each of ``fns`` (``None``: skipped, 0.0), called in turn in every round, so the
+    load of a shared machine weighs on all of them alike (a ratio of medians from other minutes does not)."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for fn, spent in zip(fns, times, strict=True):
+            if fn is None:
+                continue
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) if spent else 0.0 for spent in times]
+
+
 @pytest.mark.parametrize("population", [POPULATION, 100_000], ids=["pop1000", "pop100000"])
 def test_ga_generation_cost(benchmark, bench_device, population):
     if population > POPULATION and not bench_device.startswith("cuda"):
@@ -180,8 +216,20 @@ def test_ga_generation_cost(benchmark, bench_device, population):
     default = _with_graphs(None, lambda: _optbench(problem, optimizer, budget))
     bare_loop = _with_graphs(None, lambda: _bare(problem, optimizer, budget))  # the same path as optbench's
     assert default() == bare_loop()
-    ours, bare = interleaved_medians(default, bare_loop, rounds=15, sync=sync)
-    raw = _raw_evaluation_seconds(problem, sync, population)
+    X = (torch.rand(population, DIM, generator=torch.Generator().manual_seed(1), dtype=problem.dtype) * 10.24
+         - 5.12).to(bench_device)
+
+    def raw_loop() -> None:  # as many raw evaluations as the run makes, timed in the same rounds
+        for _ in range(GENERATIONS + 1):
+            problem.evaluate(X)
+
+    on_cpu = torch.device(bench_device).type == "cpu"
+    torch_path = _with_kernels("eager", default)  # the GA's torch operations, where the default uses its C pass
+    if on_cpu:
+        assert torch_path() == default()  # the same populations either way
+    ours, bare, raw_total, eager = _interleaved([default, bare_loop, raw_loop, torch_path if on_cpu else None],
+                                                rounds=15, sync=sync)
+    raw = raw_total / (GENERATIONS + 1)
     benchmark.pedantic(default, rounds=5, iterations=1)
     generation = ours / (GENERATIONS + 1)
     gen, device = torch.Generator(device=bench_device).manual_seed(0), torch.device(bench_device)
@@ -196,6 +244,11 @@ def test_ga_generation_cost(benchmark, bench_device, population):
     record(benchmark, f"GA: optbench vs the same loop without evaluator, pop {population:,}", "time ratio",
            ours / bare, target=1.03,
            detail=f"{(ours - bare) / (GENERATIONS + 1) * 1e6:+.1f} µs per generation", device=bench_device)
+    if on_cpu:
+        record(benchmark, f"GA generation / one raw evaluation, torch path (OPTBENCH_KERNELS=eager), "
+               f"pop {population:,}", "time ratio", eager / (GENERATIONS + 1) / raw, target=None, device=bench_device,
+               detail=f"{eager / (GENERATIONS + 1) * 1e6:.0f} µs per generation in the same rounds; the default "
+                      f"(C pass where built) {generation * 1e6:.0f} µs")
     if device.type == "cuda":  # the other path next to the default: eager, or the graph where the default is eager
         other, name = ("0", "eager path") if graphed else ("1", "CUDA graph forced")
         alternative = _with_graphs(other, lambda: _optbench(problem, optimizer, budget))
