@@ -228,30 +228,58 @@ class ModularAddition(Classifier):
     """``(a + b) mod p`` from one-hot ``a`` and ``b`` with a small MLP; half of the ``p^2`` pairs train.
 
     The setting where delayed generalization ("grokking") is seen: training loss falls long
-    before held-out accuracy rises. The optimum is unknown.
+    before held-out accuracy rises. ``activation="square"`` makes the hidden layer ``z -> z^2``
+    (Gromov 2023's network: the product of the two inputs' features is what adds residues) and
+    ``init_scale`` multiplies PyTorch's default initialization (Liu et al. 2022, Omnigrok: a large
+    initialization memorizes first and generalizes once weight decay has shrunk it). The optimum
+    is unknown.
     """
 
     family = "modadd"
     landscape = "training"
+    ACTIVATIONS = ("relu", "square")
+
+    class Square(nn.Module):
+        """The elementwise square, a hidden activation without parameters."""
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return z * z
 
     def __init__(self, *, p: int = 23, hidden: int = 64, train_fraction: float = 0.5, loss: str = "cross_entropy",
-                 instance: int = 0, device: Any = "cpu", dtype: Any = None) -> None:
+                 activation: str = "relu", init_scale: float = 1.0, instance: int = 0, device: Any = "cpu",
+                 dtype: Any = None) -> None:
         super().__init__(instance=instance, device=device, dtype=dtype)
         self.loss_name = check_loss(self.family, loss)
         if not isinstance(p, int) or p < 2 or not 0 < train_fraction < 1:
             raise ConfigError(f"modadd: need an integer p >= 2 and 0 < train_fraction < 1, got p={p!r}")
+        if activation not in self.ACTIVATIONS:
+            raise ConfigError(f"modadd: activation must be one of {', '.join(self.ACTIVATIONS)}, got {activation!r}")
+        scale_ok = isinstance(init_scale, int | float) and not isinstance(init_scale, bool)
+        if not scale_ok or not math.isfinite(init_scale) or init_scale <= 0:
+            raise ConfigError(f"modadd: init_scale must be a positive number, got {init_scale!r}")
         self.p, self.hidden, self.train_fraction = p, hidden_units(self.family, hidden), float(train_fraction)
+        self.activation, self.init_scale = activation, float(init_scale)
         a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
         a, b = a.flatten(), b.flatten()
         X = torch.cat([F.one_hot(a, p), F.one_hot(b, p)], dim=1).to(torch.float64)
         y = (a + b) % p
         order = torch.randperm(p * p, generator=instance_generator(self.family, instance))
         cut = max(1, int(self.train_fraction * p * p))
-        self._finish(mlp([2 * p, self.hidden, p], nn.ReLU), X[order[:cut]], y[order[:cut]], X[order[cut:]],
-                     y[order[cut:]])
+        self._finish(mlp([2 * p, self.hidden, p], nn.ReLU if activation == "relu" else self.Square),
+                     X[order[:cut]], y[order[:cut]], X[order[cut:]], y[order[cut:]])
+
+    def initial_point(self, generator: torch.Generator) -> torch.Tensor:
+        x = super().initial_point(generator)
+        return x if self.init_scale == 1.0 else x * self.init_scale
 
     def params(self) -> dict[str, Any]:
-        return {"p": self.p, "hidden": self.hidden, "train_fraction": self.train_fraction, "loss": self.loss_name}
+        out: dict[str, Any] = {"p": self.p, "hidden": self.hidden, "train_fraction": self.train_fraction,
+                               "loss": self.loss_name}
+        if self.activation != "relu":  # the defaults stay out of the identity (stored results keep their keys)
+            out["activation"] = self.activation
+        if self.init_scale != 1.0:
+            out["init_scale"] = self.init_scale
+        return out
 
     @classmethod
     def memory_need(cls, params: Mapping[str, Any]) -> float | None:

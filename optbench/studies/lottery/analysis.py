@@ -43,9 +43,16 @@ def _mean_curve(curves: Sequence[Sequence[float | None] | None]) -> list[float |
 
 
 def _summary(runs: list[dict[str, Any]], steps: list[int], target: float, *, higher: bool,
-             threshold: float) -> dict[str, Any]:
+             threshold: float, grokking: bool = False) -> dict[str, Any]:
+    from optbench.studies.lottery import grokking as shape
+
     final = [r["metric"][-1] for r in runs]
     mean, ci = _mean_ci(final)
+    shapes: dict[str, Any] = {}
+    if grokking:  # per seed: memorize step m, grok step g, rise width w and the verdict (plateau-then-jump or not)
+        per_seed = [shape.classify(runs[0].get("steps", steps), r["train_accuracy"], r["metric"], threshold=threshold)
+                    for r in runs]
+        shapes = {"shape": per_seed, "shape_counts": shape.count(per_seed)}
     steps = runs[0].get("steps", steps)  # a rewound run's steps count from initialization
     to_dense = [first_step(steps, r["metric"], target, higher=higher) for r in runs]
     grok = [first_step(steps, r["metric"], threshold, higher=True) for r in runs]
@@ -56,7 +63,7 @@ def _summary(runs: list[dict[str, Any]], steps: list[int], target: float, *, hig
             "grok_median": _median(grok), "grokked": sum(g is not None for g in grok), "memorize_step": memorize,
             "memorize_median": _median(memorize), "curve_mean": _mean_curve([r["metric"] for r in runs]),
             "train_accuracy_mean": _mean_curve([r["train_accuracy"] for r in runs]),
-            "pruned_max_abs": max(r["pruned_max_abs"] for r in runs)}
+            "pruned_max_abs": max(r["pruned_max_abs"] for r in runs), **shapes}
 
 
 def _matches(final: Sequence[float], dense: dict[str, Any], higher: bool, margin: float) -> dict[str, Any]:
@@ -91,7 +98,8 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
     # "reaching the dense network": its seed spread's near edge (mean - sd of the final metric when higher is
     # better), the level the match criterion uses; a single seed's final value is often its own maximum
     target = statistics.fmean(dense_final) - sd if higher else statistics.fmean(dense_final) + sd
-    dense = {**_summary(dense_runs, steps, target, higher=higher, threshold=threshold), "sd": sd, "target": target,
+    dense = {**_summary(dense_runs, steps, target, higher=higher, threshold=threshold, grokking=grokking), "sd": sd,
+             "target": target,
              "stability": stability.summarize([r.get("stability") for r in dense_runs])}
     levels = []
     n_rounds = min(len(chains[s]["rounds"]) for s in seeds)
@@ -101,7 +109,8 @@ def summarize(chains: dict[int, dict[str, Any]], *, grokking: bool, threshold: f
                                  "counts": rounds[0]["counts"],
                                  "random_counts_equal": all(r["counts"] == r["random_counts"] for r in rounds)}
         for kind in KINDS:
-            level[kind] = _summary([r[kind] for r in rounds], steps, target, higher=higher, threshold=threshold)
+            level[kind] = _summary([r[kind] for r in rounds], steps, target, higher=higher, threshold=threshold,
+                                   grokking=grokking)
             level[f"{kind}_test"] = _matches(level[kind]["final"], dense, higher, margin)
             level[f"{kind}_matches"] = level[f"{kind}_test"]["verdict"] == "yes"
         diffs = [t - r for t, r in zip(level["ticket"]["final"], level["reinit"]["final"], strict=True)]
@@ -151,19 +160,47 @@ def _tables(data: dict[str, Any]) -> list[Table]:
     tables = [accuracy, speed]
     if data["grokking"]:
         t = data["grok_threshold"]
-        grok_rows = [[0, 0.0, dense["memorize_median"], dense["grok_median"], dense["grokked"], None, None, None,
-                      None]]
+        def jumps(summary: dict[str, Any]) -> int | None:
+            return summary["shape_counts"]["plateau-then-jump"] if "shape_counts" in summary else None
+
+        grok_rows = [[0, 0.0, dense["memorize_median"], dense["grok_median"], dense["grokked"], jumps(dense), None,
+                      None, None, None]]
         grok_rows += [[lv["round"], lv["sparsity"], lv["ticket"]["memorize_median"], lv["ticket"]["grok_median"],
-                       lv["ticket"]["grokked"], lv["reinit"]["grok_median"], lv["reinit"]["grokked"],
-                       lv["random"]["grok_median"], lv["random"]["grokked"]] for lv in levels]
+                       lv["ticket"]["grokked"], jumps(lv["ticket"]), lv["reinit"]["grok_median"],
+                       lv["reinit"]["grokked"], lv["random"]["grok_median"], lv["random"]["grokked"]] for lv in levels]
         tables.append(Table(
             title=f"Grokking: step at which train accuracy (memorized) and test accuracy (grokked) first reach {t}",
-            columns=["round", "sparsity", "memorized at", "grokked at", "seeds", "re-init grokked at", "seeds",
-                     "random mask grokked at", "seeds"],
+            columns=["round", "sparsity", "memorized at", "grokked at", "seeds", "plateau-then-jump",
+                     "re-init grokked at", "seeds", "random mask grokked at", "seeds"],
             rows=grok_rows,
             notes=[f"round 0 is the dense network, later rounds the ticket; medians over the seeds that reach {t} "
-                   f"(seeds: how many of {n})."]))
+                   f"(seeds: how many of {n}); plateau-then-jump: of the {n} seeds, those whose test accuracy "
+                   "sat on a plateau and then jumped (next table)."]))
+        if "shape" in dense:
+            tables.append(_shape_table(data))
     return tables
+
+
+def _shape_table(data: dict[str, Any]) -> Table:
+    """Per seed, the dense network's and each round's ticket's m, g, w and verdict (grokking.classify)."""
+    from optbench.studies.lottery import grokking as shape
+
+    rows = [["dense", seed, v["m"], v["g"], v["w"], v["verdict"]]
+            for seed, v in zip(data["seeds"], data["dense"]["shape"], strict=True)]
+    for lv in data["levels"]:
+        rows += [[f"ticket, round {lv['round']}", seed, v["m"], v["g"], v["w"], v["verdict"]]
+                 for seed, v in zip(data["seeds"], lv["ticket"]["shape"], strict=True)]
+    t = data["grok_threshold"]
+    return Table(
+        title="Plateau then jump? Per seed: memorize step m, grok step g, rise width w",
+        columns=["network", "seed", "m", "g", "w", "verdict"],
+        rows=rows,
+        notes=[f"m: first recorded step with train accuracy >= {t}; g: the same for test accuracy; w: g minus the last "
+               f"recorded step before it with test accuracy < {shape.LOW} (the climb's width). plateau-then-jump: "
+               f"g >= {shape.DELAY:g} m and w <= (g - m) / {shape.SHARP:g} (test accuracy below {shape.LOW} for at "
+               "least two thirds of the time between memorizing and generalizing); gradual: it generalized "
+               "otherwise; did not grok: test accuracy never reached it. A ticket's steps count from "
+               f"initialization (it was rewound to step {data.get('rewind_step', 0)})."])
 
 
 def _pct(x: float | None) -> str:
@@ -237,6 +274,19 @@ def _grok_findings(data: dict[str, Any]) -> list[str]:
     dense, levels, n, t = data["dense"], data["levels"], len(data["seeds"]), data["grok_threshold"]
     out = [f"The dense network memorizes (train accuracy >= {t}) at a median step {dense['memorize_median']} and "
            f"groks (test accuracy >= {t}) at step {dense['grok_median']} ({dense['grokked']}/{n} seeds)."]
+    if "shape_counts" in dense:
+        c = dense["shape_counts"]
+        jumped = [v for v in dense["shape"] if v["verdict"] == "plateau-then-jump"]
+        detail = ("; per seed (m, g, w): " + ", ".join(f"({v['m']}, {v['g']}, {v['w']})" for v in dense["shape"]
+                                                      if v["g"] is not None)) if dense["grokked"] else ""
+        out.append(f"Its test accuracy shows a plateau then a jump in {c['plateau-then-jump']} of {n} seeds, a gradual "
+                   f"rise in {c['gradual']}, no generalization in {c['did not grok']}{detail}"
+                   + (f" (the jump's width is at most {max(v['w'] for v in jumped)} steps after a plateau of at least "
+                      f"{min(v['g'] - v['w'] - v['m'] for v in jumped)})." if jumped else "."))
+        tickets = ", ".join(f"{100 * lv['sparsity']:.1f} %: {lv['ticket']['shape_counts']['plateau-then-jump']}/{n}"
+                            for lv in levels if "shape_counts" in lv["ticket"])
+        if tickets:
+            out.append(f"Tickets with a plateau then a jump, by sparsity: {tickets}.")
     some = [lv for lv in levels if lv["ticket"]["grokked"]]
     if not some:
         out.append(f"No ticket groks in any seed, already at sparsity {100 * levels[0]['sparsity']:.1f} %; the "

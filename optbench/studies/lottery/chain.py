@@ -34,15 +34,20 @@ def measure(problem: Any, snapshots: dict[int, torch.Tensor], mask: torch.Tensor
     steps = sorted(snapshots)
     X = torch.stack([snapshots[s] for s in steps])  # (n_snapshots, d)
     with torch.no_grad():
-        loss = [float(v) for v in problem.evaluate(X)]  # one batched call for the whole curve
         metric = [problem.test_metric(x) for x in X]
-        train_acc = None
         inputs, targets = getattr(problem, "inputs", None), getattr(problem, "targets", None)
-        if inputs is not None and targets is not None and not targets.is_floating_point():
-            train_acc = []
+        classifier = inputs is not None and targets is not None and not targets.is_floating_point()
+        train_acc: list[float] | None = [] if classifier else None
+        if inputs is not None and targets is not None and hasattr(problem, "_per_example_loss"):
+            # one forward pass over the training data per snapshot gives both its loss and its accuracy
+            loss = []
             for x in X:
                 out = torch.func.functional_call(problem.module, problem.unflatten(x), (inputs,))
-                train_acc.append(float((out.argmax(dim=-1) == targets).to(torch.float64).mean()))
+                loss.append(float(problem._per_example_loss(out, targets).mean()))
+                if train_acc is not None:
+                    train_acc.append(float((out.argmax(dim=-1) == targets).to(torch.float64).mean()))
+        else:  # a plugin network without per-example losses: its batched objective, no train accuracy
+            loss, train_acc = [float(v) for v in problem.evaluate(X)], None
     pruned = 0.0
     if mask is not None:
         off = mask.to(X.device) == 0

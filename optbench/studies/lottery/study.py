@@ -7,16 +7,23 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
+from optbench.api import ConfigError, TrialResult, TrialSpec, freeze_params
 from optbench.params import parse_call
 from optbench.studies.base import Payload, Study, completed, payload, positive_int, task_data, task_result
+from optbench.studies.lottery.grokking import (  # noqa: F401 (GROK_PROBLEM, GROK_OPTIMIZER: modadd's defaults, here too)
+    GROK_EPOCHS,
+    GROK_OPTIMIZER,
+    GROK_PROBLEM,
+    GROK_REWIND,
+    grokking_defaults,
+)
 
 if TYPE_CHECKING:
     from optbench.report.document import Figure
 
-GROK_PROBLEM = {"hidden": 128, "train_fraction": 0.8}  # modadd settings that grok in a few hundred steps on a CPU
-GROK_OPTIMIZER = "torch:AdamW(lr=0.03, weight_decay=1.0, batch_size=None)"  # full batch, strong weight decay
-MODADD_REWIND = 100  # steps: modadd memorizes by about step 20 and generalizes around step 450 with these settings
+MODADD_REWIND = GROK_REWIND  # steps: modadd memorizes by about step 60 and climbs from about step 400
+MODADD_TARGET = 0.7  # 3 rounds of 36 % (to 73.8 % sparsity); --quick: 0.3, 1 round
+PRUNE_RATE = 0.36  # two of Frankle & Carbin's 20 % rounds in one (0.64 = 0.8^2): every other sparsity, half the rounds
 MAX_ROUNDS = 100
 SCHEMA = 2  # 2: the tickets' and the dense network's stability to SGD noise at the rewind step
 
@@ -41,17 +48,19 @@ class LotteryStudy(Study):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--prune-rate", type=float, help="share of the remaining weights pruned per round "
-                                                             "(default 0.2)")
+                                                             f"(default {PRUNE_RATE}: 0.8^2, every other "
+                                                             "sparsity of 20 % rounds)")
         parser.add_argument("--scope", choices=["global", "layer"], help="one magnitude threshold over all layers "
                                                                          "(global, default) or per layer")
         parser.add_argument("--target-sparsity", type=float, help="prune until at least this share of the weights "
                                                                   "is gone (default 0.95, --quick 0.6; modadd: "
-                                                                  "0.75, --quick 0.36)")
+                                                                  f"{MODADD_TARGET}, --quick 0.3)")
         parser.add_argument("--rewind-step", type=int, help="rewind the ticket to its weights after this many steps "
                                                             "of the dense run (default 0: initialization; modadd: "
                                                             f"{MODADD_REWIND})")
         parser.add_argument("--epochs", type=int, help="epochs of the dense run; a rewound ticket trains the epochs "
-                                                       "left (default 20, --quick 8; modadd: 600, --quick 300)")
+                                                       "left (default 20, --quick 8; modadd: "
+                                                       f"{GROK_EPOCHS}, --quick {GROK_EPOCHS // 2})")
         parser.add_argument("--margin", type=float, help="non-inferiority margin of 'matches dense', in the "
                                                          "metric's units (default 0.01: one point of accuracy)")
         parser.add_argument("--points", type=int, help="values of alpha on the path between two copies of each "
@@ -64,25 +73,18 @@ class LotteryStudy(Study):
     # ------------------------------------------------------------------ the grid
     def resolved(self) -> tuple[str, str, bool]:
         """``(problem, optimizer, modadd)``: modadd gets settings that grok where they were not given."""
-        name, params = parse_call(self.options.problem)
-        optimizer = self.options.optimizer
-        modadd = name == "modadd"
-        if modadd:
-            params = {**GROK_PROBLEM, **params}
-            if optimizer == self.default_optimizer:
-                optimizer = GROK_OPTIMIZER
-        return format_call(name, freeze_params(params)), optimizer, modadd
+        return grokking_defaults(self.options.problem, self.options.optimizer, self.default_optimizer)
 
     def _settings(self) -> dict[str, Any]:
         o = self.options
         problem, optimizer, modadd = self.resolved()
         grokking = modadd or o.get("grok_threshold") is not None
-        rate = _float(o.get("prune_rate", 0.2), "prune-rate", 0.0, 1.0)
+        rate = _float(o.get("prune_rate", PRUNE_RATE), "prune-rate", 0.0, 1.0)
         # modadd: a CPU budget (fewer rounds) and late rewinding, after memorization and before the jump
         # (rewound to initialization, its pruned networks memorize but do not generalize in the budget)
-        target = _float(o.get("target_sparsity", (0.36 if o.quick else 0.75) if modadd else (0.6 if o.quick else 0.95)),
-                        "target-sparsity", 0.0, 1.0)
-        default_epochs = (300 if o.quick else 600) if modadd else (8 if o.quick else 20)
+        target = _float(o.get("target_sparsity", (0.3 if o.quick else MODADD_TARGET) if modadd else
+                              (0.6 if o.quick else 0.95)), "target-sparsity", 0.0, 1.0)
+        default_epochs = (GROK_EPOCHS // 2 if o.quick else GROK_EPOCHS) if modadd else (8 if o.quick else 20)
         epochs = positive_int(o.get("epochs", default_epochs), "epochs", maximum=1_000_000)
         rewind = positive_int(o.get("rewind_step", MODADD_REWIND if modadd else 0), "rewind_step", minimum=0)
         threshold = _float(o.get("grok_threshold", 0.9), "grok-threshold", 0.0, 1.0, closed_high=True)
