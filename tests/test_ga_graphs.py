@@ -19,7 +19,7 @@ import torch
 
 from optbench.api import Budget
 from optbench.evaluator import Evaluator
-from optbench.optimizers import ga
+from optbench.optimizers import ga, ga_graphs
 from optbench.optimizers.ga import GRAPHS_ENV, GeneticAlgorithm, graphs_wanted
 from optbench.registry import problem_class
 
@@ -172,7 +172,7 @@ def test_graphs_only_on_cuda_and_as_the_switch_says(monkeypatch):
 
 def test_a_cpu_run_never_tries_to_capture(monkeypatch):
     calls = []
-    monkeypatch.setattr(ga, "_capture", lambda step, gen: calls.append(gen))
+    monkeypatch.setattr(ga_graphs, "_capture", lambda step, gen: calls.append(gen))
     monkeypatch.setenv(GRAPHS_ENV, "1")
     _run("rastrigin", {"dim": 5}, 12, 2, "cpu")
     assert calls == []
@@ -186,7 +186,7 @@ def test_a_failed_capture_leaves_the_run_eager_and_unchanged(monkeypatch, caplog
         raise RuntimeError("forced capture failure")
 
     monkeypatch.setattr(ga, "graphs_wanted", lambda device, entries, generations: True)
-    monkeypatch.setattr(ga, "_capture", failing)
+    monkeypatch.setattr(ga_graphs, "_capture", failing)
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         fallen_back = _run("rastrigin", {"dim": 6}, 13, 2, "cpu")
     assert "no CUDA graph (RuntimeError: forced capture failure)" in caplog.text
@@ -214,7 +214,7 @@ def test_the_replay_loop_gives_the_eager_populations(monkeypatch, caplog, family
     monkeypatch.setenv(GRAPHS_ENV, "0")
     eager = _run(family, params, popsize, elites, "cpu", budget=budget, short_at=short_at)
     monkeypatch.setattr(ga, "graphs_wanted", lambda device, entries, generations: True)
-    monkeypatch.setattr(ga, "_capture", _EagerReplay)
+    monkeypatch.setattr(ga_graphs, "_capture", _EagerReplay)
     with caplog.at_level(logging.DEBUG, logger=LOGGER):
         replayed = _run(family, params, popsize, elites, "cpu", budget=budget, short_at=short_at)
     assert CAPTURED in caplog.text

@@ -102,10 +102,12 @@ def test_editable_install_maps_top_level_folders_into_the_namespace():
 
 def test_the_wheel_holds_every_module_and_suite_of_the_source_tree_and_nothing_else(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    modules, suites = _source_files("*.py"), _source_files("*.toml")
+    modules, suites, kernels = _source_files("*.py"), _source_files("*.toml"), _source_files("*.c")
     assert modules and any(name.endswith("suites/quick.toml") for name in suites)
+    assert any(name.endswith("kernels/ga_pass.c") for name in kernels)  # compiled on first use, so shipped
     assert sorted(set(modules) - names) == []
     assert sorted(set(suites) - names) == []
+    assert sorted(set(kernels) - names) == []
     # nothing stale or foreign: every module in the wheel has its source file
     assert sorted(n for n in names if n.endswith(".py") and n not in modules) == []
     # everything installs inside the optbench namespace
@@ -141,6 +143,12 @@ def test_the_installed_wheel_runs_every_command_end_to_end(wheel_venv, tmp_path)
 
     listing = run(optbench, "list", "problems").stdout
     assert "rastrigin" in listing and "sphere" in listing
+
+    if shutil.which("cc") or shutil.which("gcc"):  # the shipped C sources compile from the installed package
+        kernels = run(python, "-c", "import torch; from optbench.kernels import ga_native, sha256_native\n"
+                      "print(ga_native.kernel(torch.float64, torch.device('cpu')) is not None, "
+                      "sha256_native.kernel() is not None)").stdout.split()
+        assert kernels == ["True", "True"]
 
     summary = run(optbench, "compare", "--problems", "sphere(dim=2)", "--optimizers", "random,cmaes",
                   "--seeds", "2", "--budget", "40", "--store", "runs.sqlite", "--report", "report",

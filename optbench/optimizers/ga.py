@@ -32,20 +32,16 @@ import torch
 
 from optbench.api import BudgetExhausted, ConfigError, Optimizer, Space, SpaceKind
 from optbench.evaluator import Evaluator
-from optbench.kernels import ga_native, switches
+from optbench.kernels import ga_native
+from optbench.optimizers.ga_graphs import GRAPH_MAX_ENTRIES as GRAPH_MAX_ENTRIES  # re-exported: the GA's settings
+from optbench.optimizers.ga_graphs import GRAPH_MIN_GENERATIONS as GRAPH_MIN_GENERATIONS
+from optbench.optimizers.ga_graphs import GRAPHS_ENV as GRAPHS_ENV
+from optbench.optimizers.ga_graphs import GenerationGraph, graphs_wanted, try_capture
 from optbench.optimizers.random_search import sample
 from optbench.seeding import torch_generator
 from optbench.tuning.space import Range, choice, int_loguniform, loguniform, uniform
 
 log = logging.getLogger(__name__)
-
-GRAPHS_ENV = switches.CUDA_GRAPHS
-# Above this many entries per generation the graph's private memory pool (the generation's temporaries,
-# a few times the population) is held for nothing much: the kernels outlast their launches. Measured on
-# an H100 (pop x D=100, float32): at 1e5 x 100 the graph still took a generation from 1,687 to 1,148 us.
-GRAPH_MAX_ENTRIES = 1 << 25
-GRAPH_MIN_GENERATIONS = 4  # a capture costs about two eager generations of host time
-
 
 def _rate(name: str, value: object) -> None:
     if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1):
@@ -85,91 +81,6 @@ def _random_fields(n: int, dtype: torch.dtype, gen: torch.Generator, device: tor
     per_draw = 8 // dtype.itemsize
     draws = torch.empty(-(-n // per_draw), dtype=torch.int64, device=device)
     return draws.random_(-(2**63), None, generator=gen).view(dtype)[:n]
-
-
-def graphs_wanted(device: torch.device, entries: int, generations: float) -> bool:
-    """Whether a run replays its generations as a CUDA graph (see the module's docstring).
-
-    Args:
-        device: the population's device; graphs only on CUDA.
-        entries: numbers in one generation's offspring (rows times dimension).
-        generations: generations the budget has left (``inf`` under a time budget).
-    """
-    setting = switches.cuda_graphs()
-    if device.type != "cuda" or setting is False:
-        return False
-    if setting:
-        return True
-    return entries <= GRAPH_MAX_ENTRIES and generations >= GRAPH_MIN_GENERATIONS
-
-
-class _GenerationGraph:
-    """A generation captured as a CUDA graph: its kernels replayed with one launch.
-
-    It reads and writes fixed buffers and draws from its own generator, a copy of the run's
-    registered with the graph, so that each replay advances the Philox offset by exactly what
-    the eager kernels would have consumed, at the same offsets: the same numbers, the same
-    populations.
-
-    Attributes:
-        generator: the graph's generator; where the run's random stream continues.
-    """
-
-    def __init__(self, graph: torch.cuda.CUDAGraph, generator: torch.Generator, output: torch.Tensor) -> None:
-        self._graph, self.generator, self._output = graph, generator, output
-
-    def replay(self) -> torch.Tensor:
-        """Run the captured generation; returns its output (a fixed buffer, overwritten by the next replay)."""
-        self._graph.replay()
-        return self._output
-
-
-def _capture(step: Callable[[torch.Generator], torch.Tensor], gen: torch.Generator) -> _GenerationGraph:
-    """Capture ``step(generator)`` (no host sync, fixed shapes and buffers) as a graph drawing where ``gen`` is.
-
-    ``gen`` itself is left as it was (a capture runs nothing): a failed capture can leave the
-    generator registered with it unusable, so the graph gets its own. Raises whatever the
-    capture raised.
-    """
-    generator = torch.Generator(device=gen.device)
-    generator.set_state(gen.get_state())
-    graph = torch.cuda.CUDAGraph()
-    try:
-        graph.register_generator_state(generator)  # torch >= 2.4: each replay advances its offset
-        with torch.cuda.device(gen.device):
-            stream = torch.cuda.Stream()  # captures need a stream other than the default
-            stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream):
-                # "thread_local": other threads' CUDA calls during the capture are not its errors
-                graph.capture_begin(capture_error_mode="thread_local")
-                try:
-                    output = step(generator)
-                finally:
-                    graph.capture_end()
-            torch.cuda.current_stream().wait_stream(stream)
-    except BaseException:
-        # an invalidated capture ends without torch's allocator hearing of it, which keeps
-        # a reference to the graph: it must outlive the run
-        _ABANDONED.append(graph)
-        raise
-    return _GenerationGraph(graph, generator, output)
-
-
-_ABANDONED: list[torch.cuda.CUDAGraph] = []  # the graphs of this process's failed captures
-MAX_FAILED_CAPTURES = 3  # then the process stops trying (the failure is not going away)
-
-
-def _try_capture(step: Callable[[torch.Generator], torch.Tensor], gen: torch.Generator) -> _GenerationGraph | None:
-    """:func:`_capture`, or ``None`` (and a debug line) where it fails: the run then stays eager."""
-    if len(_ABANDONED) >= MAX_FAILED_CAPTURES:
-        return None
-    try:
-        graph = _capture(step, gen)
-    except Exception as error:  # any failure to capture means: stay eager
-        log.debug("ga: no CUDA graph (%s: %s); generations run eagerly", type(error).__name__, error)
-        return None
-    log.debug("ga: generations replayed as a CUDA graph on %s", gen.device)
-    return graph
 
 
 @dataclass(frozen=True)
@@ -349,7 +260,7 @@ class GeneticAlgorithm(Optimizer):
         fn = ga_native.kernel(population.dtype, device)
         buffers = (buffer, torch.empty_like(buffer)) if fn is not None else (buffer,)
         population = population.contiguous() if fn is not None else population
-        graph: _GenerationGraph | None = None
+        graph: GenerationGraph | None = None
         try:
             fitness = evaluator.evaluate(population)
             left = getattr(evaluator, "remaining", math.inf) / (self.popsize - e)
@@ -359,7 +270,7 @@ class GeneticAlgorithm(Optimizer):
                 if wanted and generation == 1:  # generation 0 ran every kernel once, eagerly: the warm-up
                     static = torch.empty_like(fitness)
                     step = functools.partial(self._breed, following, static, buffer, space, mutation)
-                    graph = _try_capture(step, gen)
+                    graph = try_capture(step, gen)
                 if graph is not None and fitness is not static:
                     if fitness.shape == static.shape:
                         static.copy_(fitness)
