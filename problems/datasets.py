@@ -30,19 +30,27 @@ def _data_file(name: str) -> Path | None:
     return None
 
 
+def _read_only(arrays: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    for array in arrays:
+        array.flags.writeable = False  # shared by every instance of the process
+    return arrays
+
+
+def _scikit_learn(loader: str) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's own ``loader(return_X_y=True)``: where its data file is not where we look."""
+    import sklearn.datasets
+
+    return getattr(sklearn.datasets, loader)(return_X_y=True)
+
+
 @functools.cache
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """``(images (1797, 64) float64, labels (1797,) int)``, as ``load_digits(return_X_y=True)``."""
     path = _data_file("digits.csv.gz")
     if path is None:
-        from sklearn.datasets import load_digits
-
-        images, labels = load_digits(return_X_y=True)
-    else:
-        data = np.loadtxt(path, delimiter=",")
-        images, labels = data[:, :-1], data[:, -1].astype(int, copy=False)
-    images.flags.writeable = labels.flags.writeable = False  # shared by every instance of the process
-    return images, labels
+        return _read_only(_scikit_learn("load_digits"))
+    data = np.loadtxt(path, delimiter=",")
+    return _read_only((data[:, :-1], data[:, -1].astype(int, copy=False)))
 
 
 @functools.cache
@@ -50,17 +58,12 @@ def breast_cancer() -> tuple[np.ndarray, np.ndarray]:
     """``(features (569, 30) float64, labels (569,) int)``, as ``load_breast_cancer(return_X_y=True)``."""
     path = _data_file("breast_cancer.csv")
     if path is None:
-        from sklearn.datasets import load_breast_cancer
-
-        features, labels = load_breast_cancer(return_X_y=True)
-    else:
-        with path.open(newline="", encoding="utf-8") as file:
-            rows = csv.reader(file)
-            header = next(rows)
-            samples, columns = int(header[0]), int(header[1])
-            features, labels = np.empty((samples, columns)), np.empty((samples,), dtype=int)
-            for i, row in enumerate(rows):
-                features[i] = np.asarray(row[:-1], dtype=np.float64)
-                labels[i] = np.asarray(row[-1], dtype=int)
-    features.flags.writeable = labels.flags.writeable = False
-    return features, labels
+        return _read_only(_scikit_learn("load_breast_cancer"))
+    with path.open(newline="", encoding="utf-8") as file:
+        rows = csv.reader(file)
+        header = next(rows)
+        features, labels = np.empty((int(header[0]), int(header[1]))), np.empty((int(header[0]),), dtype=int)
+        for i, row in enumerate(rows):
+            features[i] = np.asarray(row[:-1], dtype=np.float64)
+            labels[i] = np.asarray(row[-1], dtype=int)
+    return _read_only((features, labels))
