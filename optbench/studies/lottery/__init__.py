@@ -10,8 +10,8 @@ vs sparsity over seeds with bootstrap intervals, the highest sparsity at which t
 the dense network, the steps to reach the dense network's test metric, and on ``modadd`` the step at
 which test accuracy jumps (grokking) for the dense network, the ticket and the controls.
 
-``--problem modadd`` brings its own defaults where they are not given (``grokking.py``, shared with the
-connectivity study): ``modadd(p=47, train_fraction=0.3, activation='square', loss='mse', init_scale=3.0)``,
+``--problem modadd`` brings its own defaults where they are not given (``grokking.py``):
+``modadd(p=47, train_fraction=0.3, activation='square', loss='mse', init_scale=3.0)``,
 AdamW with weight decay 1 on minibatches of 166 (memorizes by step ~60, generalizes after a plateau at ~760),
 500 epochs, rewinding to step 120, pruning to 73.8 % sparsity; m, g, w and a plateau-then-jump verdict per seed.
 """

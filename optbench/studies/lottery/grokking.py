@@ -32,8 +32,8 @@ DELAY = 10.0  # plateau-then-jump: g >= DELAY * m
 SHARP = 2.0  # plateau-then-jump: log(g / r) <= log(r / m) / SHARP, r = g - w
 VERDICTS = ("plateau-then-jump", "gradual", "did not grok")
 
-# The grokking setting that the lottery and connectivity studies (which imports it from here) give
-# ``--problem modadd`` where it is not given (docs/explanation/studies/lottery.md says how it was chosen):
+# The grokking setting that the lottery study gives ``--problem modadd`` where it is not given
+# (docs/explanation/studies/lottery.md says how it was chosen):
 # modular addition mod 47 from 30 % of the pairs,
 # Gromov 2023's network (one hidden layer of 128 units with a square activation, squared-error loss) started
 # at 3x PyTorch's initialization (Liu et al. 2022, Omnigrok), AdamW with weight decay 1 on minibatches of 166
@@ -43,7 +43,6 @@ GROK_PROBLEM: dict[str, Any] = {"p": 47, "hidden": 128, "train_fraction": 0.3, "
                                 "init_scale": 3.0}
 GROK_OPTIMIZER = "torch:AdamW(lr=0.01, weight_decay=1.0, batch_size=166)"
 GROK_EPOCHS = 500  # 2,000 steps
-GROK_PLATEAU_STEP = 200  # memorized, not generalized: the step the connectivity study compares "before the jump"
 GROK_REWIND = 120  # the lottery's rewind step: after memorization, before the climb
 
 
