@@ -22,6 +22,8 @@ from optbench.optimizers.ga import GeneticAlgorithm
 from optbench.registry import problem_class
 
 NATIVE = pytest.mark.skipif(native.compiler() is None, reason="no C compiler")
+# real-valued populations take the C pass only where torch's lerp fuses its multiply-add, as the pass does
+REAL = pytest.mark.skipif(not ga_native.fused_lerp(), reason="torch's CPU lerp is not fused here (not AVX2/AVX-512)")
 
 
 class _Recording(Evaluator):
@@ -71,6 +73,8 @@ def test_native_pass_gives_the_torch_populations(monkeypatch, family, params, se
     problem = problem_class(family)(instance=1, **params)
     optimizer = GeneticAlgorithm(**settings)
     dtype = torch.uint8 if problem.space.kind.name == "BITS" else problem.dtype
+    if dtype != torch.uint8 and not ga_native.fused_lerp():
+        pytest.skip("torch's CPU lerp is not fused here (not AVX2/AVX-512): reals keep the torch path")
     assert ga_native.kernel(dtype, torch.device("cpu")) is not None  # the native path is really taken
     native_run = _run(problem, optimizer, seed)
     monkeypatch.setenv("OPTBENCH_KERNELS", "eager")
@@ -79,6 +83,7 @@ def test_native_pass_gives_the_torch_populations(monkeypatch, family, params, se
 
 
 @NATIVE
+@REAL
 @pytest.mark.parametrize("threads", [1, 2])
 def test_native_pass_matches_torch_with_per_coordinate_steps_and_no_box(monkeypatch, threads):
     """An unbounded space with unequal box widths: noise times steps[site % d], no clamping; torch on 1 and 2
@@ -103,6 +108,7 @@ def test_native_pass_matches_torch_with_per_coordinate_steps_and_no_box(monkeypa
 
 
 @NATIVE
+@REAL
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_a_pair_at_the_crossover_rate_is_copied_as_torch_compares(dtype):
     """A crossover uniform equal to the rate rounded to the dtype (the rate itself a hair above it): torch's
@@ -189,3 +195,12 @@ def test_eager_switch_turns_native_kernels_off(monkeypatch):
     monkeypatch.setenv("OPTBENCH_KERNELS", "auto")
     assert native.enabled()
     assert ga_native.kernel(torch.float16, torch.device("cpu")) is None  # dtypes without a C pass stay on torch
+
+
+def test_where_torchs_lerp_is_not_fused_reals_keep_the_torch_path_and_bits_the_c_pass(monkeypatch):
+    monkeypatch.setattr(native, "flags", lambda: native.BASE_FLAGS)  # as under torch's DEFAULT capability
+    assert not ga_native.fused_lerp()
+    assert ga_native.kernel(torch.float64, torch.device("cpu")) is None
+    assert ga_native.kernel(torch.float32, torch.device("cpu")) is None
+    if native.compiler() is not None:
+        assert ga_native.kernel(torch.uint8, torch.device("cpu")) is not None

@@ -28,6 +28,8 @@ def kernel(dtype: torch.dtype, device: torch.device) -> Callable[..., int] | Non
     """The C pass for a population of ``dtype`` on ``device``, or ``None`` (the torch path runs)."""
     if device.type != "cpu" or (dtype not in _SIGNATURES and dtype != torch.uint8) or not native.enabled():
         return None
+    if dtype != torch.uint8 and not fused_lerp():
+        return None  # torch's lerp is not fused here: the C pass's fma() would differ in the last bit
     lib = native.library("ga_pass")
     if lib is None:
         return None
@@ -43,6 +45,14 @@ def kernel(dtype: torch.dtype, device: torch.device) -> Callable[..., int] | Non
         fn.restype = ctypes.c_int
         _BOUND[key] = fn
     return _BOUND[key]
+
+
+def fused_lerp() -> bool:
+    """Whether torch's vectorized CPU lerp fuses its multiply-add, as the C pass's ``fma()`` does: on x86-64
+    where its CPU capability is AVX2 or AVX-512. Elsewhere (the DEFAULT capability computes ``a * b + c``
+    in two roundings; other architectures are not verified) real-valued populations keep the torch path,
+    so a run's populations never depend on which path made them."""
+    return native.flags() != native.BASE_FLAGS
 
 
 def _ptr(tensor: torch.Tensor | None) -> int | None:
