@@ -97,9 +97,34 @@ def test_fitted_constants_are_positive():
                           "eps": (1e-2, 1e-6), "cap": 5.0}
                 records.append(time_method(params, device="cpu") | {"device": "cpu"})
     fits = fit_models(records)
-    assert fits["cholesky"]["constants"][0] > 0 and fits["cholesky"]["constants"][1] >= 0
+    # measured times on a shared machine: which of Cholesky's two terms carries them is noise (the n d^2 term
+    # was fitted 0 in one CI run), so only what holds for any positive times is asserted here; the fit itself
+    # is checked on planted times below
+    chol = fits["cholesky"]["constants"]
+    assert len(chol) == 2 and min(chol) >= 0 and sum(chol) > 0
     assert fits["gd"]["constants"][0] > 0 and fits["cg"]["constants"][0] > 0
     assert fits["gd"]["points"] == 12  # every GD run reached both targets at kappa <= 100
+
+
+def test_the_fit_recovers_planted_constants():
+    """Times made exactly by the models (a, b for Cholesky; c for GD and CG) give back a, b, c: the fit is a
+    well-conditioned non-negative least squares on relative errors, so to ~1e-9 relative (cond * eps, with
+    the columns scaled to 1)."""
+    a, b, c_gd, c_cg = 3e-10, 7e-11, 2e-9, 5e-9
+    records = []
+    for n, d in ((2000, 20), (4000, 80), (8000, 40), (16000, 200)):
+        for kappa in (9.0, 100.0):
+            eps = {"0.01": math.log(100.0), "1e-06": math.log(1e6)}
+            records.append({"method": "cholesky", "kind": "dense", "n": n, "d": d, "kappa": kappa,
+                            "times": {"0.01": a * n * d**2 + b * d**3}})
+            records.append({"method": "gd", "kind": "dense", "n": n, "d": d, "kappa": kappa,
+                            "times": {k: c_gd * n * d * kappa * le for k, le in eps.items()}})
+            records.append({"method": "cg", "kind": "dense", "n": n, "d": d, "kappa": kappa,
+                            "times": {k: c_cg * n * d * min(d, math.sqrt(kappa) * le) for k, le in eps.items()}})
+    fits = fit_models(records)
+    for method, planted in (("cholesky", [a, b]), ("gd", [c_gd]), ("cg", [c_cg])):
+        assert fits[method]["constants"] == pytest.approx(planted, rel=1e-9), method
+        assert fits[method]["median_relative_error"] < 1e-9
 
 
 def _study(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
