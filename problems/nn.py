@@ -245,6 +245,12 @@ class ModularAddition(Classifier):
         def forward(self, z: torch.Tensor) -> torch.Tensor:
             return z * z
 
+        @staticmethod
+        def rounding(z: torch.Tensor, err: torch.Tensor, out: torch.Tensor, u: float) -> torch.Tensor:
+            """A bound on ``|fl(z~^2) - z^2|`` where ``|z~ - z| <= err``: ``(z + e)^2 - z^2 = 2 z e + e^2`` and
+            one rounded product (``u |out|``); the square is not Lipschitz, so the bound grows with ``|z|``."""
+            return 2 * z.abs() * err + err * err + u * out.abs()
+
     def __init__(self, *, p: int = 23, hidden: int = 64, train_fraction: float = 0.5, loss: str = "cross_entropy",
                  activation: str = "relu", init_scale: float = 1.0, instance: int = 0, device: Any = "cpu",
                  dtype: Any = None) -> None:

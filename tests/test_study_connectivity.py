@@ -110,8 +110,16 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path, problem: list[str]) ->
     assert [e["k"] for e in data["spawn"]] == out["settings"]["spawn_steps"]
     assert all(len(e["paths"]) == out["settings"]["seeds"] for e in data["spawn"])
     plots = {p.name for p in (tmp_path / "rep" / "plots").iterdir()}
-    assert plots == {"connectivity-paths.png", "connectivity-width.png", "connectivity-spawn.png"}
-    assert out["schema"] == 2
+    assert plots == {"connectivity-paths.png", "connectivity-width.png", "connectivity-spawn.png",
+                     "connectivity-grokking.png"}
+    assert out["schema"] == 3
+    grok = data["grokking"]  # the grokking modadd runs, compared at --quick's steps 120 and 1000
+    assert [e["step"] for e in grok["entries"]] == out["settings"]["grok_steps"] == [120, 1000]
+    assert len(grok["runs"]) == out["settings"]["seeds"]
+    for e in grok["entries"]:
+        assert len(e["pairs"]) == 3 and all(q["same_function"] for q in e["pairs"])
+        assert 0 <= e["grokked"] <= e["networks"] == 3
+    assert grok["entries"][0]["train_accuracy"] > grok["entries"][0]["test_accuracy"]  # memorized, not generalized
     assert any(t["title"].startswith("Barriers of the loss and the error") for t in out["tables"])
     for w in data["widths"]:  # intervals over networks for every barrier, train and test
         assert set(w["barriers"]["aligned"]) == {"train_loss", "test_loss", "train_error", "test_error"}
@@ -128,6 +136,8 @@ def test_cli_quick_json_report_and_redraw(tmp_path: Path, problem: list[str]) ->
     (["--spawn-steps", "100000"], "--spawn-steps"),
     (["--seeds", "1"], "--seeds"),
     (["--problem", "sphere"], "torch model"),
+    (["--grok-steps", "120,abc"], "--grok-steps"),
+    (["--grok-steps", "5000"], "grokking runs' 1000 steps"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, flags: list[str], words: str) -> None:
     from optbench.cli.study import main

@@ -11,7 +11,6 @@ from clirun import assert_one_line_exit_2, run
 
 from optbench.api import ConfigError
 from optbench.registry import make_problem
-from optbench.studies.lottery.chain import measure
 from optbench.studies.lottery.pruning import (
     dense_mask,
     layer_counts,
@@ -20,7 +19,7 @@ from optbench.studies.lottery.pruning import (
     random_mask,
     sparsity,
 )
-from optbench.studies.training import stream, torch_optimizer, torch_threads, train
+from optbench.studies.training import measure, stream, torch_optimizer, torch_threads, train
 
 
 @pytest.fixture(scope="module")

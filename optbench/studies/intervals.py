@@ -14,6 +14,7 @@ measures them by simulation).
   margin, its verdict ("yes", "no", "cannot tell with these seeds") and its power at equal means.
 - :func:`censored_median`: steps to a target when some runs never reach it: "reached k of n" and a
   median only where more than half reached it.
+- :func:`ci_text`: an interval as findings print it.
 """
 
 from __future__ import annotations
@@ -200,3 +201,8 @@ def censored_median(steps: Sequence[int | None]) -> dict[str, Any]:
         mid = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
         median = float(mid) if math.isfinite(mid) else None
     return {"reached": k, "n": n, "median": median, "rate_ci": wilson(k, n)}
+
+
+def ci_text(ci: Sequence[float] | None) -> str:
+    """``[low, high]`` to 3 significant digits, ``[–]`` without an interval."""
+    return f"[{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "[–]"

@@ -196,3 +196,47 @@ def steps_per_epoch(problem: Any, optimizer: Any) -> int:
     n = int(problem.n_examples)
     batch_size = min(int(optimizer.batch_size or n), n)
     return -(-n // batch_size)
+
+
+CURVE_POINTS = 100  # at most this many recorded points per training run (plus the start and the end)
+
+
+def curve_steps(epochs: int, per_epoch: int) -> list[int]:
+    """Steps at epoch ends where a run's curve is recorded: every epoch, or every few for long runs."""
+    every = max(1, epochs // CURVE_POINTS)
+    return sorted({e * per_epoch for e in range(0, epochs + 1, every)} | {epochs * per_epoch})
+
+
+def measure(problem: Any, snapshots: dict[int, torch.Tensor], mask: torch.Tensor | None) -> dict[str, Any]:
+    """Train loss, train accuracy (classifiers), test metric at each snapshot; the largest |pruned weight|.
+
+    Args:
+        problem: the network problem.
+        snapshots: step -> weights ``(d,)``.
+        mask: the training mask ``(d,)`` or None.
+
+    Returns:
+        ``{"loss", "train_accuracy", "metric", "pruned_max_abs"}``, one entry per snapshot in step order.
+    """
+    steps = sorted(snapshots)
+    X = torch.stack([snapshots[s] for s in steps])  # (n_snapshots, d)
+    with torch.no_grad():
+        metric = [problem.test_metric(x) for x in X]
+        inputs, targets = getattr(problem, "inputs", None), getattr(problem, "targets", None)
+        classifier = inputs is not None and targets is not None and not targets.is_floating_point()
+        train_acc: list[float] | None = [] if classifier else None
+        if inputs is not None and targets is not None and hasattr(problem, "_per_example_loss"):
+            # one forward pass over the training data per snapshot gives both its loss and its accuracy
+            loss = []
+            for x in X:
+                out = torch.func.functional_call(problem.module, problem.unflatten(x), (inputs,))
+                loss.append(float(problem._per_example_loss(out, targets).mean()))
+                if train_acc is not None:
+                    train_acc.append(float((out.argmax(dim=-1) == targets).to(torch.float64).mean()))
+        else:  # a plugin network without per-example losses: its batched objective, no train accuracy
+            loss, train_acc = [float(v) for v in problem.evaluate(X)], None
+    pruned = 0.0
+    if mask is not None:
+        off = mask.to(X.device) == 0
+        pruned = float(X[:, off].abs().max()) if bool(off.any()) else 0.0
+    return {"loss": loss, "train_accuracy": train_acc, "metric": metric, "pruned_max_abs": pruned}

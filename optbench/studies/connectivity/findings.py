@@ -7,6 +7,8 @@ import itertools
 from typing import Any
 
 from optbench.studies.base import Table
+from optbench.studies.connectivity.grokked import grok_findings, grok_table
+from optbench.studies.intervals import ci_text
 from optbench.studies.paths import stability_verdict
 
 BARRIER_TEXT = {"train_loss": "train loss", "test_loss": "test loss", "train_error": "train error",
@@ -93,7 +95,8 @@ def tables(data: dict[str, Any]) -> list[Table]:
                f"(t over the independent parents) lies below {data['stable_threshold']} (Frankle et al. 2020's "
                "threshold), no when it lies above, else cannot tell" if data["stable_threshold"] else
                "both copies train to the same total step count."])
-    return [width_table, four_table, check_table, layer_table, spawn_table]
+    grok = [grok_table(data["grokking"])] if data.get("grokking") else []
+    return [width_table, four_table, check_table, layer_table, spawn_table, *grok]
 
 
 def stable_verdict(entry: dict[str, Any], threshold: float | None) -> bool | str | None:
@@ -107,10 +110,6 @@ def _pct(before: float, after: float) -> str:
     return f"{100 * (1 - after / before):.0f} %" if before > 0 else "n/a"
 
 
-def _ci(ci: list[float] | None) -> str:
-    return f"[{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "[–]"
-
-
 def findings(data: dict[str, Any]) -> list[str]:
     """Sentences computed from the numbers."""
     out: list[str] = []
@@ -120,6 +119,8 @@ def findings(data: dict[str, Any]) -> list[str]:
     spawn = [e for e in data["spawn"] if e["paths"]]
     if spawn:
         out.extend(_spawn_findings(data, spawn))
+    if data.get("grokking"):
+        out.extend(grok_findings(data["grokking"]))
     return out
 
 
@@ -188,7 +189,7 @@ def _spawn_findings(data: dict[str, Any], spawn: list[dict[str, Any]]) -> list[s
 
     def at(e: dict[str, Any]) -> str:
         share = f", {100 * e['k'] / total:.0f} % of training" if total else ""
-        value = f"{e['metric_barrier_mean']:.3g} {_ci(e['metric_barrier_ci'])}"
+        value = f"{e['metric_barrier_mean']:.3g} {ci_text(e['metric_barrier_ci'])}"
         return f"k = {e['k']} ({e['epoch']:.2g} epochs{share}: {value})"
 
     if all(stable):

@@ -25,6 +25,21 @@ ACTIVATIONS: dict[type[nn.Module], tuple[float, float]] = {
 }
 
 
+def is_activation(module: nn.Module) -> bool:
+    """An elementwise activation whose rounding is bounded: one of :data:`ACTIVATIONS`, or a module with a
+    ``rounding(z, err, out, u)`` method that bounds its output's error (a square is not Lipschitz)."""
+    return type(module) in ACTIVATIONS or callable(getattr(module, "rounding", None))
+
+
+def activation_error(module: nn.Module, z: torch.Tensor, err: torch.Tensor, out: torch.Tensor, u: float
+                     ) -> torch.Tensor:
+    """A bound on the error of ``out = module(z~)`` where the input ``z~`` is within ``err`` of the exact ``z``."""
+    if type(module) in ACTIVATIONS:
+        lipschitz, ulps = ACTIVATIONS[type(module)]
+        return lipschitz * err + ulps * u * out.abs()
+    return module.rounding(z, err, out, u)
+
+
 @dataclass(frozen=True)
 class Layer:
     """One ``nn.Linear`` of an MLP: its parameter names and the activation that follows it (or None)."""
@@ -44,7 +59,7 @@ def mlp_layers(problem: Any) -> list[Layer]:
     for name, child in module.named_children():
         if isinstance(child, nn.Linear):
             layers.append(Layer(f"{name}.weight", None if child.bias is None else f"{name}.bias", None))
-        elif type(child) in ACTIVATIONS and layers:
+        elif is_activation(child) and layers:
             if layers[-1].activation is not None:
                 raise ConfigError(f"permutation alignment: two activations in a row after {layers[-1].weight}")
             layers[-1] = Layer(layers[-1].weight, layers[-1].bias, child)
@@ -174,8 +189,8 @@ def rounding_bound(problem: Any, x: torch.Tensor, inputs: torch.Tensor) -> tuple
     """Outputs of weights ``x`` on ``inputs`` ``(n, d_in)`` and a first-order bound on their rounding error.
 
     Each linear layer of fan-in ``n`` adds ``gamma_{n+1} (|W| |h| + |b|)`` (Higham, Accuracy and
-    Stability, Thm. 3.5, any summation order), earlier errors pass through ``|W|`` and the activation's
-    Lipschitz constant, and the activation adds a few ulps of its output.
+    Stability, Thm. 3.5, any summation order), earlier errors pass through ``|W|`` and the activation (its
+    Lipschitz constant, or a square's local ``2|z| e + e^2``), and the activation adds a few ulps of its output.
 
     Returns:
         ``(outputs, bound)``, both ``(n, k)``.
@@ -195,9 +210,8 @@ def rounding_bound(problem: Any, x: torch.Tensor, inputs: torch.Tensor) -> tuple
             h = h @ w.T + b
             err = err @ w.abs().T + gamma * magnitude
             if layer.activation is not None:
-                lipschitz, ulps = ACTIVATIONS[type(layer.activation)]
-                h = layer.activation(h)
-                err = lipschitz * err + ulps * u * h.abs()
+                z, h = h, layer.activation(h)
+                err = activation_error(layer.activation, z, err, h, u)
     return h, err
 
 

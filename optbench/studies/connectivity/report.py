@@ -77,4 +77,36 @@ def draw(payload: Payload) -> list[Figure]:
         figures.append(Figure("connectivity-spawn.png", "Barrier between two copies spawned at step k and trained "
                                                         "on different data orders (mean, 95% t CI over parents)",
                               png(fig)))
+    grok = data.get("grokking")
+    if grok and grok["entries"]:
+        figures.append(_grok_figure(plt, grok))
     return figures
+
+
+def _grok_figure(plt: Any, grok: dict[str, Any]) -> Figure:
+    """Left: the grokking runs' mean accuracy curves with the kept steps; right: barriers at the kept steps."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6), layout="tight")
+    steps = grok["curve_steps"]
+    shown = [(s, a, b) for s, a, b in zip(steps, grok["train_accuracy_mean"] or [None] * len(steps),
+                                          grok["test_accuracy_mean"], strict=True) if s > 0]
+    left.plot([s for s, _, _ in shown], [a for _, a, _ in shown], label="train accuracy")
+    left.plot([s for s, _, _ in shown], [b for _, _, b in shown], label="test accuracy")
+    for e in grok["entries"]:
+        left.axvline(e["step"], color="grey", linestyle=":")
+    left.set_xscale("log")
+    left.set(xlabel="step", ylabel="accuracy (mean over runs)", title="grokking runs (dotted: kept steps)")
+    left.legend(fontsize=8)
+    kept = [e["step"] for e in grok["entries"]]
+    for name in ("train_error", "test_error"):
+        for side, line in (("naive", "--"), ("aligned", "-")):
+            _errorbar(right, kept, [e["barriers"][side][name]["mean"] for e in grok["entries"]],
+                      [e["barriers"][side][name]["ci"] for e in grok["entries"]], linestyle=line,
+                      label=f"{name.replace('_', ' ')} barrier, {'as trained' if side == 'naive' else 'aligned'}")
+    right.set_xscale("log")
+    right.set_xticks(kept, [str(k) for k in kept])
+    right.minorticks_off()
+    right.set(xlabel="kept step", ylabel="barrier", title="independent pairs (mean, 95% CI over networks)")
+    right.legend(fontsize=7)
+    return Figure("connectivity-grokking.png", "Grokking modadd networks: accuracy curves, and the error barriers "
+                                               "between independent networks at steps before and after the jump",
+                  png(fig))

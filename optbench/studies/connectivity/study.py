@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
 from optbench.params import parse_call
 from optbench.studies.base import Payload, Study, completed, encode_tensor, int_list, payload, positive_int, task_result
+from optbench.studies.connectivity.grokked import analyze_grok, grok_specs, grok_steps, run_grok
 
 if TYPE_CHECKING:
     from optbench.report.document import Figure
 
 
-SCHEMA = 2  # 2: barriers of the loss and the error on train and test data, matching per layer
+SCHEMA = 3  # 2: barriers of the loss and the error on train and test data, matching per layer; 3: grokking runs
 
 
 class ConnectivityStudy(Study):
@@ -37,6 +38,10 @@ class ConnectivityStudy(Study):
         parser.add_argument("--epochs", type=int, help="training epochs of every run (default 20; --quick: 8)")
         parser.add_argument("--points", type=int, help="values of alpha along each path, 0 and 1 included "
                                                        "(default 25)")
+        parser.add_argument("--grok-steps", help="steps of the grokking modadd runs (the lottery study's setting) "
+                                                 "at which independent networks are compared: before and after "
+                                                 "the jump (default 120,400,2000; --quick: 120,1000 of 1000 "
+                                                 "steps; none: no grokking runs)")
 
     # ------------------------------------------------------------------ the grid
     def _settings(self) -> dict[str, Any]:
@@ -47,7 +52,8 @@ class ConnectivityStudy(Study):
         points = positive_int(o.get("points", 25), "points", minimum=3, maximum=10_000)
         if o.seeds < 2:
             raise ConfigError("connectivity needs --seeds >= 2 (paths join pairs of solutions)")
-        return {"widths": widths, "spawn_steps": spawn, "epochs": epochs, "points": points}
+        grok = grok_steps(o.get("grok_steps"), bool(o.quick))
+        return {"widths": widths, "spawn_steps": spawn, "epochs": epochs, "points": points, "grok_steps": grok}
 
     def tasks(self) -> list[TrialSpec]:
         from optbench.registry import make_problem
@@ -72,6 +78,8 @@ class ConnectivityStudy(Study):
         for k, seed in itertools.product(s["spawn_steps"], range(self.options.seeds)):
             specs.append(self.spec(seed=seed, budget=float(s["epochs"]), kind="spawn", spawn_step=k,
                                    epochs=s["epochs"]))
+        if s["grok_steps"]:
+            specs += grok_specs(self.spec(), s["grok_steps"], seeds=self.options.seeds, quick=bool(self.options.quick))
         return specs
 
     # ------------------------------------------------------------------ one training run
@@ -80,6 +88,8 @@ class ConnectivityStudy(Study):
         from optbench.studies import training
 
         p = dict(spec.task_params)
+        if p["kind"] == "grok":
+            return run_grok(spec)
         problem = training.network_problem(spec)
         optimizer = training.torch_optimizer(spec.optimizer, dict(spec.optimizer_params))
         x0 = problem.initial_point(training.stream(spec.seed, "init"))
@@ -122,6 +132,7 @@ class ConnectivityStudy(Study):
         # the paths evaluate small networks, as the tasks do (which run_task gives one thread)
         with torch_threads(1 if str(self.options.device).startswith("cpu") else None):
             data = analyze(done, points=s["points"])
+            data["grokking"] = analyze_grok(done, points=s["points"])
         return payload(self.name, settings=self.settings(**s), tables=tables(data), findings=findings(data),
                        data=data, failed=failed, schema=SCHEMA)
 

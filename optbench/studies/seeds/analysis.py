@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from optbench.studies.base import Table, decode_tensor
-from optbench.studies.intervals import binomial_se
+from optbench.studies.intervals import binomial_se, ci_text
 from optbench.studies.measures import (
     disagreement,
     mean_or_none,
@@ -262,10 +262,6 @@ def _spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _ci(ci: Sequence[float] | None) -> str:
-    return f"[{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "[–]"
-
-
 def _overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
     return bool(a and b and a[0] <= b[1] and b[0] <= a[1])
 
@@ -277,7 +273,7 @@ def _nested_findings(rows: list[list[Any]]) -> list[str]:
             continue
         out.append(f"{loss}, crossed design {design}: sd from the initialisation {sd_i:.3g} (F test p = {p_i:.2g}), "
                    f"from the data order {sd_o:.3g} (p = {p_o:.2g}), residual (interaction and the rest) {sd_e:.3g}; "
-                   f"relative to the residual, init {_ci(ci_i)} and order {_ci(ci_o)} (95% CI).")
+                   f"relative to the residual, init {ci_text(ci_i)} and order {ci_text(ci_o)} (95% CI).")
     return out
 
 
@@ -288,7 +284,7 @@ def _findings(stats: Mapping[tuple[str, str, Any], dict], checkpoints: Sequence[
     for loss in losses:
         row = {k[1]: v for k, v in stats.items() if k[0] == loss and k[2] is None}
         if all(row.get(src) and row[src]["std"] is not None for src in ("init", "order", "both")):
-            text = "; ".join(f"{SOURCE_TEXT[src]} {row[src]['std']:.3g} {_ci(row[src]['std_ci'])}"
+            text = "; ".join(f"{SOURCE_TEXT[src]} {row[src]['std']:.3g} {ci_text(row[src]['std_ci'])}"
                              for src in ("init", "order", "both"))
             se = row["both"].get("test_se")
             out.append(f"{loss}: the std of the test metric over seeds (95% CI) is {text}"
