@@ -6,7 +6,7 @@ values at initialization or at step k (Frankle et al. 2020), train again, until 
 At each sparsity three networks train: the ticket (mask + rewound weights), the same mask with a
 random re-initialization, and a random mask with the same per-layer counts (rewound weights). One
 task per seed runs the whole chain (it is sequential) with its controls. Reported: the test metric
-vs sparsity over seeds with bootstrap intervals, the highest sparsity at which the ticket still matches
+vs sparsity over seeds with Student t intervals, the highest sparsity at which the ticket still matches
 the dense network, the steps to reach the dense network's test metric, and on ``modadd`` the step at
 which test accuracy jumps (grokking) for the dense network, the ticket and the controls.
 
