@@ -230,7 +230,8 @@ def _match_text(levels: list[dict[str, Any]], kind: str, highest_up_to: float | 
         return f"{name} matches the dense network at none of the {len(levels)} sparsities"
     where = ", ".join(f"{100 * lv['sparsity']:.1f} %" for lv in yes)
     first = levels[0]
-    run = (f"at every sparsity up to {_pct(highest_up_to)}" if highest_up_to is not None else
+    run = (f"at every sparsity up to {100 * highest_up_to:.1f} % ({100 * (1 - highest_up_to):.1f} % of weights left)"
+           if highest_up_to is not None else
            f"not at the lowest ({100 * first['sparsity']:.1f} %: {first[f'{kind}_test']['verdict']})")
     return f"{name} matches it at {len(yes)} of {len(levels)} sparsities ({where}), {run}"
 
