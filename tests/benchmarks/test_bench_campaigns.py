@@ -100,6 +100,8 @@ def test_report_speed(benchmark, store_360, tmp_path):
 SUBCOMMANDS = {
     "--help": ["--help"],
     "list problems": ["list", "problems"],
+    "list optimizers": ["list", "optimizers"],
+    "list suites": ["list", "suites"],
     "compare (4 trials)": ["compare", "--problems", "sphere(dim=2)", "--optimizers", "random", "--seeds", "4",
                            "--budget", "50", "--device", "cpu", "--rerun"],
     "report --format csv": ["report", "--format", "csv"],
@@ -120,3 +122,13 @@ def test_time_to_first_output(benchmark, store_360, tmp_path):
     for name, measured in runs.items():
         record(benchmark, f"time to first output: optbench {name}", "seconds", median(measured, "first_output"),
                target=None, detail=f"done in {median(measured):.2f} s, {median(measured, 'peak_mb'):.0f} MB; {where}")
+    # the targets (issue 25 section 1): --help under 0.3 s on every run; every list form under 1 s and 100 MB
+    slowest = max(m.seconds for m in runs["--help"])
+    record(benchmark, "optbench --help, slowest of its runs", "seconds", slowest, target=0.3,
+           detail=f"{len(runs['--help'])} runs, median {median(runs['--help']):.2f} s; {where}")
+    for name in ("list problems", "list optimizers", "list suites"):
+        measured = runs[name]
+        record(benchmark, f"optbench {name}, slowest of its runs", "seconds", max(m.seconds for m in measured),
+               target=1.0, detail=f"{len(measured)} runs, median {median(measured):.2f} s; {where}")
+        record(benchmark, f"optbench {name}, peak memory", "MB", max(m.peak_mb for m in measured), target=100.0,
+               detail=f"largest wait4 peak resident set of {len(measured)} runs; {where}")

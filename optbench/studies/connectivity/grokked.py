@@ -49,8 +49,9 @@ def grok_specs(base: TrialSpec, steps: Sequence[int], *, seeds: int, quick: bool
 
     problem, optimizer, epochs = grok_setting(quick)
     (p_name, p_params), (o_name, o_params) = parse_call(problem), parse_call(optimizer)
-    total = epochs * steps_per_epoch(make_problem(p_name, p_params), torch_optimizer(o_name, o_params))
-    mlp_layers(make_problem(p_name, p_params))
+    network = make_problem(p_name, p_params)
+    mlp_layers(network)
+    total = epochs * steps_per_epoch(network, torch_optimizer(o_name, o_params))
     if steps and steps[-1] > total:
         raise ConfigError(f"--grok-steps must be at most the grokking runs' {total} steps, got {steps[-1]}")
     return [replace(base, problem=p_name, problem_params=freeze_params(p_params), optimizer=o_name,
@@ -72,16 +73,17 @@ def run_grok(spec: TrialSpec) -> TrialResult:
                          epochs=epochs, order=training.stream(spec.seed, "order"), snapshot_steps=sorted({*at, *keep}),
                          curve_epochs=[])
     curve = training.measure(problem, {s: run.snapshots[s] for s in at}, None)
-    data = {"steps": at, **curve, "snapshots": {str(s): encode_tensor(run.snapshots[s]) for s in keep}}
+    kept = training.measure(problem, {s: run.snapshots[s] for s in keep}, None)  # the kept networks themselves
+    data = {"steps": at, **curve, "snapshots": {str(s): encode_tensor(run.snapshots[s]) for s in keep},
+            "kept": {"steps": sorted(keep), "train_accuracy": kept["train_accuracy"], "metric": kept["metric"]}}
     return task_result(spec, seconds=run.seconds, data=data, final_value=curve["loss"][-1],
                        test_metric=curve["metric"][-1], gradient_evaluations=run.steps)
 
 
-def _at(steps: Sequence[int], values: Sequence[float] | None, step: int) -> float | None:
-    """The curve's value at the last recorded step <= ``step``."""
-    if not values:
-        return None
-    return next((v for s, v in zip(reversed(steps), reversed(values), strict=True) if s <= step), None)
+def _at(kept: dict[str, Any], key: str, step: int) -> float | None:
+    """A kept network's accuracy (``key``: ``train_accuracy`` or ``metric``) at ``step``."""
+    values = kept[key]
+    return None if values is None else values[kept["steps"].index(step)]
 
 
 def analyze_grok(done: Sequence[TrialResult], *, points: int) -> dict[str, Any] | None:
@@ -104,8 +106,8 @@ def analyze_grok(done: Sequence[TrialResult], *, points: int) -> dict[str, Any] 
     for step in kept:
         x = {seed: decode_tensor(d["snapshots"][str(step)]) for seed, d in data.items()}
         pairs = compare_pairs(problem, x, points=points)
-        test = [_at(d["steps"], d["metric"], step) for d in data.values()]
-        train = [_at(d["steps"], d["train_accuracy"], step) for d in data.values()]
+        test = [_at(d["kept"], "metric", step) for d in data.values()]
+        train = [_at(d["kept"], "train_accuracy", step) for d in data.values()]
         grokked = sum(v["g"] is not None and v["g"] <= step for v in verdicts.values())
         entries.append({"step": step, "networks": len(x), "grokked": grokked, "pairs": pairs,
                         "test_accuracy": mean_ci(test)[0], "train_accuracy": mean_ci(train)[0],
