@@ -247,8 +247,9 @@ class ModularAddition(Classifier):
 
         @staticmethod
         def rounding(z: torch.Tensor, err: torch.Tensor, out: torch.Tensor, u: float) -> torch.Tensor:
-            """A bound on ``|fl(z~^2) - z^2|`` where ``|z~ - z| <= err``: ``(z + e)^2 - z^2 = 2 z e + e^2`` and
-            one rounded product (``u |out|``); the square is not Lipschitz, so the bound grows with ``|z|``."""
+            """A bound on ``|fl(z^2) - z_exact^2|`` for the computed input ``z`` with ``|z - z_exact| <= err``:
+            ``z^2 - (z - e)^2 = 2 z e - e^2``, so ``2 |z| err + err^2``, plus one rounded product (``u |out|``);
+            the square is not Lipschitz, so the bound grows with ``|z|``."""
             return 2 * z.abs() * err + err * err + u * out.abs()
 
     def __init__(self, *, p: int = 23, hidden: int = 64, train_fraction: float = 0.5, loss: str = "cross_entropy",
