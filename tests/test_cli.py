@@ -110,8 +110,10 @@ def test_list_commands_and_version():
     assert version.returncode == 0 and version.stdout.startswith("optbench ")
 
 
-def test_help_does_not_import_heavy_libraries():
-    code = ("import sys\nfrom optbench.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+@pytest.mark.parametrize("argv", [["--help"], ["study", "--help"], ["study", "crossover", "--help"],
+                                  ["study", "connectivity", "--help"]])
+def test_help_does_not_import_heavy_libraries(argv: list[str]):
+    code = (f"import sys\nfrom optbench.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('torch', 'cma', 'nevergrad', 'numpy') if m in sys.modules]\n"
             "print('HEAVY', heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

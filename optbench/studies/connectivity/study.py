@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from optbench.api import ConfigError, TrialResult, TrialSpec, format_call, freeze_params
 from optbench.params import parse_call
 from optbench.studies.base import Payload, Study, completed, encode_tensor, int_list, payload, positive_int, task_result
-from optbench.studies.connectivity.grokked import analyze_grok, grok_specs, grok_steps, run_grok
 
 if TYPE_CHECKING:
     from optbench.report.document import Figure
@@ -52,6 +51,8 @@ class ConnectivityStudy(Study):
         points = positive_int(o.get("points", 25), "points", minimum=3, maximum=10_000)
         if o.seeds < 2:
             raise ConfigError("connectivity needs --seeds >= 2 (paths join pairs of solutions)")
+        from optbench.studies.connectivity.grokked import grok_steps
+
         grok = grok_steps(o.get("grok_steps"), bool(o.quick))
         return {"widths": widths, "spawn_steps": spawn, "epochs": epochs, "points": points, "grok_steps": grok}
 
@@ -79,6 +80,8 @@ class ConnectivityStudy(Study):
             specs.append(self.spec(seed=seed, budget=float(s["epochs"]), kind="spawn", spawn_step=k,
                                    epochs=s["epochs"]))
         if s["grok_steps"]:
+            from optbench.studies.connectivity.grokked import grok_specs
+
             specs += grok_specs(self.spec(), s["grok_steps"], seeds=self.options.seeds, quick=bool(self.options.quick))
         return specs
 
@@ -89,6 +92,8 @@ class ConnectivityStudy(Study):
 
         p = dict(spec.task_params)
         if p["kind"] == "grok":
+            from optbench.studies.connectivity.grokked import run_grok
+
             return run_grok(spec)
         problem = training.network_problem(spec)
         optimizer = training.torch_optimizer(spec.optimizer, dict(spec.optimizer_params))
@@ -125,6 +130,7 @@ class ConnectivityStudy(Study):
     def analyze(self, results: Sequence[TrialResult]) -> Payload:
         from optbench.studies.connectivity.analysis import analyze
         from optbench.studies.connectivity.findings import findings, tables
+        from optbench.studies.connectivity.grokked import analyze_grok
         from optbench.studies.training import torch_threads
 
         s = self._settings()

@@ -11,7 +11,7 @@ from typing import Any
 
 from optbench.api import TrialResult, TrialState
 from optbench.studies.base import Table, task_data
-from optbench.studies.crossover.methods import CLOSED_FORMS, ESTIMATED, FAMILY, ORACLE
+from optbench.studies.crossover.catalog import CLOSED_FORMS, ESTIMATED, FAMILY, ORACLE
 from optbench.studies.crossover.stats import median_ci
 
 STAT = "stat"

@@ -9,8 +9,8 @@ import numpy as np
 from optbench.report.document import Figure
 from optbench.report.plots import png, pyplot
 from optbench.studies.base import Payload
+from optbench.studies.crossover.catalog import FAMILY
 from optbench.studies.crossover.fit import predicted_kappa
-from optbench.studies.crossover.methods import FAMILY
 
 COLOURS = {"closed form": "black", "Krylov": "tab:green", "gradient": "tab:red", "stochastic": "tab:purple"}
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from optbench.api import Budget, ConfigError, TrialResult, TrialSpec, freeze_params
 from optbench.studies.base import Payload, Study, payload, positive_int, task_result
-from optbench.studies.crossover import methods as lm
-from optbench.studies.crossover.methods import METHODS, SPARSE_METHODS
+from optbench.studies.crossover import catalog as lm
+from optbench.studies.crossover.catalog import METHODS, SPARSE_METHODS
 from optbench.studies.crossover.stats import interleaved
 
 if TYPE_CHECKING:
