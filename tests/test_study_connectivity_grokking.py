@@ -94,3 +94,15 @@ def test_grok_steps_none_runs_no_grokking_tasks(tmp_path: Path) -> None:
     out = json.loads(proc.stdout)
     assert out["data"]["grokking"] is None and out["settings"]["grok_steps"] == []
     assert not any(t["title"].startswith("Grokking") for t in out["tables"])
+
+
+def test_a_step_left_with_one_network_is_reported_without_pairs() -> None:
+    """A failed grokking task leaves fewer networks; with one left there is no pair, and nothing breaks."""
+    from optbench.studies.connectivity.analysis import pair_summary
+
+    lone = {"step": 120, "networks": 1, "grokked": 0, "pairs": [], "train_accuracy": 0.96, "test_accuracy": 0.01,
+            **pair_summary([])}
+    grok = _grok([lone])
+    assert grok_table(grok).rows[0][:3] == [120, "before the jump", 0]
+    text = " ".join(grok_findings(grok))
+    assert "grokking runs" in text and "Before the jump" not in text and "weight-matched" not in text

@@ -11,7 +11,6 @@ import csv
 import io
 import statistics
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -38,13 +37,6 @@ SIZES = (20, 80, 160)  # trials of the fit: 5, 20 and 40 seeds of the 4-cell gri
 CAMPAIGN_ROUNDS = 7
 
 
-def _line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
-    """Least-squares ``(slope, intercept)`` of ``ys`` on ``xs``."""
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
-    return slope, my - slope * mx
-
-
 def test_campaign_against_plain_script(benchmark, tmp_path):
     """80 short trials inline against the plain pycma/torch script; fixed and per-trial overhead from the same
     commands at 20, 80 and 160 trials. Each round runs every command once, interleaved, so one round's
@@ -58,8 +50,8 @@ def test_campaign_against_plain_script(benchmark, tmp_path):
     assert len(rows) > 1  # the summary of a real run
     assert len((tmp_path / "p.csv").read_text(encoding="utf-8").splitlines()) == SIZES[-1] + 1  # the last plain run
     t = {name: median(r) for name, r in runs.items()}
-    fits = [_line(SIZES, [runs[f"ours{n}"][r].seconds - runs[f"plain{n}"][r].seconds for n in SIZES])
-            for r in range(CAMPAIGN_ROUNDS)]
+    fits = [statistics.linear_regression(SIZES, [runs[f"ours{n}"][r].seconds - runs[f"plain{n}"][r].seconds
+                                                 for n in SIZES]) for r in range(CAMPAIGN_ROUNDS)]
     per_trial = sorted(f[0] for f in fits)
     fixed = sorted(f[1] for f in fits)
     where = load()

@@ -24,12 +24,11 @@ QUICK_GROK_STEPS = "120,1000"
 THRESHOLD = 0.9  # test accuracy that counts as generalized (grokked), as the lottery study's default
 
 
-def grok_setting(quick: bool) -> tuple[str, str, int]:
-    """``(problem, optimizer, epochs)`` of the grokking runs: modadd at the lottery study's grokking defaults."""
-    from optbench.studies.lottery.grokking import GROK_EPOCHS, GROK_OPTIMIZER, grokking_defaults
+def grok_setting(quick: bool) -> tuple[str, dict[str, Any], str, dict[str, Any], int]:
+    """``(problem, params, optimizer, params, epochs)`` of the grokking runs: the lottery study's grokking setting."""
+    from optbench.studies.lottery.grokking import GROK_EPOCHS, GROK_OPTIMIZER, GROK_PROBLEM
 
-    problem, optimizer, _ = grokking_defaults("modadd", GROK_OPTIMIZER, GROK_OPTIMIZER)
-    return problem, optimizer, GROK_EPOCHS // 2 if quick else GROK_EPOCHS
+    return ("modadd", dict(GROK_PROBLEM), *parse_call(GROK_OPTIMIZER), GROK_EPOCHS // 2 if quick else GROK_EPOCHS)
 
 
 def grok_steps(text: Any, quick: bool) -> list[int]:
@@ -47,8 +46,7 @@ def grok_specs(base: TrialSpec, steps: Sequence[int], *, seeds: int, quick: bool
     from optbench.studies.connectivity.permutation import mlp_layers
     from optbench.studies.training import steps_per_epoch, torch_optimizer
 
-    problem, optimizer, epochs = grok_setting(quick)
-    (p_name, p_params), (o_name, o_params) = parse_call(problem), parse_call(optimizer)
+    p_name, p_params, o_name, o_params, epochs = grok_setting(quick)
     network = make_problem(p_name, p_params)
     mlp_layers(network)
     total = epochs * steps_per_epoch(network, torch_optimizer(o_name, o_params))
