@@ -17,6 +17,7 @@ runs out raises :class:`BudgetExhausted` without evaluating anything.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import functools
@@ -26,7 +27,7 @@ import json
 import math
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -450,24 +451,39 @@ def _fallback(default: Any) -> Any:
 
 
 def declared_parameters(cls: type) -> dict[str, Parameter]:
-    """Settable keyword parameters with defaults and declared types (dataclass fields or ``__init__``)."""
+    """Settable keyword parameters with defaults and declared types (dataclass fields or ``__init__``).
+
+    Read once per class (``inspect.signature`` costs ~20 us, and every trial checks its problem's and its
+    optimizer's parameters and names its problem through this); a ``default_factory`` runs on every call,
+    so no caller shares a mutable default.
+    """
+    out = {}
+    for p, factory in _declared(cls):
+        out[p.name] = p if factory is None else Parameter(p.name, factory(), p.annotation)
+    return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _declared(cls: type) -> tuple[tuple[Parameter, Callable[[], Any] | None], ...]:
+    """``(parameter, default factory or None)`` of :func:`declared_parameters`, in declaration order."""
     if dataclasses.is_dataclass(cls):
         hints = type_hints(cls)
-        out = {}
+        out = []
         for f in dataclasses.fields(cls):
             if not f.init:
                 continue
+            factory = None if f.default_factory is dataclasses.MISSING else f.default_factory
             default = f.default if f.default is not dataclasses.MISSING else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else inspect.Parameter.empty)
-            out[f.name] = Parameter(f.name, default, hints.get(f.name, _fallback(default)))
-        return out
+                factory() if factory is not None else inspect.Parameter.empty)
+            out.append((Parameter(f.name, default, hints.get(f.name, _fallback(default))), factory))
+        return tuple(out)
     hints = type_hints(cls.__init__)
     sig = inspect.signature(cls.__init__)
-    return {
-        p.name: Parameter(p.name, p.default, hints.get(p.name, _fallback(p.default)))
+    return tuple(
+        (Parameter(p.name, p.default, hints.get(p.name, _fallback(p.default))), None)
         for p in sig.parameters.values()
         if p.name not in _SKIP and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-    }
+    )
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -560,7 +576,10 @@ class TrialSpec:
         return f"{self.device} {self.dtype}" if self.dtype else self.device
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # the fields as they are (tuples of tuples and scalars: nothing to copy), not ``asdict``'s deep copy,
+        # which cost more than the store's write of a short trial; the JSON and so the key are the same
+        data = {f.name: getattr(self, f.name) for f in _SPEC_FIELDS}
+        data["budget"] = asdict(self.budget)
         if not self.task:
             del data["task"], data["task_params"]
         if not self.dtype:
@@ -580,10 +599,18 @@ class TrialSpec:
             data[name] = freeze_params(dict(data.get(name) or ()))
         return cls(**data)
 
-    @property
+    @functools.cached_property
+    def canonical(self) -> str:
+        """The JSON text of the spec, keys sorted and no spaces: what :attr:`key` hashes and the store keeps.
+        Computed once per spec (a campaign reads the key a dozen times a trial)."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+
+    @functools.cached_property
     def key(self) -> str:
-        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+        return hashlib.sha256(self.canonical.encode()).hexdigest()[:24]
+
+
+_SPEC_FIELDS = dataclasses.fields(TrialSpec)
 
 
 class TrialState(enum.StrEnum):
@@ -674,10 +701,11 @@ class TrialResult:
         return gap is not None and self.target is not None and gap <= self.target and not self.below_optimum
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in _RESULT_FIELDS}  # as TrialSpec.to_json: no deep copy
         data["spec"] = self.spec.to_json()
         data["trace"] = [[p.evaluations, p.seconds, p.best] for p in self.trace]
         data["state"] = str(self.state)
+        data["extra"] = copy.deepcopy(self.extra) if self.extra else ()  # its values may be lists or dicts
         return data
 
     @classmethod
@@ -688,3 +716,6 @@ class TrialResult:
         data["trace"] = tuple(TracePoint(*p) for p in data.get("trace") or ())
         data["extra"] = tuple(tuple(kv) for kv in data.get("extra") or ())
         return cls(**data)
+
+
+_RESULT_FIELDS = dataclasses.fields(TrialResult)

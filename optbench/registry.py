@@ -21,7 +21,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -70,6 +70,11 @@ class Entry:
     loader: Callable[[], Any] = field(compare=False, repr=False)
 
     def load(self) -> Any:
+        """The registered object, imported on first use and kept (every trial looks up its problem and optimizer)."""
+        return self._loaded
+
+    @cached_property
+    def _loaded(self) -> Any:  # an error is not kept: the next load tries again, and says why again
         try:
             return self.loader()
         except ConfigError:

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -159,7 +160,10 @@ class DaskExecutor:
             # a SIGTERM while the cluster starts waits until it has started (seconds), then stops it cleanly:
             # interrupting distributed mid-start leaves workers starting and tracebacks from them and its exit hook
             with sigterm_deferred() as received:
-                with sigint_ignored():
+                with sigint_ignored(), warnings.catch_warnings():
+                    # without a dashboard the scheduler still serves HTTP (health checks) on :8787, and moves to
+                    # another port with a warning on stderr when a second campaign on the machine holds it
+                    warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
                     self._cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
                                                  dashboard_address=None, silence_logs=40)
                 self._client = Client(self._cluster)

@@ -61,6 +61,11 @@ class InlineExecutor:
         retries, plugins: that worker's, as :class:`ProcessExecutor` takes them.
     """
 
+    # it takes the next spec only after the consumer has handled the last result, and runs nothing in between
+    # (a timed trial's worker too: it is given one spec at a time), so a campaign may save a result with the
+    # next claim (:func:`optbench.campaign.run.run_campaign`)
+    claims_after_results = True
+
     def __init__(self, *, isolate_timed: bool = False, retries: int = 2, plugins: Sequence[str] = ()) -> None:
         self.isolate_timed = isolate_timed
         self.retries = retries

@@ -162,3 +162,53 @@ def test_claims_made_during_a_campaign_are_told_apart_from_older_results(tmp_pat
         assert [r.reason for r in store.finished_since([old.key, fresh.key], since=since)] == ["just now"]
         assert store.claim([fresh], rerun=True, since=since) == []
         assert store.claimable([old, fresh, free], rerun=True, since=since) == [old, free]
+
+
+# ------------------------------------------------------------------ one commit a trial, inline
+def _states(path) -> list[str]:
+    db = sqlite3.connect(path)  # a second connection: what another process would read
+    try:
+        return [row[0] for row in db.execute("SELECT state FROM trials ORDER BY seed")]
+    finally:
+        db.close()
+
+
+def test_an_inline_campaign_saves_each_result_with_the_next_claim_before_the_next_trial_runs(tmp_path):
+    from optbench.campaign.run import run_campaign
+
+    path = tmp_path / "c.sqlite"
+    specs = [spec(seed=s) for s in range(6)]
+    seen: list[list[str]] = []
+    with Store(path) as store:
+        commits: list[str] = []
+        store._db.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+        ran = run_campaign(specs, store, on_result=lambda r: seen.append(_states(path)))
+    assert [r.spec for r in ran] == specs
+    # result k is reported once it is in the store; the next trial is claimed but has not finished
+    for k, states in enumerate(seen):
+        assert states[: k + 1] == ["complete"] * (k + 1)
+        assert states[k + 1 :] == ["running"] * (k + 1 < len(specs))
+    # a claim per trial, each carrying the result before it, and one commit for the last result
+    assert len(commits) == len(specs) + 1
+    assert _states(path) == ["complete"] * len(specs)
+
+
+def test_an_interrupt_between_a_result_and_the_next_trial_keeps_every_result_and_no_claim(tmp_path):
+    from optbench.campaign.run import run_campaign
+
+    path = tmp_path / "i.sqlite"
+    reported: list[str] = []
+
+    def stop_at_the_second(result: TrialResult) -> None:
+        reported.append(result.key)
+        if len(reported) == 2:
+            raise KeyboardInterrupt
+
+    with Store(path) as store, pytest.raises(KeyboardInterrupt):
+        run_campaign([spec(seed=s) for s in range(5)], store, on_result=stop_at_the_second)
+    assert _states(path) == ["complete", "complete"]  # the third trial's claim was given back
+    with Store(path) as store:  # and a rerun resumes from there
+        from optbench.campaign.run import run_campaign
+
+        assert len(run_campaign([spec(seed=s) for s in range(5)], store)) == 3
+    assert _states(path) == ["complete"] * 5

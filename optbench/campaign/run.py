@@ -27,7 +27,9 @@ def run_campaign(
     Trials are claimed one at a time, as the executor has room for them, so two campaigns on one
     store split the work between them. Trials another live campaign has claimed are waited for
     (the store is polled); a claim whose owner died, or that its owner gave back, is taken over.
-    ``on_result`` sees every trial of the campaign as it finishes, here or in the other campaign.
+    ``on_result`` sees every trial of the campaign as it finishes, here or in the other campaign, once it is
+    in the store. Run inline, a result is saved in the same commit as the next claim, before the next trial
+    starts (one commit a trial instead of two); other executors save each result as it arrives.
     With ``rerun``, results stored before this call are run again; ones stored during it are not.
 
     The executor is closed at the end unless ``close`` is false (a campaign in phases, such as tuning,
@@ -49,6 +51,28 @@ def run_campaign(
     waiting = {s.key: s for s in store.pending(list(dict.fromkeys(specs)), rerun=rerun)}
     finished: list[TrialResult] = []
     claimed: set[str] = set()
+    # An executor that takes its next trial only once the last result has been handled (inline: nothing runs
+    # in between) lets that result be saved with the next claim, in one commit; any other saves each result
+    # as it arrives, since its next claim may come only after other trials have run.
+    deferred = getattr(runner, "claims_after_results", False)
+    unsaved: list[TrialResult] = []  # results handled but not yet saved (only while deferred)
+
+    def saved(*, announce: bool = True) -> None:
+        """The results that waited are in the store now: no claim of theirs is left to give back, and
+        ``on_result`` sees them (as it sees every result: once it is saved)."""
+        done = list(unsaved)
+        unsaved.clear()
+        for result in done:
+            claimed.discard(result.key)
+        if announce:
+            for result in done:
+                report(result)
+
+    def flush(*, announce: bool = True) -> None:
+        """Save what waits for the next claim (there is none: the map ended, or the campaign is stopping)."""
+        if unsaved:
+            store.claim([], saving=unsaved)
+            saved(announce=announce)
 
     def report(result: TrialResult) -> None:
         if on_result is not None:
@@ -68,18 +92,27 @@ def run_campaign(
             if time.monotonic() - last_look > POLL_SECONDS:  # the progress counts the other's trials too
                 observe()
                 last_look = time.monotonic()
-            if spec.key in waiting and store.claim([spec], rerun=rerun, since=since):
-                claimed.add(spec.key)
+            if spec.key not in waiting:
+                continue
+            taken = store.claim([spec], rerun=rerun, since=since, saving=unsaved)
+            if taken:
+                claimed.add(spec.key)  # before on_result sees the saved results: it may interrupt
+            saved()
+            if taken:
                 yield spec
 
     try:
         while waiting:
             for result in runner.map(run_trial, claims()):  # type: ignore[attr-defined]
-                store.save(result)
-                claimed.discard(result.key)
                 waiting.pop(result.key, None)
                 finished.append(result)
-                report(result)
+                if deferred:
+                    unsaved.append(result)  # saved by the next claim, before the next trial starts
+                else:
+                    store.save(result)
+                    claimed.discard(result.key)
+                    report(result)
+            flush()
             observe()
             if waiting and not store.claimable([waiting[k] for k in waiting], since=since):
                 time.sleep(POLL_SECONDS)  # all held by live campaigns: wait for them to finish
@@ -89,6 +122,7 @@ def run_campaign(
         if close or failing:
             runner.close()  # type: ignore[attr-defined]
         try:
+            flush(announce=not failing)  # what finished is kept: a Ctrl-C before the next claim loses nothing
             store.release(sorted(claimed))
         except StoreError:
             if not failing:  # else the fault in flight is the one to report (a full disk refuses this too;

@@ -104,7 +104,7 @@ def write_fault(path: Path, exc: sqlite3.Error, *, lock_timeout: float) -> Store
     return StoreError(f"the store {path} could not be written ({text})", resumable=True)
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
+def _identity(path: str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -122,19 +122,19 @@ class Identity:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._seen: dict[str, tuple[int, int]] = {}
-        self._suffixes = SUFFIXES
+        # the names as strings, made once: the check runs before every write (a Path per name tripled its cost)
+        self._names = [(suffix, f"{path}{suffix}") for suffix in SUFFIXES]
         self.changed()  # take the identities of the files there now
 
     def closed(self) -> None:
         """The store was closed: SQLite removes its -wal and -shm when the last connection closes."""
-        self._suffixes = ("",)
+        self._names = self._names[:1]
 
     def changed(self) -> str | None:
         """What happened to the store's files since they were first seen (``None``: nothing)."""
         gone, replaced = [], []
-        for suffix in self._suffixes:
-            name = f"{self.path}{suffix}"
-            now, seen = _identity(Path(name)), self._seen.get(suffix)
+        for suffix, name in self._names:
+            now, seen = _identity(name), self._seen.get(suffix)
             if seen is None:
                 if now is not None:
                     self._seen[suffix] = now  # -wal and -shm appear with the first read or write

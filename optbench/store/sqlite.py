@@ -197,6 +197,12 @@ class Store:
     # ------------------------------------------------------------------ trials
     def save(self, result: TrialResult) -> None:
         """Insert or replace the row of ``result``'s trial (idempotent on the key)."""
+        with self._write():
+            self._insert(result)
+        self.saved += 1
+
+    def _insert(self, result: TrialResult) -> None:
+        """The write of :meth:`save`, inside the caller's transaction."""
         spec = result.spec
         row = (
             spec.key,
@@ -206,19 +212,17 @@ class Store:
             spec.instance,
             spec.device,
             str(result.state),
-            json.dumps(spec.to_json(), sort_keys=True),
+            spec.canonical,
             json.dumps(result.to_json(), sort_keys=True),
             time.time(),
         )
-        with self._write():
-            self._db.execute(
-                "INSERT INTO trials (key, problem, optimizer, seed, instance, device, state, spec, result,"
-                " updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
-                " ON CONFLICT(key) DO UPDATE SET state = excluded.state, result = excluded.result,"
-                " updated_at = excluded.updated_at, owner = NULL",
-                row,
-            )
-        self.saved += 1
+        self._db.execute(
+            "INSERT INTO trials (key, problem, optimizer, seed, instance, device, state, spec, result,"
+            " updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+            " ON CONFLICT(key) DO UPDATE SET state = excluded.state, result = excluded.result,"
+            " updated_at = excluded.updated_at, owner = NULL",
+            row,
+        )
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
         """The keys among ``keys`` whose trials finished for good (COMPLETE or SKIPPED)."""
@@ -257,17 +261,23 @@ class Store:
         return [s for s in dict.fromkeys(specs) if self._open_to(rows.get(s.key), me=me, rerun=rerun, since=since)]
 
     def claim(self, specs: Sequence[TrialSpec], *, rerun: bool = False, owner: str | None = None,
-              since: float | None = None) -> list[TrialSpec]:
+              since: float | None = None, saving: Sequence[TrialResult] = ()) -> list[TrialSpec]:
         """Mark the trials this process will run as RUNNING, in one transaction, and return them.
 
         Skipped: trials finished for good (unless ``rerun``), trials another live process has
         claimed, and trials finished at or after ``since`` (by a campaign running beside the
         caller's). Claims of dead processes (a killed campaign) are taken over.
+
+        ``saving``: results to :meth:`save` first, in the same transaction (a campaign saves its last
+        result with its next claim: one commit a trial instead of two). They are saved once this returns,
+        whatever was claimed; when it raises, neither they nor the claims are written.
         """
         me = owner or current_owner()
         now = time.time()
         claimed: list[TrialSpec] = []
         with self._write():
+            for result in saving:
+                self._insert(result)
             rows = self._rows([s.key for s in specs])
             for spec in dict.fromkeys(specs):
                 if not self._open_to(rows.get(spec.key), me=me, rerun=rerun, since=since):
@@ -279,9 +289,10 @@ class Store:
                     # (release) must not look like a result saved during a running campaign
                     " ON CONFLICT(key) DO UPDATE SET state = excluded.state, owner = excluded.owner",
                     (spec.key, spec.problem_label, spec.optimizer_label, spec.seed, spec.instance, spec.device,
-                     TrialState.RUNNING.value, json.dumps(spec.to_json(), sort_keys=True), now, me),
+                     TrialState.RUNNING.value, spec.canonical, now, me),
                 )
                 claimed.append(spec)
+        self.saved += len(saving)
         return claimed
 
     def finished_since(self, keys: Sequence[str], *, since: float) -> list[TrialResult]:
