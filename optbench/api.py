@@ -123,8 +123,9 @@ class Space:
 
     @classmethod
     def box(cls, dim: int, lower: float, upper: float) -> Space:
-        """A continuous box ``[lower, upper]^dim``."""
-        return cls(SpaceKind.CONTINUOUS, dim, (float(lower),) * dim, (float(upper),) * dim)
+        """A continuous box ``[lower, upper]^dim`` (one object per box: spaces are immutable, and every trial
+        builds its problem's; checking the bounds of a 10^6-dimensional box takes a tenth of a second)."""
+        return _box(cls, dim, float(lower), float(upper))
 
     @classmethod
     def bits(cls, dim: int) -> Space:
@@ -150,6 +151,11 @@ class Space:
         lo = torch.tensor(self.lower, device=device, dtype=dtype or torch.float64)
         hi = torch.tensor(self.upper, device=device, dtype=dtype or torch.float64)
         return lo, hi
+
+
+@functools.lru_cache(maxsize=256)
+def _box(cls: type[Space], dim: int, lower: float, upper: float) -> Space:
+    return cls(SpaceKind.CONTINUOUS, dim, (lower,) * dim, (upper,) * dim)
 
 
 # --------------------------------------------------------------------------- problems
@@ -279,11 +285,15 @@ class Problem(ABC):
         """
         import torch
 
-        if self.space.kind is SpaceKind.BITS:
+        space = self.space
+        if space.kind is SpaceKind.BITS:
             raise Unsupported(f"{self.id} is a bit-string problem and has no continuous start")
-        lo, hi = self.space.bounds(dtype=self.dtype)
-        u = torch.rand(self.space.dim, generator=generator, dtype=self.dtype)
-        return (lo + (hi - lo) * u).to(self.device)
+        box = self.__dict__.get("_start_box")  # (space, dtype, lower, width), made once: never handed out
+        if box is None or box[0] is not space or box[1] != self.dtype:
+            lo, hi = space.bounds(dtype=self.dtype)
+            box = self.__dict__["_start_box"] = (space, self.dtype, lo, hi - lo)
+        u = torch.rand(space.dim, generator=generator, dtype=self.dtype)
+        return (box[2] + box[3] * u).to(self.device)
 
     def evaluate_uniform(self, n: int, *, seed: int, offset: int) -> torch.Tensor:
         """Values of ``n`` uniform points drawn and evaluated in one pass; the points are never stored.
