@@ -204,18 +204,8 @@ class Store:
     def _insert(self, result: TrialResult) -> None:
         """The write of :meth:`save`, inside the caller's transaction."""
         spec = result.spec
-        row = (
-            spec.key,
-            spec.problem_label,
-            spec.optimizer_label,
-            spec.seed,
-            spec.instance,
-            spec.device,
-            str(result.state),
-            spec.canonical,
-            json.dumps(result.to_json(), sort_keys=True),
-            time.time(),
-        )
+        row = (spec.key, spec.problem_label, spec.optimizer_label, spec.seed, spec.instance, spec.device,
+               str(result.state), spec.canonical, json.dumps(result.to_json(), sort_keys=True), time.time())
         self._db.execute(
             "INSERT INTO trials (key, problem, optimizer, seed, instance, device, state, spec, result,"
             " updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)"
