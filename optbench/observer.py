@@ -54,7 +54,22 @@ class Trace:
         return math.floor(math.log10(max(evaluations, 1.0)) * self.per_decade)
 
     def add(self, point: TracePoint) -> None:
-        bucket = self._bucket(point.evaluations)
+        self._add(point, self._bucket(point.evaluations))
+
+    def add_steps(self, steps: list[tuple[float, float]], seconds: float) -> None:
+        """:meth:`add` of ``TracePoint(evaluations, seconds, value)`` for each ``(evaluations, value)`` in order,
+        without building the points the thinning drops at once: one whose bucket already has its first point
+        and whose successor falls in the same bucket would only be pending until that successor replaced it.
+        (A CMA-ES generation improves a few times within one bucket; each point cost a microsecond.)"""
+        buckets = [self._bucket(evaluations) for evaluations, _ in steps]
+        last = len(steps) - 1
+        for k, (evaluations, value) in enumerate(steps):
+            bucket = buckets[k]
+            if k < last and bucket == self._last_bucket and buckets[k + 1] == bucket:
+                continue
+            self._add(TracePoint(evaluations, seconds, value), bucket)
+
+    def _add(self, point: TracePoint, bucket: int) -> None:
         if bucket == self._last_bucket:
             self._pending = point
             return
@@ -110,7 +125,7 @@ def _row(X: Points, index: int) -> torch.Tensor:
     """Row ``index`` of a batch, shape ``(d,)``: a copy (the caller may reuse ``X``), or redrawn."""
     if isinstance(X, Draw):
         return X.rows(torch.tensor([index], dtype=torch.int64, device=X.problem.device))[0]
-    return X[index].detach().clone()
+    return (X.detach() if X.requires_grad else X)[index].clone()
 
 
 # A pending lazy record: (start, at, clean values (n,), their minimum (1,), row, seconds).
@@ -251,7 +266,9 @@ class Observer:
         n = values.numel()
         if n == 0:
             return
-        array = values.detach().numpy() if values.device.type == "cpu" else values.detach().cpu().numpy()
+        if values.requires_grad:
+            values = values.detach()
+        array = values.numpy() if values.is_cpu else values.cpu().numpy()
         if start is not None and 1 < n <= SMALL_BATCH:
             self._observe_small(X, array, start)
             return
@@ -294,8 +311,7 @@ class Observer:
         seconds = self._elapsed()
         if self._unread:
             self._read_improvements()  # keep the trace in evaluation order
-        for index, value in found:
-            self._record((start + (index + 1) * self._unit) / self._unit, seconds, value)
+        self._record_steps(start, found, seconds)
         index, self._best_value = found[-1]
         self._best_x = _row(X, index)
 
@@ -306,14 +322,25 @@ class Observer:
         if self._first_hit is None and self.reaches_target(value):
             self._first_hit = point
 
+    def _record_steps(self, start: int, found: list[tuple[int, float]], seconds: float) -> None:
+        """:meth:`_record` of each in-batch improvement ``(index, value)`` of a batch that started after ``start``
+        units, all at the batch's ``seconds``."""
+        unit = self._unit
+        steps = [((start + (index + 1) * unit) / unit, value) for index, value in found]
+        self._trace.add_steps(steps, seconds)
+        if self._first_hit is None and self._optimum is not None:
+            for evaluations, value in steps:
+                if self.reaches_target(value):
+                    self._first_hit = TracePoint(evaluations, seconds, value)
+                    break
+
     def _read_improvements(self) -> None:
         """Add every point of the unread improving batches that beat all before it, in evaluation order.
 
         Each lands at its own evaluation count, as COCO counts, with its batch's time.
         """
         for start, values, previous, seconds in self._unread:
-            for index, value in running_improvements(values, previous):
-                self._record((start + (index + 1) * self._unit) / self._unit, seconds, value)
+            self._record_steps(start, running_improvements(values, previous), seconds)
         self._unread.clear()
         self._unread_size = 0
 
@@ -368,8 +395,7 @@ class Observer:
             if start is None or clean.numel() == 1:
                 self._record(at if start is None else (start + self._unit) / self._unit, seconds, low)
             else:
-                for index, value in steps.get(k, ()):
-                    self._record((start + (index + 1) * self._unit) / self._unit, seconds, value)
+                self._record_steps(start, steps.get(k, []), seconds)
         self._best_value = running
         row = improving[-1][0][4]
         self._best_x = row[0].rows(row[1])[0] if isinstance(row, tuple) else row[0]
