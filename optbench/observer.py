@@ -57,10 +57,8 @@ class Trace:
         self._add(point, self._bucket(point.evaluations))
 
     def add_steps(self, steps: list[tuple[float, float]], seconds: float) -> None:
-        """:meth:`add` of ``TracePoint(evaluations, seconds, value)`` for each ``(evaluations, value)`` in order,
-        without building the points the thinning drops at once: one whose bucket already has its first point
-        and whose successor falls in the same bucket would only be pending until that successor replaced it.
-        (A CMA-ES generation improves a few times within one bucket; each point cost a microsecond.)"""
+        """:meth:`add` of ``TracePoint(evaluations, seconds, value)`` for each ``(evaluations, value)``, skipping
+        what thinning drops at once (a point after its bucket's first, followed by one in the same bucket)."""
         buckets = [self._bucket(evaluations) for evaluations, _ in steps]
         last = len(steps) - 1
         for k, (evaluations, value) in enumerate(steps):
