@@ -288,7 +288,9 @@ class Problem(ABC):
         space = self.space
         if space.kind is SpaceKind.BITS:
             raise Unsupported(f"{self.id} is a bit-string problem and has no continuous start")
-        box = self.__dict__.get("_start_box")  # (space, dtype, lower, width), made once: never handed out
+        # (space, dtype, lower, width), made once and never handed out; kept in __dict__ directly, so a problem
+        # written as a frozen dataclass keeps it too
+        box = self.__dict__.get("_start_box")
         if box is None or box[0] is not space or box[1] != self.dtype:
             lo, hi = space.bounds(dtype=self.dtype)
             box = self.__dict__["_start_box"] = (space, self.dtype, lo, hi - lo)

@@ -54,11 +54,7 @@ class FusedKernels:
         raise NotImplementedError
 
     def _evaluate(self, X: torch.Tensor) -> torch.Tensor:
-        # the common case first, decided by one read of the switch: a batch off CUDA below the compiled path's
-        # size, in the default mode, is evaluated eagerly (no kernel runs off CUDA unless asked for by mode, and
-        # the compiled path neither runs nor counts such a batch); the full dispatch below costs ~5 us a call,
-        # a quarter of a CMA-ES generation's evaluation on a small problem
-        if not X.is_cuda and X.numel() < compiled.MIN_ELEMENTS and fused.mode() == "auto":
+        if compiled.eager_only(X):  # the common case, decided by one read of the switch
             return self._eager(X)
         if self._kernel_ready() and fused.use_kernel(X):
             return self._kernel().evaluate(X)

@@ -70,9 +70,9 @@ def run_campaign(
 
     def flush(*, announce: bool = True) -> None:
         """Save what waits for the next claim (there is none: the map ended, or the campaign is stopping)."""
-        if unsaved:
-            store.claim([], saving=unsaved)
-            saved(announce=announce)
+        for result in unsaved:
+            store.save(result)  # idempotent: one saved twice after a fault in between is one row
+        saved(announce=announce)
 
     def report(result: TrialResult) -> None:
         if on_result is not None:

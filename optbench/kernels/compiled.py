@@ -42,6 +42,15 @@ MIN_ELEMENTS = 10**6  # a batch's coordinates; below, eager costs < ~10 ms a cal
 AMORTIZE = 2 * 10**8  # coordinates evaluated eagerly in large batches before an instance compiles
 
 
+def eager_only(X: torch.Tensor) -> bool:
+    """Whether ``X`` certainly takes a classic function's eager path, decided with one read of the switch:
+    off CUDA, below :data:`MIN_ELEMENTS`, in the default mode. Off CUDA a fused kernel runs only when
+    ``OPTBENCH_KERNELS=triton`` asks for it (:func:`optbench.kernels.fused.use_kernel`), and in ``auto`` the
+    compiled path neither runs nor counts a batch this small (:meth:`CompiledPath.__call__`). The full dispatch
+    costs ~5 us a call, a quarter of a CMA-ES generation's evaluation of a small problem."""
+    return not X.is_cuda and X.numel() < MIN_ELEMENTS and fused.mode() == "auto"
+
+
 class CompiledPath:
     """An instance's eager function and, once it pays, its compiled twin.
 
